@@ -1,0 +1,120 @@
+"""The Faust app: one instance per worker process, configured from the environment.
+
+Agents register on :data:`app` when ``agents`` is imported (``streams.worker`` does that).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+from policy import Policy, load_policy
+from streams import topics as t
+from streams.settings import Settings
+from tables import Tables, define_tables
+
+
+@dataclass(frozen=True)
+class Topics:
+    inputs: faust.TopicT
+    accounts: faust.TopicT
+    events: faust.TopicT
+    decisions: faust.TopicT
+    account_status: faust.TopicT
+    suppressions: faust.TopicT
+    dead_letter: faust.TopicT
+    notifications: faust.TopicT
+    appeals: faust.TopicT
+
+
+def create_app(settings: Settings) -> faust.App:
+    return faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="rocksdb://",
+        datadir=str(settings.data_dir),
+        autodiscover=False,
+        processing_guarantee="at_least_once",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        table_standby_replicas=settings.table_standby_replicas,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        web_host=settings.web_host,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_router_enabled=False,
+        producer_linger_ms=5,
+        producer_compression_type="lz4",
+        broker_commit_interval=1.0,
+        stream_wait_empty=True,
+        # Larger messages (e.g. a 5 MB poison message) must reach ingest and be rejected
+        # there, not stall the consumer.
+        consumer_max_fetch_size=16 * 1024 * 1024,
+    )
+
+
+def _topic(app: faust.App, settings: Settings, *names: str, **kw: object) -> faust.TopicT:
+    return app.topic(
+        *(settings.topic(n) for n in names),
+        key_type=bytes,
+        value_type=bytes,
+        partitions=kw.pop("partitions", None),  # type: ignore[arg-type]
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def define_topics(app: faust.App, settings: Settings) -> Topics:
+    specs = {spec.name: spec for spec in t.OUTPUT_SPECS}
+
+    def own(name: str) -> faust.TopicT:
+        spec = specs[name]
+        return _topic(
+            app, settings, name, partitions=settings.partitions, config=dict(spec.config),
+            internal=True,
+        )
+
+    return Topics(
+        inputs=_topic(app, settings, *t.INPUT_TOPICS),
+        accounts=_topic(app, settings, t.ACCOUNTS),
+        events=own(t.EVENTS),
+        decisions=own(t.DECISIONS),
+        account_status=own(t.ACCOUNT_STATUS),
+        suppressions=own(t.SUPPRESSIONS),
+        dead_letter=own(t.DEAD_LETTER),
+        notifications=own(t.NOTIFICATIONS),
+        appeals=own(t.APPEALS),
+    )
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Everything agents and views share, built once per process."""
+
+    settings: Settings
+    policy: Policy
+    app: faust.App
+    topics: Topics
+    tables: Tables
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    policy = load_policy(settings.policy_path)
+    app = create_app(settings)
+    return Runtime(
+        settings=settings,
+        policy=policy,
+        app=app,
+        topics=define_topics(app, settings),
+        tables=define_tables(
+            app,
+            block_cache_bytes=settings.block_cache_bytes,
+            seen_ttl_days=policy.late_grace_days + 2,
+            partitions=settings.partitions,
+        ),
+    )

@@ -1,0 +1,197 @@
+"""Run a real single-node Apache Kafka broker (KRaft, broker+controller) on 127.0.0.1.
+
+Used by ``sendguard kafka up|down|status``, by the demo and by the test suite, so there is
+one way to get a broker on a machine without Docker. The data directory is formatted
+fresh on every start: a stale one fails with a cluster-id mismatch.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from streams.kafka_jars import KAFKA_VERSION, KafkaSetupError, ensure_jars, require_tool
+from streams.kafka_probe import broker_answers, free_port, port_in_use
+
+HEAP = "512m"
+START_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 20.0
+
+_SERVER_PROPERTIES = """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@{host}:{controller_port}
+listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
+advertised.listeners=PLAINTEXT://{host}:{port}
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs={data_dir}
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+group.initial.rebalance.delay.ms=0
+log.cleaner.dedupe.buffer.size=16777216
+auto.create.topics.enable=true
+message.max.bytes=8388608
+"""
+
+
+def _cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class LocalBroker:
+    """A broker whose files (pid, config, data, log) live in ``run_dir``."""
+
+    home: Path
+    run_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 9092
+    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.run_dir / "broker.log"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.run_dir / "broker.pid"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_path.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _pid_alive(pid) else None
+
+    def answers(self) -> bool:
+        return broker_answers(self.host, self.port)
+
+    def log_tail(self, lines: int = 25) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no broker log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _fail(self, message: str) -> KafkaSetupError:
+        return KafkaSetupError(f"{message}\n--- tail of {self.log_path} ---\n{self.log_tail()}")
+
+    def start(self, timeout: float = START_TIMEOUT_S) -> float:
+        """Format a fresh data directory, start the broker and wait until it answers.
+
+        Returns the seconds it took from launching the JVM to the broker answering.
+        """
+        java = require_tool("java", "to run the Kafka broker (Java 17 or newer)")
+        if self.pid() is not None:
+            raise KafkaSetupError(f"a broker started from {self.run_dir} is already running")
+        if port_in_use(self.host, self.port):
+            raise KafkaSetupError(
+                f"port {self.host}:{self.port} is already taken by another program; stop it "
+                "or choose another port with SENDGUARD_KAFKA_BOOTSTRAP"
+            )
+        lib = ensure_jars(self.home)
+        controller_port = free_port(self.host)
+        data_dir = self.run_dir / "data"
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if data_dir.exists():
+            subprocess.run(["rm", "-rf", str(data_dir)], check=True)
+        config = self.run_dir / "server.properties"
+        config.write_text(
+            _SERVER_PROPERTIES.format(
+                host=self.host, port=self.port, controller_port=controller_port, data_dir=data_dir
+            )
+        )
+        classpath = f"{lib}/*"
+        fmt = subprocess.run(
+            [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
+             "-t", _cluster_id(), "-c", str(config)],
+            capture_output=True, text=True, check=False,
+        )
+        if fmt.returncode != 0:
+            self.log_path.write_text(fmt.stdout + fmt.stderr)
+            raise self._fail("formatting the Kafka data directory failed")
+        started = time.monotonic()
+        with self.log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [java, f"-Xmx{HEAP}", f"-Xms{HEAP}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                 f"-Dkafka.logs.dir={self.run_dir / 'logs'}", "-cp", classpath,
+                 "kafka.Kafka", str(config)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self._proc = proc
+        self.pid_path.write_text(str(proc.pid))
+        deadline = started + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                self.pid_path.unlink(missing_ok=True)
+                raise self._fail(f"the Kafka broker exited with code {proc.returncode}")
+            if self.answers():
+                return time.monotonic() - started
+            time.sleep(0.2)
+        self.stop()
+        raise self._fail(f"the Kafka broker did not answer within {timeout:.0f} s")
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> bool:
+        """SIGTERM (the broker's clean shutdown hook), then SIGKILL. False if none ran."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_path.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            _reap(pid)
+            time.sleep(0.1)
+        if _pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            while _pid_alive(pid):
+                _reap(pid)
+                time.sleep(0.05)
+        self.pid_path.unlink(missing_ok=True)
+        if self._proc is not None:
+            self._proc.wait()
+            self._proc = None
+        return True
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if the broker is our child, so it does not linger as a zombie."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def default_broker(home: Path, bootstrap: str) -> LocalBroker:
+    host, _, port = bootstrap.rpartition(":")
+    return LocalBroker(home=home, run_dir=home / "broker", host=host or "127.0.0.1", port=int(port))
+
+
+__all__ = ["KAFKA_VERSION", "KafkaSetupError", "LocalBroker", "default_broker"]

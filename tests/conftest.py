@@ -1,0 +1,49 @@
+"""Root fixtures: a real Kafka broker for the whole session.
+
+The broker is the one named by SENDGUARD_KAFKA_BOOTSTRAP when that is set; otherwise the
+session starts its own with the same code as ``sendguard kafka up`` and stops it at the
+end. The terminal summary says which, so a run shows that it tested against a real broker.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.kafka_jars import KAFKA_VERSION
+from streams.kafka_local import LocalBroker
+from streams.kafka_probe import broker_answers, free_port
+from streams.settings import default_home
+
+_broker_report: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("SENDGUARD_KAFKA_BOOTSTRAP")
+    if given:
+        host, _, port = given.rpartition(":")
+        if not broker_answers(host, int(port)):
+            pytest.fail(f"SENDGUARD_KAFKA_BOOTSTRAP={given} names no running Kafka broker")
+        _broker_report.append(f"kafka: tests ran against the broker at {given} (not started here)")
+        yield given
+        return
+    home = Path(os.environ.get("SENDGUARD_HOME") or default_home())
+    broker = LocalBroker(home=home, run_dir=tmp_path_factory.mktemp("kafka"), port=free_port())
+    seconds = broker.start()
+    _broker_report.append(
+        f"kafka: this run started Apache Kafka {KAFKA_VERSION} (KRaft) at {broker.bootstrap} "
+        f"in {seconds:.1f} s, pid {broker.pid()}; stopped at the end"
+    )
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in _broker_report:
+        terminalreporter.write_line(line)
