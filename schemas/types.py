@@ -30,7 +30,15 @@ TOPIC_KINDS: dict[str, EventKind] = {
 }
 ACCOUNTS_TOPIC = "accounts"
 
+#: Kinds whose events must name a recipient (rates and suppressions are per recipient).
+RECIPIENT_REQUIRED_KINDS: frozenset[EventKind] = frozenset(
+    {"delivery", "bounce", "unsubscribe", "spam_report"}
+)
+BOUNCE_TYPES: tuple[str, ...] = ("hard", "soft")
+TRAP_KINDS: tuple[str, ...] = ("pristine", "recycled", "typo")
+
 Tier = Literal["free", "starter", "professional", "enterprise", "trial", "legacy"]
+TIERS: tuple[Tier, ...] = ("free", "starter", "professional", "enterprise", "trial", "legacy")
 State = Literal["active", "warned", "suspended", "under_review"]
 Action = Literal["warn", "suspend", "restore", "cancel_campaign"]
 Reason = Literal[

@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import faust
+from prometheus_client import CollectorRegistry
 
 from policy import Policy, load_policy
 from streams import topics as t
+from streams.metrics import Metrics
 from streams.settings import Settings
 from tables import Tables, define_tables
 
@@ -50,7 +52,6 @@ def create_app(settings: Settings) -> faust.App:
         web_stats_enabled=False,
         web_router_enabled=False,
         producer_linger_ms=5,
-        producer_compression_type="lz4",
         broker_commit_interval=1.0,
         stream_wait_empty=True,
         # Larger messages (e.g. a 5 MB poison message) must reach ingest and be rejected
@@ -75,7 +76,11 @@ def define_topics(app: faust.App, settings: Settings) -> Topics:
     def own(name: str) -> faust.TopicT:
         spec = specs[name]
         return _topic(
-            app, settings, name, partitions=settings.partitions, config=dict(spec.config),
+            app,
+            settings,
+            name,
+            partitions=settings.partitions,
+            config=dict(spec.config),
             internal=True,
         )
 
@@ -101,9 +106,10 @@ class Runtime:
     app: faust.App
     topics: Topics
     tables: Tables
+    metrics: Metrics
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, registry: CollectorRegistry | None = None) -> Runtime:
     policy = load_policy(settings.policy_path)
     app = create_app(settings)
     return Runtime(
@@ -117,4 +123,5 @@ def build_runtime(settings: Settings) -> Runtime:
             seen_ttl_days=policy.late_grace_days + 2,
             partitions=settings.partitions,
         ),
+        metrics=Metrics(registry if registry is not None else CollectorRegistry()),
     )

@@ -10,8 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from policy import PolicyError
 from streams.kafka_jars import KAFKA_VERSION, KafkaSetupError
 from streams.kafka_local import default_broker
+from streams.provision import ProvisionError
 from streams.settings import Settings, SettingsError
 
 
@@ -86,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return int(args.run(args, settings))
-    except (CliError, SettingsError, KafkaSetupError) as exc:
+    except (CliError, SettingsError, KafkaSetupError, ProvisionError, PolicyError) as exc:
         print(f"sendguard: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

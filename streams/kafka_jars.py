@@ -82,7 +82,11 @@ def ensure_jars(home: Path, version: str = KAFKA_VERSION) -> Path:
     print(f"sendguard: downloading Apache Kafka {version} broker jars with Maven (once)...")
     result = subprocess.run(
         [
-            mvn, "-B", "-q", "-f", str(build / "pom.xml"),
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            str(build / "pom.xml"),
             "dependency:copy-dependencies",
             "-DincludeScope=runtime",
             f"-DoutputDirectory={staging}",

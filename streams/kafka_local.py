@@ -8,6 +8,7 @@ fresh on every start: a stale one fails with a cluster-id mismatch.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import subprocess
@@ -129,9 +130,20 @@ class LocalBroker:
         )
         classpath = f"{lib}/*"
         fmt = subprocess.run(
-            [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
-             "-t", _cluster_id(), "-c", str(config)],
-            capture_output=True, text=True, check=False,
+            [
+                java,
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                _cluster_id(),
+                "-c",
+                str(config),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if fmt.returncode != 0:
             self.log_path.write_text(fmt.stdout + fmt.stderr)
@@ -139,10 +151,21 @@ class LocalBroker:
         started = time.monotonic()
         with self.log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [java, f"-Xmx{HEAP}", f"-Xms{HEAP}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-                 f"-Dkafka.logs.dir={self.run_dir / 'logs'}", "-cp", classpath,
-                 "kafka.Kafka", str(config)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [
+                    java,
+                    f"-Xmx{HEAP}",
+                    f"-Xms{HEAP}",
+                    "-XX:+UseG1GC",
+                    "-XX:MaxGCPauseMillis=20",
+                    f"-Dkafka.logs.dir={self.run_dir / 'logs'}",
+                    "-cp",
+                    classpath,
+                    "kafka.Kafka",
+                    str(config),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         self._proc = proc
@@ -183,10 +206,8 @@ class LocalBroker:
 
 def _reap(pid: int) -> None:
     """Collect the exit status if the broker is our child, so it does not linger as a zombie."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def default_broker(home: Path, bootstrap: str) -> LocalBroker:

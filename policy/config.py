@@ -1,0 +1,208 @@
+"""The policy as one frozen, typed object, loaded from TOML (CONTRACT.md, "Policy file").
+
+The built-in ``default.toml`` is complete; a deployment file only overrides the keys it
+sets. Both go through the same validation, so a typo in either fails loudly at start-up
+with the dotted key named, instead of silently disabling a protection.
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from policy.errors import PolicyError
+
+__all__ = [
+    "CampaignPolicy",
+    "ChannelPolicy",
+    "Policy",
+    "SuspendLimits",
+    "WarnLimits",
+    "load_policy",
+]
+
+
+@dataclass(frozen=True)
+class SuspendLimits:
+    """Where a channel is suspended. Rates are fractions; a count limit of 0 is off."""
+
+    hard_bounce_rate: float
+    spam_report_rate: float
+    unsubscribe_rate: float
+    abuse_complaints: int
+    spam_trap_hits: int
+    blocklistings: int
+
+
+@dataclass(frozen=True)
+class WarnLimits:
+    """Where a channel is warned, before any suspension."""
+
+    hard_bounce_rate: float
+    spam_report_rate: float
+    unsubscribe_rate: float
+    blocklistings: int
+
+
+@dataclass(frozen=True)
+class CampaignPolicy:
+    """When a single marketing campaign is cancelled, and how many cancels suspend."""
+
+    min_sends: int
+    hard_bounce_rate: float
+    cancelled_to_suspend: int
+
+
+@dataclass(frozen=True)
+class ChannelPolicy:
+    min_sends: int
+    suspend: SuspendLimits
+    warn: WarnLimits
+    campaign: CampaignPolicy | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: str
+    late_grace_days: int
+    channels: Mapping[str, ChannelPolicy]
+
+    def channel(self, name: str) -> ChannelPolicy:
+        try:
+            return self.channels[name]
+        except KeyError:
+            raise PolicyError(f"policy has no channel {name!r}") from None
+
+
+_RATE, _COUNT, _TEXT = "rate", "count", "text"
+_SUSPEND = {
+    "hard_bounce_rate": _RATE,
+    "spam_report_rate": _RATE,
+    "unsubscribe_rate": _RATE,
+    "abuse_complaints": _COUNT,
+    "spam_trap_hits": _COUNT,
+    "blocklistings": _COUNT,
+}
+_WARN = {
+    "hard_bounce_rate": _RATE,
+    "spam_report_rate": _RATE,
+    "unsubscribe_rate": _RATE,
+    "blocklistings": _COUNT,
+}
+_CAMPAIGN = {"min_sends": _COUNT, "hard_bounce_rate": _RATE, "cancelled_to_suspend": _COUNT}
+_CRM = {"min_sends": _COUNT, "suspend": _SUSPEND, "warn": _WARN}
+_SCHEMA: dict[str, Any] = {
+    "version": _TEXT,
+    "late_grace_days": _COUNT,
+    "marketing": {**_CRM, "campaign": _CAMPAIGN},
+    "crm": _CRM,
+}
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load the built-in policy, or a file of overrides on top of it.
+
+    Raises :class:`PolicyError` naming the file and the key for an unreadable or
+    unparsable file, an unknown key, a wrong type, a rate outside [0, 1] or a negative count.
+    """
+    if path is None:
+        return _builtin_policy()
+    source = str(path)
+    try:
+        with open(path, "rb") as fh:
+            overrides = tomllib.load(fh)
+    except OSError as exc:
+        raise PolicyError(f"{source}: cannot read policy file: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{source}: not valid TOML: {exc}") from exc
+    _validate(overrides, _SCHEMA, "", source)
+    return _build(_merge(_builtin_table(), overrides))
+
+
+@functools.cache
+def _builtin_table() -> dict[str, Any]:
+    text = resources.files(__package__).joinpath("default.toml").read_text(encoding="utf-8")
+    table = tomllib.loads(text)
+    _validate(table, _SCHEMA, "", "built-in default.toml")
+    return table
+
+
+@functools.cache
+def _builtin_policy() -> Policy:
+    return _build(_builtin_table())
+
+
+def _validate(
+    table: Mapping[str, Any], schema: Mapping[str, Any], prefix: str, source: str
+) -> None:
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        kind = schema.get(key)
+        if kind is None:
+            raise PolicyError(f"{source}: unknown policy key {name!r}")
+        if isinstance(kind, Mapping):
+            if not isinstance(value, dict):
+                raise PolicyError(f"{source}: policy key {name!r} must be a table")
+            _validate(value, kind, f"{name}.", source)
+        else:
+            _check_value(value, kind, name, source)
+
+
+def _check_value(value: Any, kind: str, name: str, source: str) -> None:
+    if kind == _TEXT:
+        if not isinstance(value, str) or not value.strip():
+            raise PolicyError(f"{source}: policy key {name!r} must be a non-empty string")
+        return
+    # TOML booleans are Python ints; a ``true`` rate or count is always a mistake.
+    if kind == _COUNT:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise PolicyError(f"{source}: policy key {name!r} must be a whole number")
+        if value < 0:
+            raise PolicyError(f"{source}: policy key {name!r} must not be negative, got {value}")
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PolicyError(f"{source}: policy key {name!r} must be a number (a fraction)")
+    if not 0.0 <= value <= 1.0:
+        raise PolicyError(
+            f"{source}: policy key {name!r} is a rate and must be between 0 and 1, got {value}"
+        )
+
+
+def _merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Overlay ``overrides`` on ``base`` without mutating either (``base`` is cached)."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = _merge(base[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _build(table: Mapping[str, Any]) -> Policy:
+    channels: dict[str, ChannelPolicy] = {}
+    for name in ("marketing", "crm"):
+        raw = table[name]
+        campaign = raw.get("campaign")
+        channels[name] = ChannelPolicy(
+            min_sends=raw["min_sends"],
+            suspend=SuspendLimits(**_floats(raw["suspend"])),
+            warn=WarnLimits(**_floats(raw["warn"])),
+            campaign=CampaignPolicy(**_floats(campaign)) if campaign is not None else None,
+        )
+    return Policy(
+        version=table["version"],
+        late_grace_days=table["late_grace_days"],
+        channels=MappingProxyType(channels),
+    )
+
+
+def _floats(table: Mapping[str, Any]) -> dict[str, Any]:
+    """Rates written as ``0`` or ``1`` in TOML are ints; store every rate as a float."""
+    return {k: float(v) if k.endswith("_rate") else v for k, v in table.items()}

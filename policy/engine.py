@@ -1,0 +1,319 @@
+"""The account state machine shared by the streaming worker and the offline replay.
+
+Both call these functions and nothing else decides, so a replay reproduces the stream's
+decisions exactly, ids included. Every function is pure apart from mutating the
+:class:`AccountState` it is given; the clock is the ``now`` argument.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import msgspec
+
+from policy.config import Policy
+from policy.errors import AccountMismatch, NotSuspended
+from policy.rules import Verdict, evaluate
+from policy.state import AccountState, CampaignCounts, ChannelState, PeriodCounts
+from schemas.types import (
+    CHANNELS,
+    AccountMeta,
+    AccountStatus,
+    Channel,
+    ChannelStatus,
+    Decision,
+    Event,
+    Evidence,
+    Suppression,
+    SuppressionReason,
+)
+
+__all__ = [
+    "Outcome",
+    "RestoreReason",
+    "account_status",
+    "apply_event",
+    "apply_meta",
+    "apply_restore",
+    "decision_id",
+    "period_of",
+]
+
+RestoreReason = Literal["appeal_approved", "review_approved"]
+
+
+@dataclass
+class Outcome:
+    """What one step produced: records to publish, and whether to republish the status."""
+
+    decisions: list[Decision] = field(default_factory=list)
+    suppressions: list[Suppression] = field(default_factory=list)
+    status_changed: bool = False
+
+
+def period_of(moment: datetime) -> str:
+    """The ``YYYY-MM`` calendar month (UTC) of an aware datetime.
+
+    A naive time is refused: guessing its zone would move month-end events across months.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: pass a timezone-aware time")
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}-{utc.month:02d}"
+
+
+def decision_id(*parts: str | None) -> str:
+    """A deterministic id: the first 32 hex chars of sha256 over the identifying parts.
+
+    A unit separator joins the parts so that no two different tuples hash the same text.
+    """
+    text = "\x1f".join("" if part is None else part for part in parts)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def apply_event(
+    policy: Policy, state: AccountState, event: Event, meta: AccountMeta | None, now: datetime
+) -> Outcome:
+    """Fold one validated event into ``state`` and return the decisions it tips.
+
+    The worker de-duplicates events (by id and offset) before calling this; the engine
+    counts whatever it is given.
+    """
+    _check_account(state, event.account_id)
+    outcome = Outcome()
+    if meta is not None and _enter_review(state, meta, now):
+        outcome.status_changed = True
+    channel = state.channel(event.channel)
+    _prune(channel, policy, event.period, now)
+    counts = channel.counts(event.period)
+    _count(channel, counts, event, policy.channel(event.channel).campaign is not None)
+    for verdict in evaluate(policy.channel(event.channel), counts, channel, event):
+        decision = _decide(policy, state, event, verdict, now)
+        outcome.decisions.append(decision)
+        if _apply_verdict(channel, event, verdict, now):
+            outcome.status_changed = True
+    suppression = _suppression(event, now)
+    if suppression is not None:
+        outcome.suppressions.append(suppression)
+    return outcome
+
+
+def apply_meta(policy: Policy, state: AccountState, meta: AccountMeta, now: datetime) -> Outcome:
+    """Account metadata arrived: an account that needs a review is held until it passes."""
+    _check_account(state, meta.account_id)
+    return Outcome(status_changed=_enter_review(state, meta, now))
+
+
+def apply_restore(
+    policy: Policy,
+    state: AccountState,
+    channel: Channel,
+    reason: RestoreReason,
+    ref: str,
+    now: datetime,
+) -> Outcome:
+    """Restore a suspended or under-review channel after an appeal or a review.
+
+    ``ref`` (the appeal or review id) makes the decision id, so retrying the same operator
+    action yields the same id. The channel's counts, campaign counts and cancelled-campaign
+    counts start again from zero in every retained month; issued warnings and listings
+    in force stay, and suppressions are not touched.
+    """
+    chan = state.channel(channel)
+    if chan.status.state not in ("suspended", "under_review"):
+        raise NotSuspended(
+            f"account {state.account_id!r} channel {channel!r} is {chan.status.state}, "
+            "not suspended or under review"
+        )
+    period = period_of(now)
+    counts = chan.periods.get(period, PeriodCounts())
+    decision = Decision(
+        decision_id=decision_id(state.account_id, channel, "restore", reason, "ref", ref),
+        account_id=state.account_id,
+        channel=channel,
+        action="restore",
+        reason=reason,
+        suspension_type=None,
+        campaign_id=None,
+        period=period,
+        evidence=Evidence(
+            sent=counts.sent,
+            hard_bounces=counts.hard_bounces,
+            spam_reports=counts.spam_reports,
+            unsubscribes=counts.unsubscribes,
+            abuse_complaints=counts.abuse_complaints,
+            rate=None,
+            limit=None,
+        ),
+        trigger_event_id=None,
+        policy_version=policy.version,
+        decided_at=now,
+    )
+    chan.periods.clear()
+    chan.campaigns.clear()
+    chan.cancelled_campaigns.clear()
+    chan.status = ChannelStatus(state="active", reason=reason, since=now)
+    if reason == "review_approved":
+        state.review_approved = True
+    return Outcome(decisions=[decision], status_changed=True)
+
+
+def account_status(state: AccountState, now: datetime) -> AccountStatus:
+    """The ``sendguard.account-status`` record; both channels are always present."""
+    channels: dict[str, ChannelStatus] = {}
+    for name in CHANNELS:
+        chan = state.channels.get(name)
+        channels[name] = msgspec.structs.replace(chan.status) if chan else ChannelStatus()
+    return AccountStatus(account_id=state.account_id, channels=channels, updated_at=now)
+
+
+def _check_account(state: AccountState, account_id: str) -> None:
+    if account_id != state.account_id:
+        raise AccountMismatch(
+            f"record of account {account_id!r} applied to state of {state.account_id!r}"
+        )
+
+
+def _enter_review(state: AccountState, meta: AccountMeta, now: datetime) -> bool:
+    """Hold marketing for review; True if the status changed.
+
+    Only an active or warned channel moves: a suspension is never softened into a review,
+    and an account that passed its review is not held again.
+    """
+    if not meta.review_required or state.review_approved:
+        return False
+    marketing = state.channel("marketing")
+    if marketing.status.state not in ("active", "warned"):
+        return False
+    marketing.status = ChannelStatus(state="under_review", since=now)
+    return True
+
+
+def _prune(channel: ChannelState, policy: Policy, keep: str, now: datetime) -> None:
+    """Drop months no event can still arrive for; never the month being counted into."""
+    oldest = period_of(now - timedelta(days=policy.late_grace_days))
+
+    def stale(period: str) -> bool:
+        return period < oldest and period != keep
+
+    for table in (channel.periods, channel.campaigns, channel.cancelled_campaigns):
+        for period in [p for p in table if stale(p)]:
+            del table[period]
+    channel.warned = [w for w in channel.warned if not stale(w.partition("/")[0])]
+
+
+def _count(channel: ChannelState, counts: PeriodCounts, event: Event, campaigns: bool) -> None:
+    kind = event.kind
+    hard = kind == "bounce" and event.bounce_type == "hard"
+    if kind == "delivery":
+        counts.sent += 1
+    elif hard:
+        counts.hard_bounces += 1
+    elif kind == "bounce":
+        counts.soft_bounces += 1
+    elif kind == "unsubscribe":
+        counts.unsubscribes += 1
+    elif kind == "spam_report":
+        counts.spam_reports += 1
+    elif kind == "abuse_complaint":
+        counts.abuse_complaints += 1
+    elif kind == "spam_trap":
+        counts.spam_trap_hits += 1
+    elif kind == "blocklist":
+        _count_listing(channel, event)
+    if campaigns and event.campaign_id is not None and (kind == "delivery" or hard):
+        by_campaign = channel.campaigns.setdefault(event.period, {})
+        campaign = by_campaign.setdefault(event.campaign_id, CampaignCounts())
+        if hard:
+            campaign.hard_bounces += 1
+        else:
+            campaign.sent += 1
+
+
+def _count_listing(channel: ChannelState, event: Event) -> None:
+    listing = f"{event.blocklist}|{event.ip or event.domain or ''}"
+    if event.listed and listing not in channel.blocklists:
+        channel.blocklists.append(listing)
+    elif not event.listed and listing in channel.blocklists:
+        channel.blocklists.remove(listing)
+
+
+def _decide(
+    policy: Policy, state: AccountState, event: Event, verdict: Verdict, now: datetime
+) -> Decision:
+    return Decision(
+        decision_id=decision_id(
+            state.account_id,
+            event.channel,
+            verdict.action,
+            verdict.reason,
+            event.period,
+            verdict.campaign_id,
+            "event",
+            event.event_id,
+        ),
+        account_id=state.account_id,
+        channel=event.channel,
+        action=verdict.action,
+        reason=verdict.reason,
+        suspension_type=verdict.suspension_type,
+        campaign_id=verdict.campaign_id,
+        period=event.period,
+        evidence=verdict.evidence,
+        trigger_event_id=event.event_id,
+        policy_version=policy.version,
+        decided_at=now,
+    )
+
+
+def _apply_verdict(channel: ChannelState, event: Event, verdict: Verdict, now: datetime) -> bool:
+    """Record ``verdict`` in the channel; True if the channel's status changed."""
+    if verdict.action == "cancel_campaign" and verdict.campaign_id is not None:
+        channel.campaigns[event.period][verdict.campaign_id].cancelled = True
+        channel.cancelled_campaigns[event.period] = (
+            channel.cancelled_campaigns.get(event.period, 0) + 1
+        )
+        return False
+    if verdict.action == "warn":
+        channel.warned.append(f"{event.period}/{verdict.reason}")
+        if channel.status.state != "active":
+            return False
+        channel.status = ChannelStatus(state="warned", reason=verdict.reason, since=now)
+        return True
+    if verdict.action == "suspend":
+        channel.status = ChannelStatus(
+            state="suspended",
+            reason=verdict.reason,
+            suspension_type=verdict.suspension_type,
+            since=now,
+        )
+        return True
+    return False
+
+
+_SUPPRESSED_KINDS: dict[str, SuppressionReason] = {
+    "unsubscribe": "unsubscribe",
+    "spam_report": "spam_report",
+}
+
+
+def _suppression(event: Event, now: datetime) -> Suppression | None:
+    """A suppression candidate; the caller emits it once per account and recipient."""
+    if event.recipient is None:
+        return None
+    if event.kind == "bounce" and event.bounce_type == "hard":
+        reason: SuppressionReason = "hard_bounce"
+    elif event.kind in _SUPPRESSED_KINDS:
+        reason = _SUPPRESSED_KINDS[event.kind]
+    else:
+        return None
+    return Suppression(
+        account_id=event.account_id,
+        recipient=event.recipient.lower(),
+        reason=reason,
+        suppressed_at=now,
+        event_id=event.event_id,
+    )

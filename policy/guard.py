@@ -1,0 +1,184 @@
+"""One step of the guard over a state store: de-duplicate, apply the engine, stage writes.
+
+The streaming worker (Faust tables) and the offline replay (dicts) both drive this class,
+so dedup and idempotency behave the same in both. A step is two-phase: :meth:`Guard.step`
+computes what to publish without writing anything, the caller publishes, and only then
+:meth:`Guard.commit` writes the new state. A crash between the two leaves the state as it
+was, so the replayed message produces the same records again (same decision ids) instead
+of being lost.
+
+Idempotency under at-least-once delivery: the account row remembers the last source offset
+folded into it, and the seen-ids table remembers which message first carried an event id.
+A replayed message is recognised by either, whichever of the two writes survived a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from policy.config import Policy
+from policy.engine import (
+    Outcome,
+    RestoreReason,
+    account_status,
+    apply_event,
+    apply_meta,
+    apply_restore,
+)
+from policy.state import AccountState, decode_state, encode_state
+from schemas.types import AccountMeta, AccountStatus, Channel, Event, Suppression
+
+StepKind = Literal["applied", "duplicate", "replayed"]
+
+
+class GuardStore(Protocol):
+    """Where the guard keeps its state; Faust tables in the worker, dicts in replay."""
+
+    def load_account(self, account_id: str) -> AccountState | None: ...
+    def save_account(self, state: AccountState) -> None: ...
+    def seen_by(self, event_id: str) -> str | None: ...
+    def mark_seen(self, event_id: str, position: str) -> None: ...
+    def is_suppressed(self, key: str) -> bool: ...
+    def mark_suppressed(self, key: str, reason: str) -> None: ...
+    def load_meta(self, account_id: str) -> AccountMeta | None: ...
+    def save_meta(self, meta: AccountMeta) -> None: ...
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a message sits on the internal topic: partition and offset."""
+
+    partition: int
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.partition}:{self.offset}"
+
+
+@dataclass
+class Step:
+    """What one message produced, before anything is written."""
+
+    kind: StepKind
+    state: AccountState
+    outcome: Outcome = field(default_factory=Outcome)
+    suppressions: list[Suppression] = field(default_factory=list)
+    status: AccountStatus | None = None
+    event_id: str | None = None
+    position: Position | None = None
+    meta: AccountMeta | None = None
+
+
+class DictStore:
+    """The in-memory twin of the worker's tables (replay, unit tests).
+
+    Accounts are kept encoded, as in the table, so a step that is never committed cannot
+    change the stored state through a shared object.
+    """
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, bytes] = {}
+        self.seen: dict[str, str] = {}
+        self.suppressed: dict[str, str] = {}
+        self.meta: dict[str, AccountMeta] = {}
+
+    def load_account(self, account_id: str) -> AccountState | None:
+        raw = self.accounts.get(account_id)
+        return decode_state(raw) if raw is not None else None
+
+    def save_account(self, state: AccountState) -> None:
+        self.accounts[state.account_id] = encode_state(state)
+
+    def seen_by(self, event_id: str) -> str | None:
+        return self.seen.get(event_id)
+
+    def mark_seen(self, event_id: str, position: str) -> None:
+        self.seen[event_id] = position
+
+    def is_suppressed(self, key: str) -> bool:
+        return key in self.suppressed
+
+    def mark_suppressed(self, key: str, reason: str) -> None:
+        self.suppressed[key] = reason
+
+    def load_meta(self, account_id: str) -> AccountMeta | None:
+        return self.meta.get(account_id)
+
+    def save_meta(self, meta: AccountMeta) -> None:
+        self.meta[meta.account_id] = meta
+
+
+class Guard:
+    def __init__(self, policy: Policy, store: GuardStore, clock: Callable[[], datetime]) -> None:
+        self.policy = policy
+        self.store = store
+        self.clock = clock
+
+    def _account(self, account_id: str) -> AccountState:
+        return self.store.load_account(account_id) or AccountState.new(account_id)
+
+    def step(self, event: Event, position: Position | None = None) -> Step:
+        state = self._account(event.account_id)
+        if position is not None:
+            applied = state.applied_offsets.get(str(position.partition), -1)
+            if position.offset <= applied:
+                return Step("replayed", state, event_id=event.event_id, position=position)
+        first_seen_by = self.store.seen_by(event.event_id)
+        if first_seen_by is not None and (position is None or first_seen_by != str(position)):
+            return Step("duplicate", state, event_id=event.event_id)
+        now = self.clock()
+        outcome = apply_event(
+            self.policy, state, event, self.store.load_meta(event.account_id), now
+        )
+        if position is not None:
+            state.applied_offsets[str(position.partition)] = position.offset
+        return self._staged("applied", state, outcome, now, event.event_id, position)
+
+    def step_meta(self, meta: AccountMeta) -> Step:
+        state = self._account(meta.account_id)
+        now = self.clock()
+        outcome = apply_meta(self.policy, state, meta, now)
+        step = self._staged("applied", state, outcome, now, None, None)
+        step.meta = meta
+        return step
+
+    def step_restore(
+        self, account_id: str, channel: Channel, reason: RestoreReason, ref: str
+    ) -> Step:
+        """An operator restored a channel; raises ``NotSuspended`` if there is nothing to."""
+        state = self._account(account_id)
+        now = self.clock()
+        outcome = apply_restore(self.policy, state, channel, reason, ref, now)
+        return self._staged("applied", state, outcome, now, None, None)
+
+    def _staged(
+        self,
+        kind: StepKind,
+        state: AccountState,
+        outcome: Outcome,
+        now: datetime,
+        event_id: str | None,
+        position: Position | None,
+    ) -> Step:
+        fresh: dict[str, Suppression] = {}
+        for suppression in outcome.suppressions:
+            if suppression.key not in fresh and not self.store.is_suppressed(suppression.key):
+                fresh[suppression.key] = suppression
+        status = account_status(state, now) if outcome.status_changed else None
+        return Step(kind, state, outcome, list(fresh.values()), status, event_id, position)
+
+    def commit(self, step: Step) -> None:
+        """Write what ``step`` changed; call only after its records were published."""
+        if step.kind == "duplicate":
+            return
+        if step.kind == "applied":
+            self.store.save_account(step.state)
+            for suppression in step.suppressions:
+                self.store.mark_suppressed(suppression.key, suppression.reason)
+            if step.meta is not None:
+                self.store.save_meta(step.meta)
+        if step.event_id is not None:
+            self.store.mark_seen(step.event_id, str(step.position) if step.position else "replay")

@@ -1,0 +1,96 @@
+"""The per-account aggregate the engine folds events into.
+
+The worker keeps exactly one table row per account, so everything here is counters and
+short lists bounded by the policy (retained months, listings in force), never one entry
+per event or per recipient. Structs are mutable on purpose: the engine updates a row in
+place and the worker writes it back once.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from schemas.types import CHANNELS, ChannelStatus
+
+__all__ = [
+    "AccountState",
+    "CampaignCounts",
+    "ChannelState",
+    "PeriodCounts",
+    "decode_state",
+    "encode_state",
+]
+
+
+class PeriodCounts(msgspec.Struct, kw_only=True):
+    """Events of one account-channel in one calendar month; ``sent`` is the denominator."""
+
+    sent: int = 0
+    hard_bounces: int = 0
+    soft_bounces: int = 0
+    spam_reports: int = 0
+    unsubscribes: int = 0
+    abuse_complaints: int = 0
+    spam_trap_hits: int = 0
+
+
+class CampaignCounts(msgspec.Struct, kw_only=True):
+    """One marketing campaign in one month; ``cancelled`` stops a second cancel."""
+
+    sent: int = 0
+    hard_bounces: int = 0
+    cancelled: bool = False
+
+
+class ChannelState(msgspec.Struct, kw_only=True):
+    status: ChannelStatus = msgspec.field(default_factory=ChannelStatus)
+    periods: dict[str, PeriodCounts] = msgspec.field(default_factory=dict)
+    #: period -> campaign_id -> counts (marketing only).
+    campaigns: dict[str, dict[str, CampaignCounts]] = msgspec.field(default_factory=dict)
+    #: period -> campaigns cancelled in it.
+    cancelled_campaigns: dict[str, int] = msgspec.field(default_factory=dict)
+    #: ``"YYYY-MM/reason"`` for every warn already issued, so each is issued once.
+    warned: list[str] = msgspec.field(default_factory=list)
+    #: Listings in force, ``"blocklist-name|ip-or-domain"``. Not per month: a listing
+    #: stays in force until its delisting arrives, whatever the month.
+    blocklists: list[str] = msgspec.field(default_factory=list)
+
+    def counts(self, period: str) -> PeriodCounts:
+        """The counts of ``period``, created on first use."""
+        found = self.periods.get(period)
+        if found is None:
+            found = self.periods[period] = PeriodCounts()
+        return found
+
+
+class AccountState(msgspec.Struct, kw_only=True):
+    account_id: str
+    channels: dict[str, ChannelState] = msgspec.field(default_factory=dict)
+    review_approved: bool = False
+    #: Kafka offsets already folded in, per source partition; owned by the worker.
+    applied_offsets: dict[str, int] = msgspec.field(default_factory=dict)
+
+    @classmethod
+    def new(cls, account_id: str) -> AccountState:
+        """A fresh account with both channels active, as every account starts."""
+        return cls(account_id=account_id, channels={name: ChannelState() for name in CHANNELS})
+
+    def channel(self, name: str) -> ChannelState:
+        """The state of channel ``name``, created on first use."""
+        found = self.channels.get(name)
+        if found is None:
+            found = self.channels[name] = ChannelState()
+        return found
+
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(AccountState)
+
+
+def encode_state(state: AccountState) -> bytes:
+    """JSON bytes of ``state``, the value format of the worker's table."""
+    return _ENCODER.encode(state)
+
+
+def decode_state(data: bytes) -> AccountState:
+    return _DECODER.decode(data)

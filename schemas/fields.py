@@ -1,0 +1,196 @@
+"""Field checks shared by the parsers: each returns the clean value or raises InvalidEvent.
+
+Each check takes the field's name and its decoded value (``msgspec.UNSET`` when absent,
+so that absence and ``null`` can be told apart). Valid input takes a cheap path (a type
+test and one C-level string check); only a reject works out which rule failed, in a
+reason naming the field: ``<field>: <what is wrong>``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from msgspec import UNSET
+
+MAX_ID_CHARS = 200
+MAX_EMAIL_CHARS = 320
+_SHOW_CHARS = 40
+
+# C0 controls, DEL and C1 controls.
+_CONTROL = "\x00-\x1f\x7f-\x9f"
+_CONTROL_RE = re.compile(f"[{_CONTROL}]")
+# ``\s`` on str patterns is Unicode whitespace (also U+00A0, U+2028, ...).
+_EMAIL_OK = re.compile(rf"[^@\s{_CONTROL}]+@[^@\s{_CONTROL}]+").fullmatch
+_BAD_EMAIL_CHAR = re.compile(rf"[\s{_CONTROL}]")
+
+
+class SchemaError(Exception):
+    """Root of the errors raised by the ``schemas`` package."""
+
+
+class InvalidEvent(SchemaError):
+    """A record that breaks the contract. ``reason`` (also ``str(exc)``) says which rule."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def show(value: str) -> str:
+    """``repr`` of a value for a reason, cut so a huge field cannot flood the dead letter."""
+    if len(value) > _SHOW_CHARS:
+        return repr(value[:_SHOW_CHARS]) + "…"
+    return repr(value)
+
+
+def json_type(value: object) -> str:
+    """The JSON name of a decoded value's type, as a producer would think of it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
+
+
+def wrong_type(name: str, expected: str, value: object) -> InvalidEvent:
+    return InvalidEvent(f"{name}: expected {expected}, got {json_type(value)}")
+
+
+def missing(name: str) -> InvalidEvent:
+    return InvalidEvent(f"{name}: missing")
+
+
+def ident(name: str, value: Any) -> str:
+    """A required identifier: a string of 1 to 200 characters, no control characters."""
+    # ``isprintable`` is a superset test (it also refuses e.g. U+00A0), so a value that
+    # fails it is only rejected if it really breaks a rule.
+    if isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS and value.isprintable():
+        return value
+    if value is UNSET:
+        raise missing(name)
+    if not isinstance(value, str):
+        raise wrong_type(name, "a string", value)
+    if not value:
+        raise InvalidEvent(f"{name}: empty")
+    if len(value) > MAX_ID_CHARS:
+        raise InvalidEvent(f"{name}: longer than {MAX_ID_CHARS} characters ({len(value)})")
+    bad = _CONTROL_RE.search(value)
+    if bad is None:
+        return value
+    raise InvalidEvent(
+        f"{name}: control character U+{ord(bad.group()):04X} at position {bad.start()}"
+    )
+
+
+def email(name: str, value: Any) -> str:
+    """An email address, stripped and lower-cased (addresses compare case-insensitively)."""
+    if not isinstance(value, str):
+        raise wrong_type(name, "a string", value)
+    address = value.strip().lower()
+    if len(address) <= MAX_EMAIL_CHARS and _EMAIL_OK(address):
+        return address
+    if not address:
+        raise InvalidEvent(f"{name}: empty")
+    if len(address) > MAX_EMAIL_CHARS:
+        raise InvalidEvent(f"{name}: longer than {MAX_EMAIL_CHARS} characters ({len(address)})")
+    why = "contains whitespace or a control character"
+    if _BAD_EMAIL_CHAR.search(address) is None:
+        if address.count("@") != 1:
+            why = "expected exactly one '@'"
+        else:
+            why = "empty local part" if address.startswith("@") else "empty domain"
+    raise InvalidEvent(f"{name}: not an email address ({why}): {show(value)}")
+
+
+def optional_email(name: str, value: Any) -> str | None:
+    return None if value is None or value is UNSET else email(name, value)
+
+
+def enum(name: str, value: Any, allowed: Collection[str], default: str) -> str:
+    """A string from ``allowed``; absent or ``null`` gives ``default``."""
+    if isinstance(value, str) and value in allowed:
+        return value
+    if value is UNSET or value is None:
+        return default
+    raise _bad_enum(name, allowed, value)
+
+
+def required_enum(name: str, value: Any, allowed: Collection[str]) -> str:
+    if isinstance(value, str) and value in allowed:
+        return value
+    if value is UNSET:
+        raise missing(name)
+    raise _bad_enum(name, allowed, value)
+
+
+def optional_enum(name: str, value: Any, allowed: Collection[str]) -> str | None:
+    if isinstance(value, str) and value in allowed:
+        return value
+    if value is UNSET or value is None:
+        return None
+    raise _bad_enum(name, allowed, value)
+
+
+def _bad_enum(name: str, allowed: Collection[str], value: Any) -> InvalidEvent:
+    if not isinstance(value, str):
+        return wrong_type(name, "a string", value)
+    return InvalidEvent(
+        f"{name}: unknown value {show(value)} (expected one of: {', '.join(allowed)})"
+    )
+
+
+def optional_str(name: str, value: Any) -> str | None:
+    """An optional string; ``null`` counts as absent."""
+    if isinstance(value, str):
+        return value
+    if value is UNSET or value is None:
+        return None
+    raise wrong_type(name, "a string or null", value)
+
+
+def required_str(name: str, value: Any) -> str:
+    """A required, non-empty string."""
+    if isinstance(value, str) and value:
+        return value
+    if value is UNSET:
+        raise missing(name)
+    if not isinstance(value, str):
+        raise wrong_type(name, "a string", value)
+    raise InvalidEvent(f"{name}: empty")
+
+
+def optional_int(name: str, value: Any) -> int | None:
+    """An optional integer. JSON ``true`` is not one, nor is ``550.0``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if value is UNSET or value is None:
+        return None
+    raise wrong_type(name, "an integer", value)
+
+
+def required_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value is UNSET:
+        raise missing(name)
+    raise wrong_type(name, "a boolean", value)
+
+
+def optional_bool(name: str, value: Any, default: bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value is UNSET or value is None:
+        return default
+    raise wrong_type(name, "a boolean", value)

@@ -1,0 +1,277 @@
+"""Strict parsing of the input topics (CONTRACT.md, "Input topics").
+
+Parsing is on the hot path of every worker. JSON is decoded once by msgspec into a
+"wire" struct whose fields are all ``Any``: msgspec skips unknown fields without building
+them and leaves every type check to us. Each field is then checked in Python; valid input
+takes the cheap path of each check, and only a reject pays for working out a reason a
+person can act on. Every reject raises ``InvalidEvent``; the caller dead-letters it.
+
+Fields are checked in a fixed order (``event_id``, ``account_id``, ``occurred_at``,
+``channel``, ``campaign_id``, ``recipient``, then the topic's own fields) and the first
+broken rule is the reason. ``null`` counts as absent for optional fields. Fields that
+belong to another topic (``bounce_type`` on a delivery) are unknown, hence ignored.
+
+The codecs for records Sendguard writes itself live in ``schemas.codec`` and are
+re-exported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import msgspec
+from msgspec import UNSET
+
+from schemas import fields as f
+from schemas.codec import (
+    MAX_DEAD_LETTER_RAW_BYTES,
+    dead_letter,
+    decode_account,
+    decode_event,
+    encode,
+)
+from schemas.fields import InvalidEvent, SchemaError
+from schemas.timefmt import TimestampError, parse_rfc3339
+from schemas.types import (
+    BOUNCE_TYPES,
+    CHANNELS,
+    RECIPIENT_REQUIRED_KINDS,
+    TIERS,
+    TOPIC_KINDS,
+    TRAP_KINDS,
+    AccountMeta,
+    Event,
+    EventKind,
+)
+
+__all__ = [
+    "FUTURE_TOLERANCE",
+    "MAX_DEAD_LETTER_RAW_BYTES",
+    "MAX_MESSAGE_BYTES",
+    "InvalidEvent",
+    "SchemaError",
+    "dead_letter",
+    "decode_account",
+    "decode_event",
+    "encode",
+    "parse_account",
+    "parse_event",
+    "parse_event_line",
+]
+
+MAX_MESSAGE_BYTES = 1024 * 1024
+#: How far ahead of the worker's clock an event may be stamped (clock skew).
+FUTURE_TOLERANCE = timedelta(hours=1)
+
+Raw = bytes | bytearray | memoryview | str
+
+
+class _EventWire(msgspec.Struct):
+    """Every field an input event or an event-file line may carry, as decoded JSON."""
+
+    topic: Any = UNSET
+    event_id: Any = UNSET
+    account_id: Any = UNSET
+    occurred_at: Any = UNSET
+    channel: Any = UNSET
+    campaign_id: Any = UNSET
+    recipient: Any = UNSET
+    bounce_type: Any = UNSET
+    smtp_code: Any = UNSET
+    diagnostic: Any = UNSET
+    complaint_id: Any = UNSET
+    summary: Any = UNSET
+    trap_kind: Any = UNSET
+    blocklist: Any = UNSET
+    listed: Any = UNSET
+    ip: Any = UNSET
+    domain: Any = UNSET
+
+
+class _AccountWire(msgspec.Struct):
+    account_id: Any = UNSET
+    tier: Any = UNSET
+    primary_contact: Any = UNSET
+    csm: Any = UNSET
+    review_required: Any = UNSET
+
+
+_Wire = TypeVar("_Wire", _EventWire, _AccountWire)
+_WIRE_DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
+    wire: msgspec.json.Decoder(wire) for wire in (_EventWire, _AccountWire)
+}
+_PLAIN_DECODER = msgspec.json.Decoder()
+
+
+def parse_event(
+    topic: str, raw: Raw | Mapping[str, Any], *, now: datetime, late_grace_days: int
+) -> Event:
+    """Validate and normalise one message of an input topic (``email.*``).
+
+    ``now`` (timezone-aware) and ``late_grace_days`` bound ``occurred_at``; both are
+    passed in so that replays and tests are deterministic.
+    """
+    kind = TOPIC_KINDS.get(topic)
+    if kind is None:
+        raise InvalidEvent(f"unknown topic {f.show(topic)}")
+    return _event(topic, kind, _load(raw, _EventWire), now, late_grace_days)
+
+
+def parse_event_line(line: Raw, *, now: datetime, late_grace_days: int) -> Event:
+    """Parse one line of a JSON-lines event file: an input event plus its ``topic``."""
+    wire = _load(line, _EventWire)
+    topic = f.required_enum("topic", wire.topic, TOPIC_KINDS)
+    return _event(topic, TOPIC_KINDS[topic], wire, now, late_grace_days)
+
+
+def parse_account(raw: Raw | Mapping[str, Any]) -> AccountMeta:
+    """Validate one value of the compacted ``accounts`` topic."""
+    wire = _load(raw, _AccountWire)
+    return AccountMeta(
+        account_id=f.ident("account_id", wire.account_id),
+        tier=f.enum("tier", wire.tier, TIERS, "free"),  # type: ignore[arg-type]
+        primary_contact=f.optional_email("primary_contact", wire.primary_contact),
+        csm=f.optional_email("csm", wire.csm),
+        review_required=f.optional_bool("review_required", wire.review_required, False),
+    )
+
+
+def _load(raw: Raw | Mapping[str, Any], wire: type[_Wire]) -> _Wire:
+    """Decode a message, within the size limit, that must be a JSON object."""
+    if isinstance(raw, (bytes, bytearray, memoryview, str)):
+        size = _byte_size(raw)
+        if size > MAX_MESSAGE_BYTES:
+            raise InvalidEvent(f"message too large: {size} bytes (limit {MAX_MESSAGE_BYTES})")
+        try:
+            return _WIRE_DECODERS[wire].decode(raw)  # type: ignore[no-any-return]
+        except msgspec.ValidationError as exc:
+            raise _not_an_object(raw, exc) from exc
+        except (msgspec.DecodeError, ValueError) as exc:
+            raise _not_json(raw, exc) from exc
+    if isinstance(raw, Mapping):
+        try:
+            return msgspec.convert(dict(raw), wire)
+        except msgspec.ValidationError as exc:  # keys that are not strings
+            raise InvalidEvent(f"not a JSON object: {exc}") from exc
+    if raw is None:
+        raise InvalidEvent("not JSON: no value (a tombstone)")
+    raise TypeError(f"expected bytes, str or a mapping, got {type(raw).__name__}")
+
+
+def _not_json(raw: Raw, exc: ValueError) -> InvalidEvent:
+    if isinstance(exc, UnicodeDecodeError):  # its position is within one string: omit it
+        return InvalidEvent(f"not JSON: invalid UTF-8 in a string ({exc.reason})")
+    if not (raw if isinstance(raw, str) else bytes(raw)).strip():
+        return InvalidEvent("not JSON: empty message")
+    return InvalidEvent(f"not JSON: {exc}")
+
+
+def _not_an_object(raw: Raw, exc: msgspec.ValidationError) -> InvalidEvent:
+    """Tell valid JSON that is not an object from JSON msgspec cannot hold (``1e400``)."""
+    try:
+        value = _PLAIN_DECODER.decode(raw)
+    except (msgspec.DecodeError, ValueError) as plain_exc:
+        return _not_json(raw, plain_exc)
+    if not isinstance(value, dict):
+        return InvalidEvent("not a JSON object")
+    return InvalidEvent(f"not JSON: {exc}")
+
+
+def _byte_size(raw: Raw) -> int:
+    if isinstance(raw, str):
+        # A character takes at most 4 bytes of UTF-8: encode only when it could matter.
+        if len(raw) * 4 <= MAX_MESSAGE_BYTES:
+            return len(raw)
+        return len(raw.encode("utf-8", errors="surrogatepass"))
+    return raw.nbytes if isinstance(raw, memoryview) else len(raw)
+
+
+def _event(
+    topic: str, kind: EventKind, wire: _EventWire, now: datetime, late_grace_days: int
+) -> Event:
+    # Event is built with explicit keywords in each branch: msgspec's constructor is
+    # several times slower with ``**kwargs`` or with more than 15 keywords.
+    event_id = f.ident("event_id", wire.event_id)
+    account_id = f.ident("account_id", wire.account_id)
+    occurred_at = _occurred_at(wire.occurred_at, now, late_grace_days)
+    channel: Any = f.enum("channel", wire.channel, CHANNELS, "marketing")
+    campaign_id = f.optional_str("campaign_id", wire.campaign_id)
+    recipient = _recipient(kind, wire.recipient)
+    if kind == "bounce":
+        return Event(
+            topic=topic, kind=kind, event_id=event_id, account_id=account_id,
+            occurred_at=occurred_at, channel=channel, campaign_id=campaign_id,
+            recipient=recipient,
+            bounce_type=f.required_enum("bounce_type", wire.bounce_type, BOUNCE_TYPES),  # type: ignore[arg-type]
+            smtp_code=f.optional_int("smtp_code", wire.smtp_code),
+            diagnostic=f.optional_str("diagnostic", wire.diagnostic),
+        )  # fmt: skip
+    if kind == "abuse_complaint":
+        return Event(
+            topic=topic, kind=kind, event_id=event_id, account_id=account_id,
+            occurred_at=occurred_at, channel=channel, campaign_id=campaign_id,
+            recipient=recipient,
+            complaint_id=f.optional_str("complaint_id", wire.complaint_id),
+            summary=f.optional_str("summary", wire.summary),
+        )  # fmt: skip
+    if kind == "spam_trap":
+        return Event(
+            topic=topic, kind=kind, event_id=event_id, account_id=account_id,
+            occurred_at=occurred_at, channel=channel, campaign_id=campaign_id,
+            recipient=recipient,
+            trap_kind=f.optional_enum("trap_kind", wire.trap_kind, TRAP_KINDS),  # type: ignore[arg-type]
+        )  # fmt: skip
+    if kind == "blocklist":
+        return Event(
+            topic=topic, kind=kind, event_id=event_id, account_id=account_id,
+            occurred_at=occurred_at, channel=channel, campaign_id=campaign_id,
+            recipient=recipient,
+            blocklist=f.required_str("blocklist", wire.blocklist),
+            listed=f.required_bool("listed", wire.listed),
+            ip=f.optional_str("ip", wire.ip),
+            domain=f.optional_str("domain", wire.domain),
+        )  # fmt: skip
+    return Event(
+        topic=topic, kind=kind, event_id=event_id, account_id=account_id,
+        occurred_at=occurred_at, channel=channel, campaign_id=campaign_id,
+        recipient=recipient,
+    )  # fmt: skip
+
+
+def _recipient(kind: EventKind, value: Any) -> str | None:
+    if value is not UNSET and value is not None:
+        return f.email("recipient", value)
+    if kind not in RECIPIENT_REQUIRED_KINDS:
+        return None
+    raise f.missing("recipient") if value is UNSET else f.wrong_type("recipient", "a string", value)
+
+
+@lru_cache(maxsize=16)
+def _window(now: datetime, late_grace_days: int) -> tuple[datetime, datetime]:
+    """The accepted range of ``occurred_at``. Cached: a worker parses many events per
+    clock reading, and building the timedelta costs more than parsing the timestamp."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now - timedelta(days=late_grace_days), now + FUTURE_TOLERANCE
+
+
+def _occurred_at(value: Any, now: datetime, late_grace_days: int) -> datetime:
+    oldest, newest = _window(now, late_grace_days)
+    if not isinstance(value, str):
+        if value is UNSET:
+            raise f.missing("occurred_at")
+        raise f.wrong_type("occurred_at", "a string", value)
+    try:
+        at = parse_rfc3339(value)
+    except TimestampError as exc:
+        raise InvalidEvent(f"occurred_at: {exc}") from exc
+    if at > newest:
+        raise InvalidEvent("occurred_at: more than one hour in the future")
+    if at < oldest:
+        raise InvalidEvent(
+            f"occurred_at: older than the late-event grace of {late_grace_days} days"
+        )
+    return at

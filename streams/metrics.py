@@ -1,0 +1,59 @@
+"""Sendguard's Prometheus metrics, built on an injected registry (tests pass a fresh one).
+
+Names carry their unit, counters end in ``_total`` (prometheus-client adds the suffix).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry, prefix: str = "sendguard") -> None:
+        self.registry = registry
+        self.events = Counter(
+            f"{prefix}_events",
+            "Input events by source topic and outcome (accepted, duplicate, invalid, late).",
+            ["topic", "outcome"],
+            registry=registry,
+        )
+        self.decisions = Counter(
+            f"{prefix}_decisions",
+            "Decisions emitted, by action, reason and channel.",
+            ["action", "reason", "channel"],
+            registry=registry,
+        )
+        self.suppressions = Counter(
+            f"{prefix}_suppressions",
+            "Recipients newly suppressed, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.accounts = Gauge(
+            f"{prefix}_accounts",
+            "Accounts whose status this worker last published, by state and channel.",
+            ["state", "channel"],
+            registry=registry,
+        )
+        self.decision_latency = Histogram(
+            f"{prefix}_event_to_decision_seconds",
+            "Time from an event being appended to its input topic to its decision being sent.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            f"{prefix}_consumer_lag_messages",
+            "Messages between the committed position and the end of each assigned partition.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.last_progress = Gauge(
+            f"{prefix}_last_progress_timestamp_seconds",
+            "Unix time at which the guard last finished processing a message.",
+            registry=registry,
+        )
+        self.processed = Counter(
+            f"{prefix}_guard_messages",
+            "Messages of the internal events topic processed by the guard.",
+            registry=registry,
+        )

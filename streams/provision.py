@@ -1,0 +1,71 @@
+"""Create the topics Sendguard reads and writes, with their cleanup policies, before start.
+
+Faust declares only the topics its agents consume; the output topics must exist with the
+right cleanup policy (compacted status and suppressions) before the first record, and
+input topics are created too so a worker can start before its first producer. Topics that
+already exist are left as they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams import topics as t
+from streams.settings import Settings
+
+log = logging.getLogger("sendguard.provision")
+
+
+class ProvisionError(RuntimeError):
+    """The broker refused to create a topic Sendguard needs."""
+
+
+def wanted_topics(settings: Settings) -> list[NewTopic]:
+    def new(name: str, config: dict[str, str]) -> NewTopic:
+        return NewTopic(
+            settings.topic(name),
+            num_partitions=settings.partitions,
+            replication_factor=1,
+            topic_configs=dict(config),
+        )
+
+    wanted = [new(name, t.APPEND_ONLY) for name in t.INPUT_TOPICS]
+    wanted.append(new(t.ACCOUNTS, t.COMPACTED))
+    wanted.extend(new(spec.name, spec.config) for spec in t.OUTPUT_SPECS)
+    return wanted
+
+
+async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
+    """Create the missing topics; return the names created."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=int(timeout * 1000)
+    )
+    try:
+        await asyncio.wait_for(admin.start(), timeout)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        raise ProvisionError(
+            f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc!r}; "
+            "is it running? (`sendguard kafka up`)"
+        ) from exc
+    created: list[str] = []
+    try:
+        existing = set(await admin.list_topics())
+        for topic in wanted_topics(settings):
+            if topic.name in existing:
+                continue
+            try:
+                await admin.create_topics([topic])
+                created.append(topic.name)
+            except TopicAlreadyExistsError:
+                pass
+            except KafkaError as exc:
+                raise ProvisionError(f"cannot create topic {topic.name}: {exc!r}") from exc
+    finally:
+        await admin.close()
+    if created:
+        log.info("created topics: %s", ", ".join(created))
+    return created

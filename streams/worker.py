@@ -1,0 +1,36 @@
+"""``sendguard worker``: build the runtime from the environment and run Faust's worker."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from streams.app import build_runtime
+from streams.provision import ensure_topics
+from streams.settings import Settings
+
+
+def run_worker(settings: Settings) -> int:
+    import agents
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(ensure_topics(settings))
+    rt = build_runtime(settings)
+    agents.register(rt)
+    from streams import web
+
+    web.register(rt)
+    sys.argv = [
+        "sendguard",
+        "worker",
+        "--loglevel",
+        settings.log_level,
+        "--web-port",
+        str(settings.web_port),
+        "--web-host",
+        settings.web_host,
+        "--web-bind",
+        settings.web_host,
+    ]
+    rt.app.main()
+    return 0

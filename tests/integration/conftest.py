@@ -1,0 +1,45 @@
+"""Fixtures for tests that run the real worker against the session's broker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.pipeline import Pipeline
+from tests.integration.worker import WorkerProcess, worker_env
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """Every test gets its own topics and consumer group."""
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+def worker_factory(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start workers sharing this test's topics; each call gets its own data dir and port."""
+    workers: list[WorkerProcess] = []
+
+    def make(name: str = "w1", start: bool = True, **env: str) -> WorkerProcess:
+        data_dir = tmp_path / name / "data"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        worker = WorkerProcess(
+            env=worker_env(kafka_bootstrap, topic_prefix, data_dir, **env),
+            log_path=tmp_path / name / "worker.log",
+        )
+        workers.append(worker)
+        return worker.start() if start else worker
+
+    yield make
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def pipeline(kafka_bootstrap: str, topic_prefix: str) -> Pipeline:
+    return Pipeline(kafka_bootstrap, topic_prefix)

@@ -1,0 +1,98 @@
+"""Talk to a running pipeline the way its users do: produce inputs, read output topics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from streams import topics as t
+from tests.integration.kafka_io import Record, produce, read_all
+
+
+class Pipeline:
+    def __init__(self, bootstrap: str, prefix: str) -> None:
+        self.bootstrap = bootstrap
+        self.prefix = prefix
+        self.group = f"{prefix}sendguard"
+
+    def topic(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    async def send(self, events: list[dict[str, Any]]) -> int:
+        """Produce JSON-lines style records: each dict names its input topic in ``topic``."""
+        messages = []
+        for record in events:
+            body = {k: v for k, v in record.items() if k != "topic"}
+            key = str(body.get("account_id", "")).encode()
+            messages.append((self.topic(record["topic"]), key, json.dumps(body).encode()))
+        return await produce(self.bootstrap, messages)
+
+    async def send_raw(self, topic: str, value: bytes | None, key: bytes | None = None) -> None:
+        await produce(self.bootstrap, [(self.topic(topic), key, value)])
+
+    async def wait_drained(self, timeout: float = 90.0) -> None:
+        """Wait until the worker group has committed every input and internal message."""
+        names = [self.topic(n) for n in (*t.INPUT_TOPICS, t.ACCOUNTS, t.EVENTS)]
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        await consumer.start()
+        deadline = time.monotonic() + timeout
+        behind: dict[Any, tuple[int, int]] = {}
+        try:
+            while time.monotonic() < deadline:
+                partitions = [
+                    TopicPartition(topic["topic"], part["partition"])
+                    for topic in await admin.describe_topics(names)
+                    for part in topic["partitions"]
+                ]
+                ends = await consumer.end_offsets(partitions)
+                committed = await admin.list_consumer_group_offsets(self.group)
+                behind = {
+                    tp: (committed[tp].offset if tp in committed else 0, end)
+                    for tp, end in ends.items()
+                    if end > 0 and (tp not in committed or committed[tp].offset < end)
+                }
+                if not behind:
+                    return
+                await asyncio.sleep(0.5)
+        finally:
+            await consumer.stop()
+            await admin.close()
+        raise AssertionError(f"worker did not drain within {timeout} s; behind: {behind}")
+
+    async def read(self, name: str, settle: float = 1.5) -> list[Record]:
+        return await read_all(self.bootstrap, [self.topic(name)], settle=settle)
+
+    async def decisions(self) -> list[dict[str, Any]]:
+        """Decisions, de-duplicated by decision_id as the contract lets consumers do."""
+        unique: dict[str, dict[str, Any]] = {}
+        for record in await self.read(t.DECISIONS):
+            decision = record.json()
+            unique.setdefault(decision["decision_id"], decision)
+        return list(unique.values())
+
+    async def raw_decisions(self) -> list[dict[str, Any]]:
+        return [r.json() for r in await self.read(t.DECISIONS)]
+
+    async def latest(self, name: str) -> dict[str, Any]:
+        """The compacted view of a keyed topic: latest value per key."""
+        latest: dict[str, Any] = {}
+        for record in await self.read(name):
+            assert record.key is not None
+            latest[record.key.decode()] = record.json()
+        return latest
+
+    async def statuses(self) -> dict[str, Any]:
+        return await self.latest(t.ACCOUNT_STATUS)
+
+    async def suppressions(self) -> dict[str, Any]:
+        return await self.latest(t.SUPPRESSIONS)
+
+    async def dead_letters(self) -> list[dict[str, Any]]:
+        return [r.json() for r in await self.read(t.DEAD_LETTER)]
