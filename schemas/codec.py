@@ -10,7 +10,7 @@ import re
 
 import msgspec
 
-from schemas.fields import InvalidEvent
+from schemas.errors import InvalidEvent
 from schemas.types import AccountMeta, DeadLetter, Event
 
 MAX_DEAD_LETTER_RAW_BYTES = 64 * 1024

@@ -14,6 +14,8 @@ from typing import Any
 
 from msgspec import UNSET
 
+from schemas.errors import InvalidEvent
+
 MAX_ID_CHARS = 200
 MAX_EMAIL_CHARS = 320
 _SHOW_CHARS = 40
@@ -24,18 +26,6 @@ _CONTROL_RE = re.compile(f"[{_CONTROL}]")
 # ``\s`` on str patterns is Unicode whitespace (also U+00A0, U+2028, ...).
 _EMAIL_OK = re.compile(rf"[^@\s{_CONTROL}]+@[^@\s{_CONTROL}]+").fullmatch
 _BAD_EMAIL_CHAR = re.compile(rf"[\s{_CONTROL}]")
-
-
-class SchemaError(Exception):
-    """Root of the errors raised by the ``schemas`` package."""
-
-
-class InvalidEvent(SchemaError):
-    """A record that breaks the contract. ``reason`` (also ``str(exc)``) says which rule."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def show(value: str) -> str:

@@ -33,7 +33,7 @@ from schemas.codec import (
     decode_event,
     encode,
 )
-from schemas.fields import InvalidEvent, SchemaError
+from schemas.errors import InvalidEvent, SchemaError
 from schemas.timefmt import TimestampError, parse_rfc3339
 from schemas.types import (
     BOUNCE_TYPES,
@@ -142,8 +142,8 @@ def parse_account(raw: Raw | Mapping[str, Any]) -> AccountMeta:
 def _load(raw: Raw | Mapping[str, Any], wire: type[_Wire]) -> _Wire:
     """Decode a message, within the size limit, that must be a JSON object."""
     if isinstance(raw, (bytes, bytearray, memoryview, str)):
-        size = _byte_size(raw)
-        if size > MAX_MESSAGE_BYTES:
+        size = _oversize(raw)
+        if size is not None:
             raise InvalidEvent(f"message too large: {size} bytes (limit {MAX_MESSAGE_BYTES})")
         try:
             return _WIRE_DECODERS[wire].decode(raw)  # type: ignore[no-any-return]
@@ -180,13 +180,16 @@ def _not_an_object(raw: Raw, exc: msgspec.ValidationError) -> InvalidEvent:
     return InvalidEvent(f"not JSON: {exc}")
 
 
-def _byte_size(raw: Raw) -> int:
+def _oversize(raw: Raw) -> int | None:
+    """The size in bytes of a message over the limit; ``None`` for one within it."""
     if isinstance(raw, str):
         # A character takes at most 4 bytes of UTF-8: encode only when it could matter.
         if len(raw) * 4 <= MAX_MESSAGE_BYTES:
-            return len(raw)
-        return len(raw.encode("utf-8", errors="surrogatepass"))
-    return raw.nbytes if isinstance(raw, memoryview) else len(raw)
+            return None
+        size = len(raw.encode("utf-8", errors="surrogatepass"))
+    else:
+        size = raw.nbytes if isinstance(raw, memoryview) else len(raw)
+    return size if size > MAX_MESSAGE_BYTES else None
 
 
 def _event(
