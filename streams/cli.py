@@ -22,7 +22,7 @@ class CliError(Exception):
 
 
 def _kafka(args: argparse.Namespace, settings: Settings) -> int:
-    broker = default_broker(settings.home, settings.kafka_bootstrap)
+    broker = default_broker(settings.home, *settings.bootstrap_host_port)
     if args.action == "up":
         if broker.answers():
             owner = "ours" if broker.pid() else "not started by sendguard"

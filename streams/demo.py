@@ -19,7 +19,7 @@ from streams.settings import Settings, SettingsError
 def main() -> int:
     try:
         settings = Settings.from_env()
-        broker = default_broker(settings.home, settings.kafka_bootstrap)
+        broker = default_broker(settings.home, *settings.bootstrap_host_port)
         started_broker = False
         if broker.answers():
             print(f"demo: using the Kafka broker at {broker.bootstrap}")

@@ -210,9 +210,8 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def default_broker(home: Path, bootstrap: str) -> LocalBroker:
-    host, _, port = bootstrap.rpartition(":")
-    return LocalBroker(home=home, run_dir=home / "broker", host=host or "127.0.0.1", port=int(port))
+def default_broker(home: Path, host: str, port: int) -> LocalBroker:
+    return LocalBroker(home=home, run_dir=home / "broker", host=host, port=port)
 
 
 __all__ = ["KAFKA_VERSION", "KafkaSetupError", "LocalBroker", "default_broker"]

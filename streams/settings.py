@@ -86,7 +86,7 @@ class Settings:
 
         base = cls()
         policy = get("POLICY")
-        return cls(
+        settings = cls(
             kafka_bootstrap=get("KAFKA_BOOTSTRAP") or base.kafka_bootstrap,
             policy_path=Path(policy) if policy else None,
             data_dir=Path(get("DATA_DIR") or base.data_dir),
@@ -102,6 +102,8 @@ class Settings:
             block_cache_bytes=integer("BLOCK_CACHE_BYTES", base.block_cache_bytes, 1024 * 1024),
             log_level=(get("LOG_LEVEL") or base.log_level).lower(),
         )
+        settings.bootstrap_host_port  # noqa: B018 - validates host:port early
+        return settings
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -13,9 +13,9 @@ from streams.settings import Settings
 def run_worker(settings: Settings) -> int:
     import agents
 
+    rt = build_runtime(settings)  # loads the policy first: a bad file fails before Kafka
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(ensure_topics(settings))
-    rt = build_runtime(settings)
     agents.register(rt)
     from streams import web
 

@@ -1,0 +1,115 @@
+"""The CLI reports user mistakes in one line with exit code 1, never a traceback."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from streams.auth import authenticate, mint_account_token
+from streams.settings import Secret, Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(ROOT / ".no-home")}
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def assert_clean_error(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("sendguard: error: ")
+    assert message in result.stderr
+
+
+def test_bad_bootstrap_is_a_clear_error() -> None:
+    assert_clean_error(
+        run_cli("kafka", "status", SENDGUARD_KAFKA_BOOTSTRAP="nonsense"),
+        "SENDGUARD_KAFKA_BOOTSTRAP: expected host:port, got 'nonsense'",
+    )
+
+
+def test_bad_policy_file_fails_before_touching_kafka(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('version = "x"\n[marketing.suspend]\nhard_bounce_rate = 7\n')
+    assert_clean_error(
+        run_cli("worker", SENDGUARD_POLICY=str(policy)),
+        "'marketing.suspend.hard_bounce_rate' is a rate and must be between 0 and 1",
+    )
+
+
+def test_token_needs_a_secret() -> None:
+    assert_clean_error(run_cli("token", "acme"), "SENDGUARD_SECRET is not set")
+
+
+def test_token_command_prints_a_token_the_api_accepts() -> None:
+    result = run_cli("token", "acme", SENDGUARD_SECRET="s3cret")
+    assert result.returncode == 0
+    token = result.stdout.strip()
+    principal = authenticate(f"Bearer {token}", operator_token=Secret(""), secret=Secret("s3cret"))
+    assert principal is not None and principal.account_id == "acme"
+    assert token == mint_account_token(Secret("s3cret"), "acme")
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    result = run_cli("frobnicate")
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_kafka_up_refuses_a_port_taken_by_something_else(tmp_path: Path) -> None:
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        result = run_cli(
+            "kafka", "up",
+            SENDGUARD_KAFKA_BOOTSTRAP=f"127.0.0.1:{port}", SENDGUARD_HOME=str(tmp_path),
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_clean_error(result, f"port 127.0.0.1:{port} is already taken by another program")
+
+
+def test_kafka_status_of_nothing_is_down(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = run_cli(
+        "kafka", "status", SENDGUARD_KAFKA_BOOTSTRAP=f"127.0.0.1:{port}",
+        SENDGUARD_HOME=str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 1 and "down" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SENDGUARD_WEB_PORT": "abc"}, "SENDGUARD_WEB_PORT: expected an integer, got 'abc'"),
+        ({"SENDGUARD_PARTITIONS": "0"}, "SENDGUARD_PARTITIONS: must be >= 1, got 0"),
+    ],
+)
+def test_settings_reject_bad_values(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+
+
+def test_settings_defaults_and_secrets_do_not_print() -> None:
+    settings = Settings.from_env({"SENDGUARD_SECRET": "hush", "SENDGUARD_TOPIC_PREFIX": "p."})
+    assert settings.kafka_bootstrap == "127.0.0.1:9092" and settings.web_port == 6066
+    assert settings.topic("sendguard.decisions") == "p.sendguard.decisions"
+    assert "hush" not in repr(settings) and str(settings.secret) == "***"
