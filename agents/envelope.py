@@ -1,26 +1,39 @@
 """The value format of the internal ``sendguard.events`` topic.
 
-One topic carries both input events and account metadata, so that an account's metadata
-is applied in order with its events, on the same partition as its state. The first byte
-says which: ``E`` + event JSON, ``A`` + account JSON.
+One topic carries input events, account metadata and operator commands, so that all of an
+account's inputs are applied in one order, on the partition that holds its state. The
+first byte says which: ``E`` + event, ``A`` + account metadata, ``C`` + command (JSON).
 """
 
 from __future__ import annotations
 
+from schemas.appeals import DecideAppeal, FileAppeal, decode_command
 from schemas.parse import decode_account, decode_event, encode
 from schemas.types import AccountMeta, Event
 
+Record = Event | AccountMeta | FileAppeal | DecideAppeal
+
 EVENT = b"E"
 ACCOUNT = b"A"
+COMMAND = b"C"
 
 
-def wrap(record: Event | AccountMeta) -> bytes:
-    return (EVENT if isinstance(record, Event) else ACCOUNT) + encode(record)
+def wrap(record: Record) -> bytes:
+    if isinstance(record, Event):
+        tag = EVENT
+    elif isinstance(record, AccountMeta):
+        tag = ACCOUNT
+    else:
+        tag = COMMAND
+    return tag + encode(record)
 
 
-def unwrap(data: bytes) -> Event | AccountMeta:
-    if data[:1] == EVENT:
-        return decode_event(data[1:])
-    if data[:1] == ACCOUNT:
-        return decode_account(data[1:])
-    raise ValueError(f"unknown envelope tag {data[:1]!r}")
+def unwrap(data: bytes) -> Record:
+    tag, body = data[:1], data[1:]
+    if tag == EVENT:
+        return decode_event(body)
+    if tag == ACCOUNT:
+        return decode_account(body)
+    if tag == COMMAND:
+        return decode_command(body)
+    raise ValueError(f"unknown envelope tag {tag!r}")

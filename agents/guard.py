@@ -8,17 +8,19 @@ the step's state is written, so a crash can repeat a record (same id) but never 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
 
+from agents.appeals import AppealDesk
 from agents.envelope import unwrap
-from policy.guard import Guard, Position, Step
-from schemas.parse import encode
+from agents.publish import Publisher
+from policy.guard import Guard, Position
+from schemas.appeals import DecideAppeal, FileAppeal
 from schemas.types import AccountMeta
 from streams.app import Runtime
+from streams.commands import CommandResult
 from tables.store import TableStore
 
 log = logging.getLogger("sendguard.guard")
@@ -30,56 +32,25 @@ def _now() -> datetime:
 
 def register(rt: Runtime) -> Guard:
     guard = Guard(rt.policy, TableStore(rt.tables), _now)
-    topics, metrics = rt.topics, rt.metrics
-    published_states: dict[str, dict[str, str]] = {}
+    publisher = Publisher(rt)
+    desk = AppealDesk(rt, guard, publisher)
+    metrics = rt.metrics
 
-    def track_status(step: Step) -> None:
-        assert step.status is not None
-        before = published_states.get(step.status.account_id, {})
-        after = {name: ch.state for name, ch in step.status.channels.items()}
-        for channel, state in before.items():
-            metrics.accounts.labels(state=state, channel=channel).dec()
-        for channel, state in after.items():
-            metrics.accounts.labels(state=state, channel=channel).inc()
-        published_states[step.status.account_id] = after
-
-    async def publish(step: Step, source_timestamp: float | None) -> None:
-        pending: list[Any] = []
-        account_key = step.state.account_id.encode()
-        for decision in step.outcome.decisions:
-            pending.append(await topics.decisions.send(key=account_key, value=encode(decision)))
-            metrics.decisions.labels(
-                action=decision.action, reason=decision.reason, channel=decision.channel
-            ).inc()
-            log.info(
-                "decision %s %s/%s reason=%s period=%s trigger=%s",
-                decision.action,
-                decision.account_id,
-                decision.channel,
-                decision.reason,
-                decision.period,
-                decision.trigger_event_id,
-            )
-        for suppression in step.suppressions:
-            pending.append(
-                await topics.suppressions.send(
-                    key=suppression.key.encode(), value=encode(suppression)
-                )
-            )
-            metrics.suppressions.labels(reason=suppression.reason).inc()
-        if step.status is not None:
-            pending.append(
-                await topics.account_status.send(key=account_key, value=encode(step.status))
-            )
-            track_status(step)
-        if pending:
-            await asyncio.gather(*pending)
-        if step.outcome.decisions and source_timestamp:
-            metrics.decision_latency.observe(max(0.0, time.time() - source_timestamp))
+    async def handle_command(command: FileAppeal | DecideAppeal, position: Position) -> None:
+        try:
+            if isinstance(command, FileAppeal):
+                result = await desk.file(command)
+            else:
+                result = await desk.decide(command, position)
+        except Exception:
+            log.exception("command %s failed", command.command_id)
+            result = CommandResult(500, {"error": "internal error; see the worker log"})
+        rt.commands.resolve(command.command_id, result)
 
     async def process(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
+            position = Position(message.partition, message.offset)
             try:
                 record = unwrap(message.value)
             except Exception:
@@ -87,15 +58,18 @@ def register(rt: Runtime) -> Guard:
                 continue
             if isinstance(record, AccountMeta):
                 step = guard.step_meta(record)
+            elif isinstance(record, FileAppeal | DecideAppeal):
+                await handle_command(record, position)
+                continue
             else:
-                step = guard.step(record, Position(message.partition, message.offset))
+                step = guard.step(record, position)
                 if step.kind != "replayed":
                     outcome = "accepted" if step.kind == "applied" else "duplicate"
                     metrics.events.labels(topic=record.topic, outcome=outcome).inc()
-            await publish(step, message.timestamp / 1000 if message.timestamp else None)
+            await publisher.step(step, message.timestamp / 1000 if message.timestamp else None)
             guard.commit(step)
             metrics.processed.inc()
             metrics.last_progress.set(time.time())
 
-    rt.app.agent(topics.events, name="sendguard.guard", concurrency=1)(process)
+    rt.app.agent(rt.topics.events, name="sendguard.guard", concurrency=1)(process)
     return guard

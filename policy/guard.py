@@ -120,12 +120,21 @@ class Guard:
     def _account(self, account_id: str) -> AccountState:
         return self.store.load_account(account_id) or AccountState.new(account_id)
 
+    @staticmethod
+    def _already_applied(state: AccountState, position: Position | None) -> bool:
+        if position is None:
+            return False
+        return position.offset <= state.applied_offsets.get(str(position.partition), -1)
+
+    @staticmethod
+    def _mark_applied(state: AccountState, position: Position | None) -> None:
+        if position is not None:
+            state.applied_offsets[str(position.partition)] = position.offset
+
     def step(self, event: Event, position: Position | None = None) -> Step:
         state = self._account(event.account_id)
-        if position is not None:
-            applied = state.applied_offsets.get(str(position.partition), -1)
-            if position.offset <= applied:
-                return Step("replayed", state, event_id=event.event_id, position=position)
+        if self._already_applied(state, position):
+            return Step("replayed", state, event_id=event.event_id, position=position)
         first_seen_by = self.store.seen_by(event.event_id)
         if first_seen_by is not None and (position is None or first_seen_by != str(position)):
             return Step("duplicate", state, event_id=event.event_id)
@@ -133,8 +142,7 @@ class Guard:
         outcome = apply_event(
             self.policy, state, event, self.store.load_meta(event.account_id), now
         )
-        if position is not None:
-            state.applied_offsets[str(position.partition)] = position.offset
+        self._mark_applied(state, position)
         return self._staged("applied", state, outcome, now, event.event_id, position)
 
     def step_meta(self, meta: AccountMeta) -> Step:
@@ -146,13 +154,25 @@ class Guard:
         return step
 
     def step_restore(
-        self, account_id: str, channel: Channel, reason: RestoreReason, ref: str
+        self,
+        account_id: str,
+        channel: Channel,
+        reason: RestoreReason,
+        ref: str,
+        position: Position | None = None,
     ) -> Step:
-        """An operator restored a channel; raises ``NotSuspended`` if there is nothing to."""
+        """An operator restored a channel; raises ``NotSuspended`` if there is nothing to.
+
+        A replayed restore command (its offset already folded into the account) is a
+        ``replayed`` step: the restore happened, only its bookkeeping may be missing.
+        """
         state = self._account(account_id)
+        if self._already_applied(state, position):
+            return Step("replayed", state, position=position)
         now = self.clock()
         outcome = apply_restore(self.policy, state, channel, reason, ref, now)
-        return self._staged("applied", state, outcome, now, None, None)
+        self._mark_applied(state, position)
+        return self._staged("applied", state, outcome, now, None, position)
 
     def _staged(
         self,

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from policy import Policy, load_policy
 from streams import topics as t
+from streams.commands import CommandBus
 from streams.metrics import Metrics
 from streams.settings import Settings
 from tables import Tables, define_tables
@@ -107,6 +108,7 @@ class Runtime:
     topics: Topics
     tables: Tables
     metrics: Metrics
+    commands: CommandBus
 
 
 def build_runtime(settings: Settings, registry: CollectorRegistry | None = None) -> Runtime:
@@ -124,4 +126,5 @@ def build_runtime(settings: Settings, registry: CollectorRegistry | None = None)
             partitions=settings.partitions,
         ),
         metrics=Metrics(registry if registry is not None else CollectorRegistry()),
+        commands=CommandBus(),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 
 from streams.app import Runtime
 
@@ -20,4 +20,7 @@ def register(rt: Runtime) -> None:
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(rt.metrics.registry), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp wants the charset apart from the content type; the text is UTF-8.
+        return web.bytes(
+            generate_latest(rt.metrics.registry), content_type="text/plain; version=0.0.4"
+        )

@@ -17,9 +17,10 @@ def run_worker(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(ensure_topics(settings))
     agents.register(rt)
-    from streams import web
+    from streams import api, web
 
     web.register(rt)
+    api.register(rt)
     sys.argv = [
         "sendguard",
         "worker",

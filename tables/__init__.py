@@ -29,6 +29,8 @@ class Tables:
     """account_id/recipient -> b"reason": recipients already suppressed (emitted once)."""
     meta: faust.Table
     """account_id -> schemas.types.AccountMeta from the compacted ``accounts`` topic."""
+    appeals: faust.Table
+    """appeal_id -> schemas.appeals.Appeal (the id embeds the account, see streams.api)."""
 
 
 def _store_options(block_cache_bytes: int, **extra: Any) -> dict[str, Any]:
@@ -75,4 +77,5 @@ def define_tables(
         ),
         suppressions=table("suppressions", "suppressed recipients per account"),
         meta=table("account-meta", "account metadata from the accounts topic"),
+        appeals=table("appeals", "appeals and account reviews"),
     )

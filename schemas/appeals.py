@@ -1,0 +1,167 @@
+"""Records of the appeal workflow: the HTTP bodies, the stored appeal, the commands the
+HTTP views hand to the guard, and notifications. No Faust import."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from schemas.errors import SchemaError
+from schemas.types import CHANNELS, Channel, SuspensionType, Tier
+
+AppealKind = Literal["appeal", "review"]
+AppealQueue = Literal["deliverability", "fraud-review", "account-review", "crm"]
+AppealStatus = Literal["pending", "restored", "denied"]
+MAX_BODY_BYTES = 64 * 1024
+MAX_TEXT = 5000
+
+
+class InvalidRequest(SchemaError):
+    """An HTTP body that breaks the contract; ``field`` names the culprit (422)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class AppealForm(msgspec.Struct, frozen=True, kw_only=True):
+    """POLICY.md's appeal form: every confirmation must be true, every text non-empty."""
+
+    channel: Channel
+    opt_out_list_imported: bool
+    lists_cleaned: bool
+    contact_source: str
+    emailed_within_last_year: bool
+    details: str
+
+
+class OperatorDecision(msgspec.Struct, frozen=True, kw_only=True):
+    decision: Literal["restore", "deny"]
+    note: str
+
+
+class Appeal(msgspec.Struct, kw_only=True):
+    """An appeal (or an additional account review) as stored and audited."""
+
+    appeal_id: str
+    account_id: str
+    channel: Channel
+    kind: AppealKind
+    queue: AppealQueue
+    tier: Tier
+    suspension_reason: str | None
+    suspension_type: SuspensionType | None
+    form: AppealForm
+    status: AppealStatus = "pending"
+    filed_at: datetime
+    decided_at: datetime | None = None
+    note: str | None = None
+
+
+class Notification(msgspec.Struct, frozen=True, kw_only=True):
+    """A message for people, on ``sendguard.notifications``."""
+
+    notification_id: str
+    account_id: str
+    to: list[str]
+    subject: str
+    body: str
+    appeal_id: str
+    created_at: datetime
+
+
+class FileAppeal(msgspec.Struct, frozen=True, kw_only=True, tag="file_appeal"):
+    command_id: str
+    appeal: Appeal
+
+
+class DecideAppeal(msgspec.Struct, frozen=True, kw_only=True, tag="decide_appeal"):
+    command_id: str
+    account_id: str
+    appeal_id: str
+    decision: Literal["restore", "deny"]
+    note: str
+
+
+Command = FileAppeal | DecideAppeal
+
+
+def _object(raw: bytes) -> dict[str, Any]:
+    if len(raw) > MAX_BODY_BYTES:
+        raise InvalidRequest("body", f"larger than {MAX_BODY_BYTES} bytes")
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest("body", f"not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InvalidRequest("body", "not a JSON object")
+    return value
+
+
+def _confirmed(body: dict[str, Any], field: str) -> bool:
+    value = body.get(field)
+    if value is None:
+        raise InvalidRequest(field, "missing; confirm with true")
+    if value is not True:
+        raise InvalidRequest(field, "must be true to appeal")
+    return True
+
+
+def _text(body: dict[str, Any], field: str) -> str:
+    value = body.get(field)
+    if value is None:
+        raise InvalidRequest(field, "missing")
+    if not isinstance(value, str):
+        raise InvalidRequest(field, f"expected a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InvalidRequest(field, "empty; describe it in a few words")
+    if len(value) > MAX_TEXT:
+        raise InvalidRequest(field, f"longer than {MAX_TEXT} characters")
+    return value.strip()
+
+
+def parse_appeal_form(raw: bytes) -> AppealForm:
+    body = _object(raw)
+    channel = body.get("channel", "marketing")
+    if channel not in CHANNELS:
+        raise InvalidRequest("channel", f"unknown value {channel!r} (expected marketing or crm)")
+    return AppealForm(
+        channel=channel,
+        opt_out_list_imported=_confirmed(body, "opt_out_list_imported"),
+        lists_cleaned=_confirmed(body, "lists_cleaned"),
+        contact_source=_text(body, "contact_source"),
+        emailed_within_last_year=_confirmed(body, "emailed_within_last_year"),
+        details=_text(body, "details"),
+    )
+
+
+def parse_operator_decision(raw: bytes) -> OperatorDecision:
+    body = _object(raw)
+    decision = body.get("decision")
+    if decision is None:
+        raise InvalidRequest("decision", "missing; 'restore' or 'deny'")
+    if decision not in ("restore", "deny"):
+        raise InvalidRequest("decision", f"unknown value {decision!r} (expected restore or deny)")
+    note = body.get("note", "")
+    if not isinstance(note, str):
+        raise InvalidRequest("note", f"expected a string, got {type(note).__name__}")
+    if decision == "deny" and not note.strip():
+        raise InvalidRequest("note", "empty; a denial must say why")
+    if len(note) > MAX_TEXT:
+        raise InvalidRequest("note", f"longer than {MAX_TEXT} characters")
+    return OperatorDecision(decision=decision, note=note.strip())
+
+
+_COMMANDS = msgspec.json.Decoder(Command)
+_APPEAL = msgspec.json.Decoder(Appeal)
+
+
+def decode_command(data: bytes) -> Command:
+    return _COMMANDS.decode(data)
+
+
+def decode_appeal(data: bytes) -> Appeal:
+    return _APPEAL.decode(data)

@@ -1,0 +1,240 @@
+"""The HTTP API of CONTRACT.md on the worker's web port: accounts and appeals.
+
+Every call needs ``Authorization: Bearer <token>``: 401 when it is missing or bad, 403 when
+it belongs to someone who may not make the call. Bodies are size-limited and validated
+(422 naming the field). Each request is answered by the worker that owns the account's
+partition (``streams.routing``); writes go through the guard agent (``streams.commands``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any
+
+from faust import web as faust_web
+
+from agents.envelope import wrap
+from policy.appeals import admit_appeal
+from policy.engine import period_of
+from policy.state import AccountState
+from schemas.appeals import (
+    MAX_BODY_BYTES,
+    Appeal,
+    DecideAppeal,
+    FileAppeal,
+    InvalidRequest,
+    parse_appeal_form,
+    parse_operator_decision,
+)
+from schemas.types import CHANNELS, AccountMeta
+from streams.app import Runtime
+from streams.auth import Principal, authenticate
+from streams.commands import CommandResult
+from streams.routing import on_owner
+from tables.store import TableStore
+
+log = logging.getLogger("sendguard.api")
+COMMAND_TIMEOUT_S = 15.0
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": message, **extra}
+
+
+def appeal_id_for(account_id: str) -> str:
+    """A new appeal id that carries its account, so any worker can route a decision."""
+    encoded = base64.urlsafe_b64encode(account_id.encode()).decode().rstrip("=")
+    return f"ap-{uuid.uuid4().hex[:16]}-{encoded}"
+
+
+def account_of_appeal(appeal_id: str) -> str:
+    prefix, _, rest = appeal_id.partition("-")
+    _, _, encoded = rest.partition("-")
+    if prefix != "ap" or not encoded:
+        raise HttpError(404, f"no appeal {appeal_id!r}")
+    try:
+        return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise HttpError(404, f"no appeal {appeal_id!r}") from None
+
+
+def account_view(account_id: str, state: AccountState | None, meta: AccountMeta | None) -> dict:
+    """State per channel and this month's counts and rates."""
+    now = datetime.now(UTC)
+    period = period_of(now)
+    state = state or AccountState.new(account_id)
+    channels = {}
+    for name in CHANNELS:
+        channel = state.channel(name)
+        counts = channel.periods.get(period)
+        sent = counts.sent if counts else 0
+
+        def rate(n: int, sent: int = sent) -> float | None:
+            return round(n / sent, 6) if sent else None
+
+        c = {
+            "sent": sent,
+            "hard_bounces": counts.hard_bounces if counts else 0,
+            "soft_bounces": counts.soft_bounces if counts else 0,
+            "spam_reports": counts.spam_reports if counts else 0,
+            "unsubscribes": counts.unsubscribes if counts else 0,
+            "abuse_complaints": counts.abuse_complaints if counts else 0,
+            "spam_trap_hits": counts.spam_trap_hits if counts else 0,
+        }
+        channels[name] = {
+            "state": channel.status.state,
+            "reason": channel.status.reason,
+            "suspension_type": channel.status.suspension_type,
+            "since": channel.status.since.isoformat() if channel.status.since else None,
+            "blocklistings_in_force": len(channel.blocklists),
+            "counts": c,
+            "rates": {
+                "hard_bounce_rate": rate(c["hard_bounces"]),
+                "spam_report_rate": rate(c["spam_reports"]),
+                "unsubscribe_rate": rate(c["unsubscribes"]),
+            },
+        }
+    return {
+        "account_id": account_id,
+        "tier": meta.tier if meta else "free",
+        "review_required": meta.review_required if meta else False,
+        "period": period,
+        "channels": channels,
+    }
+
+
+def register(rt: Runtime) -> None:
+    app = rt.app
+    store = TableStore(rt.tables)
+    settings = rt.settings
+
+    def principal(request: Any) -> Principal:
+        found = authenticate(
+            request.headers.get("Authorization"),
+            operator_token=settings.operator_token,
+            secret=settings.secret,
+        )
+        if found is None:
+            raise HttpError(401, "missing or invalid bearer token")
+        return found
+
+    async def read_body(request: Any) -> bytes:
+        length = request.content_length
+        if length is not None and length > MAX_BODY_BYTES:
+            raise HttpError(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        body = await request.content.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            raise HttpError(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        return body
+
+    def guarded(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def run(view: Any, request: Any, **kwargs: Any) -> Any:
+            try:
+                return await handler(view, request, **kwargs)
+            except HttpError as exc:
+                return view.json(exc.body, status=exc.status)
+            except InvalidRequest as exc:
+                return view.json({"error": str(exc), "field": exc.field}, status=422)
+            except Exception:
+                log.exception("%s %s failed", request.method, request.path)
+                return view.json({"error": "internal error; see the worker log"}, status=500)
+
+        return run
+
+    async def run_command(account_id: str, command: FileAppeal | DecideAppeal) -> CommandResult:
+        waiting = rt.commands.expect(command.command_id)
+        try:
+            await rt.topics.events.send(key=account_id.encode(), value=wrap(command))
+            return await asyncio.wait_for(waiting, COMMAND_TIMEOUT_S)
+        except TimeoutError:
+            raise HttpError(503, "the worker did not confirm in time; check the status") from None
+        finally:
+            rt.commands.forget(command.command_id)
+
+    @app.page("/accounts/{account_id}")
+    class AccountPage(faust_web.View):
+        @guarded
+        async def get(self, request: Any, account_id: str) -> Any:
+            if not principal(request).may_act_for(account_id):
+                raise HttpError(403, "this token belongs to another account")
+
+            async def answer() -> Any:
+                view = account_view(
+                    account_id, store.load_account(account_id), store.load_meta(account_id)
+                )
+                return self.json(view)
+
+            return await on_owner(rt, self, request, account_id, answer)
+
+    @app.page("/accounts/{account_id}/appeals")
+    class AppealsPage(faust_web.View):
+        @guarded
+        async def post(self, request: Any, account_id: str) -> Any:
+            who = principal(request)
+            if who.operator:
+                raise HttpError(403, "appeals are filed by the account itself")
+            if who.account_id != account_id:
+                raise HttpError(403, "this token belongs to another account")
+            body = await read_body(request)
+            form = parse_appeal_form(body)
+
+            async def answer() -> Any:
+                state = store.load_account(account_id) or AccountState.new(account_id)
+                meta = store.load_meta(account_id)
+                status = state.channel(form.channel).status
+                admission = admit_appeal(meta.tier if meta else "free", form.channel, status)
+                if not admission.accepted:
+                    raise HttpError(admission.status, admission.reason)
+                appeal = Appeal(
+                    appeal_id=appeal_id_for(account_id),
+                    account_id=account_id,
+                    channel=form.channel,
+                    kind=admission.kind,
+                    queue=admission.queue,
+                    tier=meta.tier if meta else "free",
+                    suspension_reason=status.reason,
+                    suspension_type=status.suspension_type,
+                    form=form,
+                    filed_at=datetime.now(UTC),
+                )
+                command = FileAppeal(command_id=uuid.uuid4().hex, appeal=appeal)
+                result = await run_command(account_id, command)
+                return self.json(result.body, status=result.status)
+
+            return await on_owner(rt, self, request, account_id, answer, body)
+
+    @app.page("/appeals/{appeal_id}/decision")
+    class DecisionPage(faust_web.View):
+        @guarded
+        async def post(self, request: Any, appeal_id: str) -> Any:
+            if not principal(request).operator:
+                raise HttpError(403, "only operators decide appeals")
+            account_id = account_of_appeal(appeal_id)
+            body = await read_body(request)
+            decision = parse_operator_decision(body)
+
+            async def answer() -> Any:
+                command = DecideAppeal(
+                    command_id=uuid.uuid4().hex,
+                    account_id=account_id,
+                    appeal_id=appeal_id,
+                    decision=decision.decision,
+                    note=decision.note,
+                )
+                result = await run_command(account_id, command)
+                return self.json(result.body, status=result.status)
+
+            return await on_owner(rt, self, request, account_id, answer, body)
