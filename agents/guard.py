@@ -60,6 +60,7 @@ def register(rt: Runtime) -> Guard:
                 step = guard.step_meta(record)
             elif isinstance(record, FileAppeal | DecideAppeal):
                 await handle_command(record, position)
+                rt.liveness.progressed()
                 continue
             else:
                 step = guard.step(record, position)
@@ -70,6 +71,7 @@ def register(rt: Runtime) -> Guard:
             guard.commit(step)
             metrics.processed.inc()
             metrics.last_progress.set(time.time())
+            rt.liveness.progressed()
 
     rt.app.agent(rt.topics.events, name="sendguard.guard", concurrency=1)(process)
     return guard

@@ -57,12 +57,14 @@ def register(rt: Runtime) -> None:
                 record = parse(topic, message.value)
             except InvalidEvent as exc:
                 await reject(message, topic, exc.reason)
+                rt.liveness.progressed()
                 continue
             except Exception as exc:  # a bug must not stop the stream: dead-letter it
                 log.exception("unexpected error parsing %s@%s", topic, message.offset)
                 await reject(message, topic, f"internal error: {type(exc).__name__}: {exc}")
                 continue
             await forward(record, message.timestamp)
+            rt.liveness.progressed()
 
     rt.app.agent(rt.topics.inputs, name="sendguard.ingest", concurrency=1)(consume)
     rt.app.agent(rt.topics.accounts, name="sendguard.ingest-accounts", concurrency=1)(consume)

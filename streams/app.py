@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from policy import Policy, load_policy
 from streams import topics as t
 from streams.commands import CommandBus
+from streams.liveness import Liveness
 from streams.metrics import Metrics
 from streams.settings import Settings
 from tables import Tables, define_tables
@@ -109,6 +110,7 @@ class Runtime:
     tables: Tables
     metrics: Metrics
     commands: CommandBus
+    liveness: Liveness
 
 
 def build_runtime(settings: Settings, registry: CollectorRegistry | None = None) -> Runtime:
@@ -127,4 +129,5 @@ def build_runtime(settings: Settings, registry: CollectorRegistry | None = None)
         ),
         metrics=Metrics(registry if registry is not None else CollectorRegistry()),
         commands=CommandBus(),
+        liveness=Liveness(stall_after_s=settings.stall_after_s),
     )

@@ -52,6 +52,11 @@ class Metrics:
             "Unix time at which the guard last finished processing a message.",
             registry=registry,
         )
+        self.stalled = Gauge(
+            f"{prefix}_stalled",
+            "1 while messages wait and no agent has made progress for SENDGUARD_STALL_SECONDS.",
+            registry=registry,
+        )
         self.processed = Counter(
             f"{prefix}_guard_messages",
             "Messages of the internal events topic processed by the guard.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from prometheus_client import generate_latest
@@ -14,8 +15,21 @@ def register(rt: Runtime) -> None:
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        ready = app.tables.recovery.completed.is_set() if app.tables else False
-        body = {"ready": ready, "why": "tables recovered" if ready else "recovering tables"}
+        recovered = app.tables.recovery.completed.is_set()
+        liveness = rt.liveness
+        if not recovered:
+            ready, why = False, "recovering tables from their changelogs"
+        elif liveness.stalled:
+            ready, why = (
+                False,
+                (
+                    f"stalled: {liveness.total_lag} messages waiting, no progress for "
+                    f"{time.time() - liveness.last_progress:.0f} s"
+                ),
+            )
+        else:
+            ready, why = True, "tables recovered and consuming"
+        body = {"ready": ready, "why": why, "lag_messages": liveness.total_lag}
         return web.json(body, status=200 if ready else 503)
 
     @app.page("/metrics")

@@ -17,10 +17,15 @@ def run_worker(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(ensure_topics(settings))
     agents.register(rt)
-    from streams import api, web
+    from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 
+    from streams import api, monitoring, web
+
+    # Faust's own sensor (messages in/out, table operations, send latency) on our registry.
+    rt.app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(rt.metrics.registry, "faust"))
     web.register(rt)
     api.register(rt)
+    monitoring.register(rt)
     sys.argv = [
         "sendguard",
         "worker",

@@ -37,9 +37,10 @@ async def call(
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     if data is not None:
         headers["Content-Type"] = "application/json"
-    async with aiohttp.ClientSession() as session, session.request(
-        method, f"{base}{path}", headers=headers, data=data
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"{base}{path}", headers=headers, data=data) as response,
+    ):
         return Reply(response.status, await response.text())
 
 

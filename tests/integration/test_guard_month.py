@@ -84,9 +84,10 @@ async def test_scripted_month(worker_factory, pipeline) -> None:
         assert decision["policy_version"] == "2026-11-default"
         kind = "fraud" if key[3] == "spam_trap" else "deliverability"
         assert decision["suspension_type"] == (kind if key[2] == "suspend" else None)
-    assert got[("campaigner", "marketing", "cancel_campaign", "hard_bounce_rate")][
-        "campaign_id"
-    ] == "spring-sale"
+    assert (
+        got[("campaigner", "marketing", "cancel_campaign", "hard_bounce_rate")]["campaign_id"]
+        == "spring-sale"
+    )
 
     statuses = await pipeline.statuses()
     states = {

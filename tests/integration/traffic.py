@@ -28,16 +28,22 @@ def event(topic: str, account: str, **fields: Any) -> dict[str, Any]:
 
 def deliveries(account: str, n: int, channel: str = "marketing", **fields: Any) -> list[dict]:
     return [
-        event("email.delivery", account, recipient=f"r{i}@{account}.example", channel=channel,
-              **fields)
+        event(
+            "email.delivery",
+            account,
+            recipient=f"r{i}@{account}.example",
+            channel=channel,
+            **fields,
+        )
         for i in range(n)
     ]
 
 
 def bounces(account: str, n: int, kind: str = "hard", start: int = 0, **fields: Any) -> list[dict]:
     return [
-        event("email.bounce", account, recipient=f"r{i}@{account}.example", bounce_type=kind,
-              **fields)
+        event(
+            "email.bounce", account, recipient=f"r{i}@{account}.example", bounce_type=kind, **fields
+        )
         for i in range(start, start + n)
     ]
 

@@ -1,0 +1,95 @@
+"""The sender gate follows suspensions and suppressions; /metrics counts what happened."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from gate import SenderGate
+from tests.integration.traffic import bounces, deliveries, event
+
+pytestmark = pytest.mark.integration
+
+
+async def test_gate_reflects_suspension_and_suppression_within_seconds(
+    worker_factory, pipeline, kafka_bootstrap, topic_prefix
+) -> None:
+    worker_factory()
+    await pipeline.send(deliveries("sender", 1000))
+    await pipeline.wait_drained()
+    async with SenderGate(kafka_bootstrap, topic_prefix) as gate:
+        await gate.wait_caught_up()
+        assert gate.check("sender", "marketing", "r1@sender.example").allowed
+        started = time.monotonic()
+        await pipeline.send(bounces("sender", 51))
+        while gate.check("sender", "marketing", "new@x.example").allowed:
+            assert time.monotonic() - started < 15, "gate did not see the suspension"
+            await asyncio.sleep(0.1)
+        answer = gate.check("sender", "marketing", "new@x.example")
+        assert "suspended (deliverability: hard_bounce_rate)" in answer.reason
+        assert gate.check("sender", "crm", "new@x.example").allowed
+        crm = gate.check("sender", "crm", "R3@Sender.Example")
+        assert not crm.allowed and crm.reason == "recipient suppressed (hard_bounce)"
+        assert gate.check("other", "marketing", "r3@sender.example").allowed
+
+    # A new gate learns the same from the beginning of the compacted topics.
+    async with SenderGate(kafka_bootstrap, topic_prefix) as fresh:
+        await fresh.wait_caught_up()
+        assert not fresh.check("sender", "marketing", "x@y.example").allowed
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+async def test_metrics_match_the_events_sent(worker_factory, pipeline) -> None:
+    worker = worker_factory()
+    sends, bad = deliveries("metered", 1000), bounces("metered", 60)
+    await pipeline.send(sends)
+    await pipeline.wait_drained()
+    await pipeline.send(bad + bad[:5])  # 5 duplicates
+    await pipeline.send_raw("email.bounce", b"garbage", b"metered")
+    old = event("email.bounce", "metered", recipient="o@x.example", bounce_type="hard",
+                occurred_at="2020-01-01T00:00:00Z")  # fmt: skip
+    await pipeline.send([old])
+    await pipeline.wait_drained()
+    deadline = time.monotonic() + 15
+    while True:  # the lag gauge is refreshed every couple of seconds
+        async with aiohttp.ClientSession() as session, session.get(worker.url("/metrics")) as r:
+            assert r.status == 200
+            metrics = samples(await r.text())
+        lag = {k: v for k, v in metrics.items() if k[0] == "sendguard_consumer_lag_messages"}
+        if lag or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+
+    def value(name: str, **labels: str) -> float:
+        return metrics.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    events = "sendguard_events_total"
+    assert value(events, topic="email.delivery", outcome="accepted") == 1000
+    assert value(events, topic="email.bounce", outcome="accepted") == 60
+    assert value(events, topic="email.bounce", outcome="duplicate") == 5
+    assert value(events, topic="email.bounce", outcome="invalid") == 1
+    assert value(events, topic="email.bounce", outcome="late") == 1
+    decisions = "sendguard_decisions_total"
+    assert value(decisions, action="warn", reason="hard_bounce_rate", channel="marketing") == 1
+    assert value(decisions, action="suspend", reason="hard_bounce_rate", channel="marketing") == 1
+    assert value("sendguard_suppressions_total", reason="hard_bounce") == 60
+    assert value("sendguard_accounts", state="suspended", channel="marketing") == 1
+    assert value("sendguard_accounts", state="active", channel="crm") == 1
+    assert value("sendguard_event_to_decision_seconds_count") == 2
+    assert value("sendguard_stalled") == 0
+    assert any(name.startswith("faust_") for name, _ in metrics)
+    lagging_topics = {dict(labels)["topic"] for _, labels in lag}
+    assert f"{pipeline.prefix}email.bounce" in lagging_topics
+    assert not any("changelog" in topic for topic in lagging_topics)
+    assert all(v == 0 for v in lag.values())  # drained
