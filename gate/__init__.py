@@ -14,6 +14,7 @@ from memory. Needs only aiokafka; no Faust.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -78,17 +79,15 @@ class SenderGate:
             parts = self._consumer.partitions_for_topic(topic)
             if parts:
                 return parts
-            await self._consumer._client.force_metadata_update()  # noqa: SLF001
+            await self._consumer._client.force_metadata_update()
             await asyncio.sleep(0.1)
         raise RuntimeError(f"topic {topic} does not exist; is a Sendguard worker running?")
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         if self._consumer is not None:
             await self._consumer.stop()
 
@@ -134,8 +133,9 @@ class SenderGate:
         status = self._status.get(account_id, {}).get(channel)
         if status is not None and status.get("state") == "suspended":
             kind = status.get("suspension_type") or "deliverability"
+            since = status.get("since")
             return GateAnswer(
-                False, f"{channel} suspended ({kind}: {status.get('reason')}) since {status.get('since')}"
+                False, f"{channel} suspended ({kind}: {status.get('reason')}) since {since}"
             )
         if status is not None and status.get("state") == "under_review":
             return GateAnswer(False, f"{channel} is under review until an operator approves it")
