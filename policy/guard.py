@@ -1,4 +1,4 @@
-"""One step of the guard over a state store: de-duplicate, apply the engine, stage writes.
+"""One step of the guard over a state store: de-duplicate, order, apply the engine, stage writes.
 
 The streaming worker (Faust tables) and the offline replay (dicts) both drive this class,
 so dedup and idempotency behave the same in both. A step is two-phase: :meth:`Guard.step`
@@ -10,10 +10,19 @@ of being lost.
 Idempotency under at-least-once delivery: the account row remembers the last source offset
 folded into it, and the seen-ids table remembers which message first carried an event id.
 A replayed message is recognised by either, whichever of the two writes survived a crash.
+
+Event-time order: input topics are consumed independently, so an account's bounces can
+arrive before the deliveries they followed. A received event is therefore first put in
+the account row's ``pending`` list and counted only once the caller's *watermark* (a time
+before which no more events are expected) has passed it; events are counted in
+(occurred_at, event_id) order. The streaming worker derives the watermark from the input
+partitions' progress, the replay from the file; both call this same code, so they count
+the same events in the same order. ``watermark=None`` means "count at once".
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +41,10 @@ from policy.state import AccountState, decode_state, encode_state
 from schemas.types import AccountMeta, AccountStatus, Channel, Event, Suppression
 
 StepKind = Literal["applied", "duplicate", "replayed"]
+
+
+def order_key(event: Event) -> tuple[datetime, str]:
+    return (event.occurred_at, event.event_id)
 
 
 class GuardStore(Protocol):
@@ -70,6 +83,12 @@ class Step:
     event_id: str | None = None
     position: Position | None = None
     meta: AccountMeta | None = None
+    counted: int = 0
+    """Events folded into the counts by this step (held ones released included)."""
+
+    @property
+    def earliest_pending(self) -> datetime | None:
+        return self.state.pending[0].occurred_at if self.state.pending else None
 
 
 class DictStore:
@@ -131,19 +150,53 @@ class Guard:
         if position is not None:
             state.applied_offsets[str(position.partition)] = position.offset
 
-    def step(self, event: Event, position: Position | None = None) -> Step:
+    def step(
+        self, event: Event, position: Position | None = None, watermark: datetime | None = None
+    ) -> Step:
+        """Receive one event; count it, and any held event, up to ``watermark``."""
         state = self._account(event.account_id)
         if self._already_applied(state, position):
             return Step("replayed", state, event_id=event.event_id, position=position)
         first_seen_by = self.store.seen_by(event.event_id)
         if first_seen_by is not None and (position is None or first_seen_by != str(position)):
             return Step("duplicate", state, event_id=event.event_id)
-        now = self.clock()
-        outcome = apply_event(
-            self.policy, state, event, self.store.load_meta(event.account_id), now
-        )
+        pending = state.pending
+        pending.insert(bisect.bisect(pending, order_key(event), key=order_key), event)
         self._mark_applied(state, position)
-        return self._staged("applied", state, outcome, now, event.event_id, position)
+        now = self.clock()
+        outcome, counted = self._count_up_to(state, watermark, now)
+        step = self._staged("applied", state, outcome, now, event.event_id, position)
+        step.counted = counted
+        return step
+
+    def release(self, account_id: str, watermark: datetime | None) -> Step:
+        """Count an account's held events up to ``watermark`` (the watermark moved on)."""
+        state = self._account(account_id)
+        now = self.clock()
+        outcome, counted = self._count_up_to(state, watermark, now)
+        step = self._staged("applied", state, outcome, now, None, None)
+        step.counted = counted
+        return step
+
+    def _count_up_to(
+        self, state: AccountState, watermark: datetime | None, now: datetime
+    ) -> tuple[Outcome, int]:
+        due = 0
+        for held in state.pending:
+            if watermark is not None and held.occurred_at > watermark:
+                break
+            due += 1
+        outcome = Outcome()
+        if not due:
+            return outcome, 0
+        meta = self.store.load_meta(state.account_id)
+        for held in state.pending[:due]:
+            result = apply_event(self.policy, state, held, meta, now)
+            outcome.decisions.extend(result.decisions)
+            outcome.suppressions.extend(result.suppressions)
+            outcome.status_changed |= result.status_changed
+        del state.pending[:due]
+        return outcome, due
 
     def step_meta(self, meta: AccountMeta) -> Step:
         state = self._account(meta.account_id)

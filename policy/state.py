@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
-from schemas.types import CHANNELS, ChannelStatus
+from schemas.types import CHANNELS, ChannelStatus, Event
 
 __all__ = [
     "AccountState",
@@ -67,8 +67,12 @@ class AccountState(msgspec.Struct, kw_only=True):
     account_id: str
     channels: dict[str, ChannelState] = msgspec.field(default_factory=dict)
     review_approved: bool = False
-    #: Kafka offsets already folded in, per source partition; owned by the worker.
+    #: Kafka offsets already received into this row (counted or held), per partition of
+    #: the internal topic; owned by ``policy.guard``.
     applied_offsets: dict[str, int] = msgspec.field(default_factory=dict)
+    #: Events received but not yet counted, in (occurred_at, event_id) order: held until
+    #: the event-time watermark passes them (see ``policy.guard``). Usually empty.
+    pending: list[Event] = msgspec.field(default_factory=list)
 
     @classmethod
     def new(cls, account_id: str) -> AccountState:
