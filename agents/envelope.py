@@ -2,23 +2,29 @@
 
 One topic carries input events, account metadata and operator commands, so that all of an
 account's inputs are applied in one order, on the partition that holds its state. The
-first byte says which: ``E`` + event, ``A`` + account metadata, ``C`` + command (JSON).
+first byte says which: ``E`` + event, ``A`` + account metadata, ``C`` + command (JSON),
+``P`` + a progress report of the input partitions (``agents.progress``; not per account).
 """
 
 from __future__ import annotations
 
+import msgspec
+
+from agents.progress import ProgressReport
 from schemas.appeals import DecideAppeal, FileAppeal, decode_command
 from schemas.parse import decode_account, decode_event, encode
 from schemas.types import AccountMeta, Event
 
-Record = Event | AccountMeta | FileAppeal | DecideAppeal
+Record = Event | AccountMeta | FileAppeal | DecideAppeal | ProgressReport
 
 EVENT = b"E"
 ACCOUNT = b"A"
 COMMAND = b"C"
+PROGRESS = b"P"
+_PROGRESS = msgspec.json.Decoder(ProgressReport)
 
 
-def wrap(record: Record) -> bytes:
+def wrap(record: Event | AccountMeta | FileAppeal | DecideAppeal) -> bytes:
     if isinstance(record, Event):
         tag = EVENT
     elif isinstance(record, AccountMeta):
@@ -36,4 +42,6 @@ def unwrap(data: bytes) -> Record:
         return decode_account(body)
     if tag == COMMAND:
         return decode_command(body)
+    if tag == PROGRESS:
+        return _PROGRESS.decode(body)
     raise ValueError(f"unknown envelope tag {tag!r}")

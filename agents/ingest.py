@@ -8,21 +8,28 @@ whatever key or partition they arrived on.
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from agents.envelope import wrap
+import msgspec
+
+from agents.envelope import PROGRESS, wrap
+from agents.progress import SourceProgress
 from schemas.parse import InvalidEvent, dead_letter, encode, parse_account, parse_event
 from schemas.types import AccountMeta, Event
 from streams.app import Runtime
 
 log = logging.getLogger("sendguard.ingest")
 LATE_PREFIX = "occurred_at: older than"
+REPORT_INTERVAL_S = 0.25
 
 
 def register(rt: Runtime) -> None:
     prefix = rt.settings.topic_prefix
     grace = rt.policy.late_grace_days
+    progress = SourceProgress(reporter=uuid.uuid4().hex)
+    input_topics = set(rt.topics.inputs.topics)
 
     def source_name(topic: str) -> str:
         return topic[len(prefix) :] if prefix and topic.startswith(prefix) else topic
@@ -53,18 +60,40 @@ def register(rt: Runtime) -> None:
         async for event in stream.events():
             message = event.message
             topic = source_name(message.topic)
+            occurred_at = None
             try:
                 record = parse(topic, message.value)
             except InvalidEvent as exc:
                 await reject(message, topic, exc.reason)
-                rt.liveness.progressed()
-                continue
             except Exception as exc:  # a bug must not stop the stream: dead-letter it
                 log.exception("unexpected error parsing %s@%s", topic, message.offset)
                 await reject(message, topic, f"internal error: {type(exc).__name__}: {exc}")
-                continue
-            await forward(record, message.timestamp)
+            else:
+                await forward(record, message.timestamp)
+                if isinstance(record, Event):
+                    occurred_at = record.occurred_at
+            progress.forwarded(message.tp, message.offset, occurred_at)
             rt.liveness.progressed()
+
+    @rt.app.timer(REPORT_INTERVAL_S)
+    async def report_progress() -> None:
+        """Tell every guard partition how far each input partition has been forwarded."""
+        consumer = rt.app.consumer
+        assigned = [tp for tp in consumer.assignment() if tp.topic in input_topics]
+        if not assigned:
+            return
+        highwater = {tp: consumer.highwater(tp) for tp in assigned}
+        committed = {tp: consumer._committed_offset.get(tp) for tp in assigned}
+        report = progress.report_if_due(progress.snapshot(assigned, highwater, committed))
+        if report is None:
+            return
+        value = PROGRESS + msgspec.json.encode(report)
+        for partition in range(rt.input_partitions.get(rt.topics.events.get_topic_name(), 0)):
+            await rt.topics.events.send(key=None, value=value, partition=partition)
+
+    @rt.app.on_partitions_revoked.connect
+    async def on_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:
+        progress.forget(revoked)
 
     rt.app.agent(rt.topics.inputs, name="sendguard.ingest", concurrency=1)(consume)
     rt.app.agent(rt.topics.accounts, name="sendguard.ingest-accounts", concurrency=1)(consume)

@@ -107,24 +107,38 @@ _PLAIN_DECODER = msgspec.json.Decoder()
 
 
 def parse_event(
-    topic: str, raw: Raw | Mapping[str, Any], *, now: datetime, late_grace_days: int
+    topic: str,
+    raw: Raw | Mapping[str, Any],
+    *,
+    now: datetime,
+    late_grace_days: int,
+    late_reference: datetime | None = None,
 ) -> Event:
     """Validate and normalise one message of an input topic (``email.*``).
 
     ``now`` (timezone-aware) and ``late_grace_days`` bound ``occurred_at``; both are
-    passed in so that replays and tests are deterministic.
+    passed in so that replays and tests are deterministic. ``late_reference`` is the time
+    the late-event grace counts back from (default ``now``): an offline replay passes its
+    event-time clock, so an old file is judged as it was when it was live, while the
+    future check stays on the wall clock.
     """
     kind = TOPIC_KINDS.get(topic)
     if kind is None:
         raise InvalidEvent(f"unknown topic {f.show(topic)}")
-    return _event(topic, kind, _load(raw, _EventWire), now, late_grace_days)
+    wire = _load(raw, _EventWire)
+    return _event(topic, kind, wire, now, late_grace_days, late_reference)
 
 
-def parse_event_line(line: Raw, *, now: datetime, late_grace_days: int) -> Event:
-    """Parse one line of a JSON-lines event file: an input event plus its ``topic``."""
+def parse_event_line(
+    line: Raw, *, now: datetime, late_grace_days: int, late_reference: datetime | None = None
+) -> Event:
+    """Parse one line of a JSON-lines event file: an input event plus its ``topic``.
+
+    ``late_reference`` as in :func:`parse_event`.
+    """
     wire = _load(line, _EventWire)
     topic = f.required_enum("topic", wire.topic, TOPIC_KINDS)
-    return _event(topic, TOPIC_KINDS[topic], wire, now, late_grace_days)
+    return _event(topic, TOPIC_KINDS[topic], wire, now, late_grace_days, late_reference)
 
 
 def parse_account(raw: Raw | Mapping[str, Any]) -> AccountMeta:
@@ -193,13 +207,18 @@ def _oversize(raw: Raw) -> int | None:
 
 
 def _event(
-    topic: str, kind: EventKind, wire: _EventWire, now: datetime, late_grace_days: int
+    topic: str,
+    kind: EventKind,
+    wire: _EventWire,
+    now: datetime,
+    late_grace_days: int,
+    late_reference: datetime | None,
 ) -> Event:
     # Event is built with explicit keywords in each branch: msgspec's constructor is
     # several times slower with ``**kwargs`` or with more than 15 keywords.
     event_id = f.ident("event_id", wire.event_id)
     account_id = f.ident("account_id", wire.account_id)
-    occurred_at = _occurred_at(wire.occurred_at, now, late_grace_days)
+    occurred_at = _occurred_at(wire.occurred_at, now, late_grace_days, late_reference)
     channel: Any = f.enum("channel", wire.channel, CHANNELS, "marketing")
     campaign_id = f.optional_str("campaign_id", wire.campaign_id)
     recipient = _recipient(kind, wire.recipient)
@@ -261,8 +280,20 @@ def _window(now: datetime, late_grace_days: int) -> tuple[datetime, datetime]:
     return now - timedelta(days=late_grace_days), now + FUTURE_TOLERANCE
 
 
-def _occurred_at(value: Any, now: datetime, late_grace_days: int) -> datetime:
+@lru_cache(maxsize=16)
+def _grace(late_grace_days: int) -> timedelta:
+    return timedelta(days=late_grace_days)
+
+
+def _occurred_at(
+    value: Any, now: datetime, late_grace_days: int, late_reference: datetime | None
+) -> datetime:
     oldest, newest = _window(now, late_grace_days)
+    if late_reference is not None:
+        # Not cached like ``_window``: a replay's event-time clock moves on almost every line.
+        if late_reference.tzinfo is None:
+            raise ValueError("late_reference must be timezone-aware")
+        oldest = late_reference - _grace(late_grace_days)
     if not isinstance(value, str):
         if value is UNSET:
             raise f.missing("occurred_at")

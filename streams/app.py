@@ -5,7 +5,7 @@ Agents register on :data:`app` when ``agents`` is imported (``streams.worker`` d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import faust
 from prometheus_client import CollectorRegistry
@@ -111,6 +111,8 @@ class Runtime:
     metrics: Metrics
     commands: CommandBus
     liveness: Liveness
+    input_partitions: dict[str, int] = field(default_factory=dict)
+    """Partition count of each (prefixed) input topic and of the events topic, at start-up."""
 
 
 def build_runtime(settings: Settings, registry: CollectorRegistry | None = None) -> Runtime:

@@ -57,6 +57,16 @@ class Metrics:
             "1 while messages wait and no agent has made progress for SENDGUARD_STALL_SECONDS.",
             registry=registry,
         )
+        self.held_accounts = Gauge(
+            f"{prefix}_held_accounts",
+            "Accounts with events waiting for the event-time watermark.",
+            registry=registry,
+        )
+        self.watermark_delay = Gauge(
+            f"{prefix}_watermark_delay_seconds",
+            "Wall-clock now minus the lowest partition watermark (0 when nothing holds it).",
+            registry=registry,
+        )
         self.processed = Counter(
             f"{prefix}_guard_messages",
             "Messages of the internal events topic processed by the guard.",

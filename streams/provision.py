@@ -39,8 +39,8 @@ def wanted_topics(settings: Settings) -> list[NewTopic]:
     return wanted
 
 
-async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
-    """Create the missing topics; return the names created."""
+async def ensure_topics(settings: Settings, timeout: float = 30.0) -> dict[str, int]:
+    """Create the missing topics; return the partition counts of the input and events topics."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=int(timeout * 1000)
     )
@@ -64,8 +64,13 @@ async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
                 pass
             except KafkaError as exc:
                 raise ProvisionError(f"cannot create topic {topic.name}: {exc!r}") from exc
+        inputs = [settings.topic(name) for name in (*t.INPUT_TOPICS, t.EVENTS)]
+        partitions = {
+            described["topic"]: len(described["partitions"])
+            for described in await admin.describe_topics(inputs)
+        }
     finally:
         await admin.close()
     if created:
         log.info("created topics: %s", ", ".join(created))
-    return created
+    return partitions

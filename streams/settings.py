@@ -63,6 +63,8 @@ class Settings:
     """SENDGUARD_BLOCK_CACHE_BYTES: RocksDB block cache per table partition."""
     log_level: str = "info"
     """SENDGUARD_LOG_LEVEL: worker log level."""
+    reorder_allowance_s: int = 5
+    """SENDGUARD_REORDER_ALLOWANCE_S: disorder tolerated inside one input partition."""
     stall_after_s: int = 60
     """SENDGUARD_STALL_SECONDS: messages waiting and no progress this long = stalled."""
 
@@ -104,6 +106,7 @@ class Settings:
             block_cache_bytes=integer("BLOCK_CACHE_BYTES", base.block_cache_bytes, 1024 * 1024),
             log_level=(get("LOG_LEVEL") or base.log_level).lower(),
             stall_after_s=integer("STALL_SECONDS", base.stall_after_s, 1),
+            reorder_allowance_s=integer("REORDER_ALLOWANCE_S", base.reorder_allowance_s),
         )
         settings.bootstrap_host_port  # noqa: B018 - validates host:port early
         return settings

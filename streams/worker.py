@@ -15,7 +15,7 @@ def run_worker(settings: Settings) -> int:
 
     rt = build_runtime(settings)  # loads the policy first: a bad file fails before Kafka
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(ensure_topics(settings))
+    rt.input_partitions.update(asyncio.run(ensure_topics(settings)))
     agents.register(rt)
     from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 

@@ -29,6 +29,9 @@ class Tables:
     """account_id/recipient -> b"reason": recipients already suppressed (emitted once)."""
     meta: faust.Table
     """account_id -> schemas.types.AccountMeta from the compacted ``accounts`` topic."""
+    held: faust.Table
+    """account_id -> b"": accounts with events held for event-time order (see policy.guard);
+    lets a worker find them again after a restart or rebalance without scanning accounts."""
     appeals: faust.Table
     """appeal_id -> schemas.appeals.Appeal (the id embeds the account, see streams.api)."""
 
@@ -77,5 +80,6 @@ def define_tables(
         ),
         suppressions=table("suppressions", "suppressed recipients per account"),
         meta=table("account-meta", "account metadata from the accounts topic"),
+        held=table("held-accounts", "accounts with events waiting for the watermark"),
         appeals=table("appeals", "appeals and account reviews"),
     )

@@ -36,35 +36,50 @@ class Pipeline:
         await produce(self.bootstrap, [(self.topic(topic), key, value)])
 
     async def wait_drained(self, timeout: float = 90.0) -> None:
-        """Wait until the worker group has committed every input and internal message."""
+        """Wait until the worker group has committed every input and internal message.
+
+        Drained twice, a little more than a progress-report interval apart: once ingest
+        is caught up it reports so, and the guard releases any events it held for
+        event-time order.
+        """
+        deadline = time.monotonic() + timeout
+        confirmed = 0
+        while confirmed < 2:
+            behind = await self._behind()
+            if behind:
+                confirmed = 0
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"worker did not drain within {timeout} s: {behind}")
+                await asyncio.sleep(0.3)
+            else:
+                confirmed += 1
+                if confirmed < 2:
+                    await asyncio.sleep(0.8)
+
+    async def _behind(self) -> dict[Any, tuple[int, int]]:
         names = [self.topic(n) for n in (*t.INPUT_TOPICS, t.ACCOUNTS, t.EVENTS)]
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap)
         await admin.start()
         await consumer.start()
-        deadline = time.monotonic() + timeout
-        behind: dict[Any, tuple[int, int]] = {}
         try:
-            while time.monotonic() < deadline:
-                partitions = [
-                    TopicPartition(topic["topic"], part["partition"])
-                    for topic in await admin.describe_topics(names)
-                    for part in topic["partitions"]
-                ]
-                ends = await consumer.end_offsets(partitions)
-                committed = await admin.list_consumer_group_offsets(self.group)
-                behind = {
-                    tp: (committed[tp].offset if tp in committed else 0, end)
-                    for tp, end in ends.items()
-                    if end > 0 and (tp not in committed or committed[tp].offset < end)
-                }
-                if not behind:
-                    return
-                await asyncio.sleep(0.5)
+            partitions = [
+                TopicPartition(topic["topic"], part["partition"])
+                for topic in await admin.describe_topics(names)
+                for part in topic["partitions"]
+            ]
+            if not partitions:
+                raise AssertionError(f"none of {names} exists")
+            ends = await consumer.end_offsets(partitions)
+            committed = await admin.list_consumer_group_offsets(self.group)
+            return {
+                tp: (committed[tp].offset if tp in committed else 0, end)
+                for tp, end in ends.items()
+                if end > 0 and (tp not in committed or committed[tp].offset < end)
+            }
         finally:
             await consumer.stop()
             await admin.close()
-        raise AssertionError(f"worker did not drain within {timeout} s; behind: {behind}")
 
     async def read(self, name: str, settle: float = 1.5) -> list[Record]:
         return await read_all(self.bootstrap, [self.topic(name)], settle=settle)

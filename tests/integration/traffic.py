@@ -11,8 +11,23 @@ _ids = itertools.count()
 
 def at(minutes_ago: float) -> str:
     """An RFC 3339 time ``minutes_ago`` before now, inside the default late grace."""
-    moment = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    return stamp(datetime.now(UTC) - timedelta(minutes=minutes_ago))
+
+
+def stamp(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_START = datetime.now(UTC) - timedelta(hours=2)
+
+
+def next_time() -> str:
+    """Every scripted event happens 1 ms after the previous one, in the order built, so
+    event-time order (which the guard counts in) is the order a test writes them."""
+    return stamp(_START + timedelta(milliseconds=next(_clock)))
+
+
+_clock = itertools.count()
 
 
 def event(topic: str, account: str, **fields: Any) -> dict[str, Any]:
@@ -20,7 +35,7 @@ def event(topic: str, account: str, **fields: Any) -> dict[str, Any]:
         "topic": topic,
         "event_id": f"{account}-{topic}-{next(_ids)}",
         "account_id": account,
-        "occurred_at": at(30),
+        "occurred_at": next_time(),
     }
     body.update(fields)
     return body
