@@ -51,5 +51,6 @@ DEFAULT_PROFILES: tuple[Profile, ...] = (
     Profile("blocklisted", 5, blocklist_episodes=(1, 3)),
     Profile("crm_one_to_one", 10, channel="crm", monthly_sends=(20, 400), hard_bounce=0.005,
             unsubscribe=0.002, spam_report=0.0, reviewable=True),
-    Profile("campaign_gone_bad", 5, campaigns=(4, 8), bad_campaign=True),
+    Profile("campaign_gone_bad", 5, monthly_sends=(1500, 6000), campaigns=(4, 8),
+            bad_campaign=True),
 )  # fmt: skip

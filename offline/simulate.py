@@ -190,4 +190,3 @@ def default_start(days: int, now: datetime | None = None) -> datetime:
     today = (now or datetime.now(UTC)).astimezone(UTC)
     midnight = today.replace(hour=0, minute=0, second=0, microsecond=0)
     return datetime.fromtimestamp(midnight.timestamp() - days * DAY, UTC)
-

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from policy import PolicyError
 from streams.kafka_jars import KAFKA_VERSION, KafkaSetupError
@@ -63,6 +65,78 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from offline.errors import OfflineError
+    from offline.replay import replay
+    from policy import load_policy
+
+    if not Path(args.file).is_file():
+        raise CliError(f"{args.file}: no such file")
+    if args.allowance_seconds < 0:
+        raise CliError("--allowance-seconds must not be negative")
+    policy = load_policy(args.policy or settings.policy_path)
+    other = load_policy(args.compare) if args.compare else None
+    try:
+        replay(
+            args.file,
+            policy,
+            allowance=timedelta(seconds=args.allowance_seconds),
+            progress=not args.quiet,
+            force_progress=args.progress,
+            summary=not args.quiet,
+            compare_policy=other,
+            report_path=args.report,
+        )
+    except OfflineError as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
+def _start_time(text: str | None, days: int) -> datetime:
+    from offline.simulate import default_start
+
+    if text is None:
+        return default_start(days)
+    try:
+        start = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"--start: not an ISO date or time: {text!r}") from None
+    return start if start.tzinfo is not None else start.replace(tzinfo=UTC)
+
+
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from offline.errors import OfflineError
+    from offline.simulate import simulate, to_kafka, write_jsonl
+
+    start = _start_time(args.start, args.days)
+    try:
+        events = simulate(
+            args.accounts, args.seed, start=start, days=args.days,
+            duplicates=args.duplicates, malformed=args.malformed,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    if args.out is not None:
+        try:
+            lines = write_jsonl(events, args.out)
+        except OSError as exc:
+            raise CliError(f"{args.out}: cannot write: {exc.strerror or exc}") from exc
+        print(f"simulate: {lines:,} lines written to {args.out}", file=sys.stderr)
+        return 0
+    import asyncio
+
+    from streams.provision import ensure_topics
+
+    asyncio.run(ensure_topics(settings))
+    try:
+        counts = to_kafka(events, settings.kafka_bootstrap, settings.topic_prefix)
+    except OfflineError as exc:
+        raise CliError(str(exc)) from exc
+    for topic, count in sorted(counts.items()):
+        print(f"{settings.topic(topic)}\t{count}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sendguard", description="Streaming email deliverability guard."
@@ -79,6 +153,38 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="print an account's bearer token")
     token.add_argument("account_id")
     token.set_defaults(run=_token)
+
+    replay = sub.add_parser(
+        "replay", help="run the policy over a JSON-lines event file, print decisions"
+    )
+    replay.add_argument("file", help="JSON lines: one input event plus its 'topic' per line")
+    replay.add_argument("--policy", help="policy TOML (default: SENDGUARD_POLICY or built-in)")
+    replay.add_argument("--compare", metavar="POLICY", help="also run this policy and compare")
+    replay.add_argument("--report", metavar="OUT.html", help="write an HTML report")
+    replay.add_argument(
+        "--allowance-seconds", type=float, default=10.0,
+        help="disorder tolerated within a topic before an event counts as late (default 10)",
+    )  # fmt: skip
+    replay.add_argument(
+        "--quiet", action="store_true", help="decisions only: no progress, no summary"
+    )
+    replay.add_argument("--progress", action="store_true", help="progress bar even when not a TTY")
+    replay.set_defaults(run=_replay)
+
+    simulate = sub.add_parser("simulate", help="generate synthetic MTA events")
+    simulate.add_argument("--accounts", type=int, required=True)
+    simulate.add_argument("--seed", type=int, required=True)
+    simulate.add_argument("--days", type=int, default=30)
+    simulate.add_argument("--start", help="ISO date or time (UTC if no offset); default: DAYS ago")
+    simulate.add_argument("--duplicates", type=float, default=0.0, help="share re-sent (0-1)")
+    simulate.add_argument("--malformed", type=float, default=0.0, help="share of broken lines")
+    target = simulate.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", metavar="FILE", help="write JSON lines to FILE")
+    target.add_argument(
+        "--kafka", action="store_true",
+        help="produce to the input topics at SENDGUARD_KAFKA_BOOTSTRAP (SENDGUARD_TOPIC_PREFIX)",
+    )  # fmt: skip
+    simulate.set_defaults(run=_simulate)
     return parser
 
 

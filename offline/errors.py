@@ -1,0 +1,15 @@
+"""The errors of the ``offline`` package, under one root."""
+
+from __future__ import annotations
+
+
+class OfflineError(Exception):
+    """Root of the errors of ``offline``: a problem the user can fix (a file, a broker)."""
+
+
+class ReplayInputError(OfflineError):
+    """The replay's input file cannot be read."""
+
+
+class ProduceError(OfflineError):
+    """Producing simulated events to Kafka failed."""
