@@ -230,9 +230,13 @@ class _Run:
 
     def _after(self, number: int) -> None:
         """Finish topics whose last line this was, announce gaps, release what is due."""
-        for name in self.finishing.get(number, ()):
+        finished = self.finishing.get(number)
+        announced = self.found.announcements.get(number)
+        if finished is None and announced is None:
+            return  # the watermark cannot have moved since the line's own step
+        for name in finished or ():
             self.marks.finish(name)
-        for name, at in self.found.announcements.get(number, ()):
+        for name, at in announced or ():
             self.marks.report(name, at, idle=False)
         self._advance(self.marks.current())
 
