@@ -165,6 +165,8 @@ def _load(raw: Raw | Mapping[str, Any], wire: type[_Wire]) -> _Wire:
             raise _not_an_object(raw, exc) from exc
         except (msgspec.DecodeError, ValueError) as exc:
             raise _not_json(raw, exc) from exc
+        except RecursionError as exc:  # msgspec recurses on nesting, e.g. [[[[...]]]]
+            raise InvalidEvent("not JSON: nested too deeply") from exc
     if isinstance(raw, Mapping):
         try:
             return msgspec.convert(dict(raw), wire)
@@ -189,6 +191,8 @@ def _not_an_object(raw: Raw, exc: msgspec.ValidationError) -> InvalidEvent:
         value = _PLAIN_DECODER.decode(raw)
     except (msgspec.DecodeError, ValueError) as plain_exc:
         return _not_json(raw, plain_exc)
+    except RecursionError:
+        return InvalidEvent("not JSON: nested too deeply")
     if not isinstance(value, dict):
         return InvalidEvent("not a JSON object")
     return InvalidEvent(f"not JSON: {exc}")

@@ -1,0 +1,90 @@
+"""``--compare`` and ``--report``: which accounts another policy would treat differently,
+and a chart per suspended account-channel."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from policy import load_policy
+from tests.offline.conftest import RunReplay, WriteFile, deliveries, ev, hard_bounces
+
+OTHER_POLICY = """
+version = "2026-11-strict-unsubscribes"
+[marketing.suspend]
+hard_bounce_rate = 0.07
+unsubscribe_rate = 0.01
+"""
+
+
+def month(tmp_path: Path, write_file: WriteFile) -> Path:
+    """bouncer: 6 % hard bounces; unsubber: 3 % unsubscribes; quiet: clean; trapped: a trap hit."""
+    unsubscribes = [
+        ev("email.unsubscribe", f"unsubber-u{j}", 6000 + j, "unsubber") for j in range(30)
+    ]
+    return write_file(
+        deliveries(1000, "bouncer") + hard_bounces(60, "bouncer")
+        + deliveries(1000, "unsubber") + unsubscribes
+        + deliveries(1000, "quiet")
+        + [ev("email.spam-trap", "trap-1", 7000, "trapped", trap_kind="pristine")]
+    )  # fmt: skip
+
+
+def test_compare_lists_newly_suspended_and_spared_accounts(
+    tmp_path: Path, write_file: WriteFile, run_replay: RunReplay
+) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text(OTHER_POLICY)
+    replayed = run_replay(month(tmp_path, write_file), compare_policy=load_policy(other))
+    comparison = replayed.result.comparison
+    assert comparison is not None
+    assert [(s.account_id, s.channel, s.reason) for s in comparison.newly_suspended] == [
+        ("unsubber", "marketing", "unsubscribe_rate")
+    ]
+    assert [(s.account_id, s.channel, s.reason) for s in comparison.spared] == [
+        ("bouncer", "marketing", "hard_bounce_rate")
+    ]
+    err = replayed.stderr
+    assert "compare: 2026-11-default (decisions above) vs 2026-11-strict-unsubscribes" in err
+    assert re.search(r"newly suspended under \S+: 1\n.*\n\s+marketing\s+unsubber\s+unsubscribe_rate", err)
+    assert re.search(r"spared under \S+: 1\n.*\n\s+marketing\s+bouncer\s+hard_bounce_rate", err)
+    # stdout holds the base policy's decisions only.
+    assert {r["policy_version"] for r in replayed.records} == {"2026-11-default"}
+
+
+def test_compare_with_the_same_policy_finds_no_difference(
+    tmp_path: Path, write_file: WriteFile, run_replay: RunReplay, policy
+) -> None:
+    comparison = run_replay(month(tmp_path, write_file), compare_policy=policy).result.comparison
+    assert comparison is not None
+    assert comparison.newly_suspended == [] and comparison.spared == []
+
+
+def test_report_has_one_chart_per_suspended_account_channel(
+    tmp_path: Path, write_file: WriteFile, run_replay: RunReplay
+) -> None:
+    report = tmp_path / "report.html"
+    replayed = run_replay(month(tmp_path, write_file), report_path=report)
+    suspended = {(r["account_id"], r["channel"]) for r in replayed.records if r["action"] == "suspend"}
+    assert suspended == {("bouncer", "marketing"), ("trapped", "marketing")}
+    html = report.read_text(encoding="utf-8")
+    assert html.count("<svg") == len(suspended)
+    for account, channel in suspended:
+        assert f"<section id='{account}-{channel}'>" in html
+    assert "quiet" not in html and "unsubber" not in html
+    # Self-contained: no script, no external resource.
+    assert "<script" not in html
+    assert not re.search(r"(src|href)=['\"]https?:", html)
+    # Rates, limits and the suspension day are drawn.
+    assert html.count("<polyline") >= 3
+    assert "suspended 2026-10-05" in html
+    assert f"report: {report}" in replayed.stderr
+
+
+def test_report_without_suspensions_is_still_a_page(
+    tmp_path: Path, write_file: WriteFile, run_replay: RunReplay
+) -> None:
+    report = tmp_path / "empty.html"
+    run_replay(write_file(deliveries(10)), report_path=report)
+    html = report.read_text(encoding="utf-8")
+    assert "0 suspended account-channels" in html and "<svg" not in html
