@@ -11,6 +11,7 @@ progress reports (``agents.ordering``), and held events are released as it moves
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -107,7 +108,12 @@ def register(rt: Runtime) -> Guard:
             remember_held(order, step)
 
     async def process(stream: Any) -> None:
+        handled = 0
         async for event in stream.events():
+            handled += 1
+            if handled == rt.settings.fault_stall_after:
+                log.warning("SENDGUARD_FAULT_STALL_AFTER reached: the guard hangs now")
+                await asyncio.Event().wait()
             message = event.message
             position = Position(message.partition, message.offset)
             try:
@@ -130,7 +136,7 @@ def register(rt: Runtime) -> Guard:
                 await handle_command(record, position)
             metrics.processed.inc()
             metrics.last_progress.set(time.time())
-            rt.liveness.progressed()
+            rt.liveness.progressed("guard", message.tp, message.offset)
 
     @rt.app.on_partitions_revoked.connect
     async def on_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:

@@ -73,7 +73,7 @@ def register(rt: Runtime) -> None:
                 if isinstance(record, Event):
                     occurred_at = record.occurred_at
             progress.forwarded(message.tp, message.offset, occurred_at)
-            rt.liveness.progressed()
+            rt.liveness.progressed("ingest", message.tp, message.offset)
 
     @rt.app.timer(REPORT_INTERVAL_S)
     async def report_progress() -> None:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 _STATES = ("active", "warned", "suspended", "under_review")
 _TAIL_CHARS = 48
-_TAIL_CUT = re.compile(r"\s*[(:'\"]|\s+got\b")
+_TAIL_CUT = re.compile(r"\s*[(:'\"]")
 
 
 def reason_group(reason: str) -> str:

@@ -1,10 +1,17 @@
-"""Progress bookkeeping behind stall detection (see ``streams.monitoring``)."""
+"""Progress bookkeeping behind stall detection (see ``streams.monitoring``).
+
+Kept per agent: ingest moving on must not hide a guard that is stuck, and the other way
+round. An agent is stalled when messages wait for it and it has made no progress for
+``stall_after_s``; an idle agent (nothing waiting) is never stalled.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 log = logging.getLogger("sendguard.monitoring")
 
@@ -12,21 +19,44 @@ log = logging.getLogger("sendguard.monitoring")
 @dataclass
 class Liveness:
     stall_after_s: float
-    last_progress: float = field(default_factory=time.time)
-    total_lag: int = 0
-    stalled: bool = False
+    started: float = field(default_factory=time.time)
+    last_progress: dict[str, float] = field(default_factory=dict)
+    lag: dict[str, int] = field(default_factory=dict)
+    stalled_agents: set[str] = field(default_factory=set)
+    #: next offset each agent will process, per topic partition (what it has *handled*,
+    #: not what the consumer prefetched into faust's buffers).
+    next_offsets: dict[Any, int] = field(default_factory=dict)
 
-    def progressed(self) -> None:
-        self.last_progress = time.time()
+    def progressed(self, agent: str, tp: Any = None, offset: int | None = None) -> None:
+        self.last_progress[agent] = time.time()
+        if tp is not None and offset is not None:
+            self.next_offsets[tp] = offset + 1
 
-    def update(self, total_lag: int, now: float | None = None) -> bool:
+    @property
+    def stalled(self) -> bool:
+        return bool(self.stalled_agents)
+
+    @property
+    def total_lag(self) -> int:
+        return sum(self.lag.values())
+
+    def idle_for(self, agent: str, now: float | None = None) -> float:
         now = time.time() if now is None else now
-        self.total_lag = total_lag
-        was = self.stalled
-        self.stalled = total_lag > 0 and now - self.last_progress > self.stall_after_s
-        if self.stalled and not was:
+        return now - self.last_progress.get(agent, self.started)
+
+    def update(self, lag: Mapping[str, int], now: float | None = None) -> bool:
+        """Record each agent's lag; return whether any agent is stalled."""
+        now = time.time() if now is None else now
+        self.lag = dict(lag)
+        stalled = {
+            agent
+            for agent, waiting in lag.items()
+            if waiting > 0 and self.idle_for(agent, now) > self.stall_after_s
+        }
+        for agent in stalled - self.stalled_agents:
             log.error(
-                "stalled: %d messages waiting and no progress for %.0f s",
-                total_lag, now - self.last_progress,
+                "%s stalled: %d messages waiting and no progress for %.0f s",
+                agent, lag[agent], self.idle_for(agent, now),
             )  # fmt: skip
+        self.stalled_agents = stalled
         return self.stalled

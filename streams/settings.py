@@ -66,6 +66,9 @@ class Settings:
     reorder_allowance_s: int = 5
     """SENDGUARD_REORDER_ALLOWANCE_S: disorder tolerated inside one input partition."""
     stall_after_s: int = 60
+    fault_stall_after: int = 0
+    """SENDGUARD_FAULT_STALL_AFTER: chaos testing only: the guard hangs after this many
+    messages, as a stalled faust consumer would (0, the default, is off)."""
     """SENDGUARD_STALL_SECONDS: messages waiting and no progress this long = stalled."""
 
     @classmethod
@@ -106,6 +109,7 @@ class Settings:
             block_cache_bytes=integer("BLOCK_CACHE_BYTES", base.block_cache_bytes, 1024 * 1024),
             log_level=(get("LOG_LEVEL") or base.log_level).lower(),
             stall_after_s=integer("STALL_SECONDS", base.stall_after_s, 1),
+            fault_stall_after=integer("FAULT_STALL_AFTER", 0),
             reorder_allowance_s=integer("REORDER_ALLOWANCE_S", base.reorder_allowance_s),
         )
         settings.bootstrap_host_port  # noqa: B018 - validates host:port early

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from prometheus_client import generate_latest
@@ -10,26 +9,26 @@ from prometheus_client import generate_latest
 from streams.app import Runtime
 
 
+def health(rt: Runtime) -> tuple[bool, str]:
+    if not rt.app.tables.recovery.completed.is_set():
+        return False, "recovering tables from their changelogs"
+    liveness = rt.liveness
+    if liveness.stalled:
+        agent = sorted(liveness.stalled_agents)[0]
+        return False, (
+            f"stalled: {agent} has {liveness.lag.get(agent, 0)} messages waiting and no "
+            f"progress for {liveness.idle_for(agent):.0f} s"
+        )
+    return True, "tables recovered and consuming"
+
+
 def register(rt: Runtime) -> None:
     app = rt.app
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        recovered = app.tables.recovery.completed.is_set()
-        liveness = rt.liveness
-        if not recovered:
-            ready, why = False, "recovering tables from their changelogs"
-        elif liveness.stalled:
-            ready, why = (
-                False,
-                (
-                    f"stalled: {liveness.total_lag} messages waiting, no progress for "
-                    f"{time.time() - liveness.last_progress:.0f} s"
-                ),
-            )
-        else:
-            ready, why = True, "tables recovered and consuming"
-        body = {"ready": ready, "why": why, "lag_messages": liveness.total_lag}
+        ready, why = health(rt)
+        body = {"ready": ready, "why": why, "lag_messages": rt.liveness.total_lag}
         return web.json(body, status=200 if ready else 503)
 
     @app.page("/metrics")

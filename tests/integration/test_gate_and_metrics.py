@@ -93,3 +93,24 @@ async def test_metrics_match_the_events_sent(worker_factory, pipeline) -> None:
     assert f"{pipeline.prefix}email.bounce" in lagging_topics
     assert not any("changelog" in topic for topic in lagging_topics)
     assert all(v == 0 for v in lag.values())  # drained
+
+
+async def test_a_stalled_guard_fails_healthz_and_shows_in_metrics(worker_factory, pipeline) -> None:
+    worker = worker_factory(SENDGUARD_FAULT_STALL_AFTER="20", SENDGUARD_STALL_SECONDS="3")
+    await pipeline.send(deliveries("stuck", 300))
+    deadline = time.monotonic() + 30
+    while True:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(worker.url("/healthz")) as r:
+                status, health = r.status, await r.json()
+            async with session.get(worker.url("/metrics")) as r:
+                metrics = samples(await r.text())
+        if status == 503:
+            break
+        assert time.monotonic() < deadline, f"never reported the stall: {health}"
+        await asyncio.sleep(0.5)
+    assert health["ready"] is False
+    assert health["why"].startswith("stalled: guard has")
+    assert health["lag_messages"] > 0
+    assert metrics[("sendguard_stalled", ())] == 1
+    worker.kill()  # as an orchestrator would; a hung agent also delays a graceful stop

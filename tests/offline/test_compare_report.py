@@ -46,7 +46,9 @@ def test_compare_lists_newly_suspended_and_spared_accounts(
     ]
     err = replayed.stderr
     assert "compare: 2026-11-default (decisions above) vs 2026-11-strict-unsubscribes" in err
-    assert re.search(r"newly suspended under \S+: 1\n.*\n\s+marketing\s+unsubber\s+unsubscribe_rate", err)
+    assert re.search(
+        r"newly suspended under \S+: 1\n.*\n\s+marketing\s+unsubber\s+unsubscribe_rate", err
+    )
     assert re.search(r"spared under \S+: 1\n.*\n\s+marketing\s+bouncer\s+hard_bounce_rate", err)
     # stdout holds the base policy's decisions only.
     assert {r["policy_version"] for r in replayed.records} == {"2026-11-default"}
@@ -65,7 +67,9 @@ def test_report_has_one_chart_per_suspended_account_channel(
 ) -> None:
     report = tmp_path / "report.html"
     replayed = run_replay(month(tmp_path, write_file), report_path=report)
-    suspended = {(r["account_id"], r["channel"]) for r in replayed.records if r["action"] == "suspend"}
+    suspended = {
+        (r["account_id"], r["channel"]) for r in replayed.records if r["action"] == "suspend"
+    }
     assert suspended == {("bouncer", "marketing"), ("trapped", "marketing")}
     html = report.read_text(encoding="utf-8")
     assert html.count("<svg") == len(suspended)

@@ -75,7 +75,9 @@ def test_topics_interleaved_out_of_order_still_decide_as_sorted(
     for i in range(10):
         mixed += bounces[i * 6 : (i + 1) * 6] + sends[i * 100 : (i + 1) * 100]
     replayed = run_replay(write_file(mixed))
-    assert without_time(replayed.records) == without_time(run_replay(write_file(BOUNCE_MONTH)).records)
+    assert without_time(replayed.records) == without_time(
+        run_replay(write_file(BOUNCE_MONTH)).records
+    )
 
 
 def test_bad_lines_are_reported_with_their_number_and_skipped(
@@ -130,7 +132,9 @@ def test_only_the_first_bad_lines_are_printed_then_a_count(
 def test_a_repeated_event_id_is_counted_once(write_file: WriteFile, run_replay: RunReplay) -> None:
     """20 bounces in 1000 is 2.0 %, not over the warn limit; counted twice it would be 4 %."""
     bounces = hard_bounces(20)
-    retried = [b for bounce in bounces for b in (bounce, {**bounce, "occurred_at": bounce["occurred_at"]})]
+    retried = [
+        b for bounce in bounces for b in (bounce, {**bounce, "occurred_at": bounce["occurred_at"]})
+    ]
     replayed = run_replay(write_file(deliveries(1000) + retried))
     assert replayed.records == []
     assert (replayed.result.accepted, replayed.result.duplicates) == (1020, 20)
@@ -196,7 +200,9 @@ def test_summary_names_counts_reasons_and_states(
     assert "marketing       0       0          1             0" in err
 
 
-def test_decisions_are_the_exact_contract_records(write_file: WriteFile, run_replay: RunReplay) -> None:
+def test_decisions_are_the_exact_contract_records(
+    write_file: WriteFile, run_replay: RunReplay
+) -> None:
     record = run_replay(write_file(BOUNCE_MONTH)).records[0]
     assert list(record) == [
         "decision_id", "account_id", "channel", "action", "reason", "suspension_type",
@@ -204,7 +210,9 @@ def test_decisions_are_the_exact_contract_records(write_file: WriteFile, run_rep
     ]  # fmt: skip
 
 
-def test_same_file_twice_gives_the_same_output(write_file: WriteFile, run_replay: RunReplay) -> None:
+def test_same_file_twice_gives_the_same_output(
+    write_file: WriteFile, run_replay: RunReplay
+) -> None:
     path = write_file(BOUNCE_MONTH)
     assert run_replay(path).stdout == run_replay(path).stdout
 

@@ -1,0 +1,102 @@
+"""``sendguard simulate`` and ``sendguard replay`` end to end, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(ROOT / ".no-home")}
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        env=env, capture_output=True, text=True, timeout=300, cwd=cwd,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def month_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sim") / "month.jsonl"
+    result = run_cli(
+        "simulate", "--accounts", "40", "--seed", "7", "--out", str(path),
+        "--duplicates", "0.01", "--malformed", "0.002",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"lines written to {path}" in result.stderr
+    return path
+
+
+def test_replay_of_a_simulated_month_prints_json_decisions(
+    month_file: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.html"
+    result = run_cli("replay", str(month_file), "--report", str(report))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    decisions = [json.loads(line) for line in result.stdout.splitlines()]
+    assert decisions, "a simulated month with bad profiles must produce decisions"
+    actions = {(d["action"], d["reason"]) for d in decisions}
+    assert ("suspend", "spam_trap") in actions and ("suspend", "abuse_complaint") in actions
+    assert any(a == "cancel_campaign" for a, _ in actions)
+    assert len({d["decision_id"] for d in decisions}) == len(decisions)
+    assert "decisions by action and reason" in result.stderr
+    assert "duplicates" in result.stderr and "rejects by reason" in result.stderr
+    suspended = {(d["account_id"], d["channel"]) for d in decisions if d["action"] == "suspend"}
+    assert report.read_text().count("<svg") == len(suspended)
+
+
+def test_quiet_replay_prints_decisions_only(month_file: Path) -> None:
+    result = run_cli("replay", str(month_file), "--quiet")
+    assert result.returncode == 0 and result.stderr == ""
+    assert all(json.loads(line)["decision_id"] for line in result.stdout.splitlines())
+
+
+def test_replay_compare_via_cli(month_file: Path, tmp_path: Path) -> None:
+    lenient = tmp_path / "lenient.toml"
+    lenient.write_text('version = "lenient"\n[marketing.suspend]\nabuse_complaints = 0\n')
+    result = run_cli("replay", str(month_file), "--compare", str(lenient), "--quiet")
+    assert result.returncode == 0
+    loud = run_cli("replay", str(month_file), "--compare", str(lenient))
+    assert "spared under lenient: 1" in loud.stderr
+    assert "abuse_complaint" in loud.stderr.split("spared under lenient")[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("replay", "/nonexistent/events.jsonl"), "/nonexistent/events.jsonl: no such file"),
+        (("simulate", "--accounts", "2", "--seed", "1", "--out", "/x.jsonl", "--start", "soon"),
+         "--start: not an ISO date or time: 'soon'"),
+        (("simulate", "--accounts", "2", "--seed", "1", "--out", "/nonexistent/dir/x.jsonl"),
+         "/nonexistent/dir/x.jsonl: cannot write"),
+        (("simulate", "--accounts", "2", "--seed", "1", "--out", "/x.jsonl", "--duplicates", "2"),
+         "probabilities in [0, 1)"),
+    ],
+)  # fmt: skip
+def test_user_errors_are_one_line_and_exit_1(args: tuple[str, ...], message: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("sendguard: error: ") and message in result.stderr
+
+
+def test_bad_policy_file_is_a_clean_error(month_file: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[marketing.suspend]\nhard_bounce_rate = 7\n")
+    for args in (("--policy", str(bad)), ("--compare", str(bad))):
+        result = run_cli("replay", str(month_file), *args)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert "is a rate and must be between 0 and 1" in result.stderr
+
+
+def test_simulate_needs_a_target() -> None:
+    result = run_cli("simulate", "--accounts", "2", "--seed", "1")
+    assert (
+        result.returncode == 2 and "one of the arguments --out --kafka is required" in result.stderr
+    )
