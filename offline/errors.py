@@ -11,5 +11,9 @@ class ReplayInputError(OfflineError):
     """The replay's input file cannot be read."""
 
 
+class ReportError(OfflineError):
+    """The HTML report cannot be written."""
+
+
 class ProduceError(OfflineError):
     """Producing simulated events to Kafka failed."""

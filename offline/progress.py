@@ -50,7 +50,8 @@ class Progress:
             self._draw()
 
     def close(self) -> None:
-        if self.enabled and self._shown:
+        """Draw the finished bar (also for a file too small to have drawn one yet)."""
+        if self.enabled:
             self._done = self.total
             self._draw()
             self.stream.write("\n")

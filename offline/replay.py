@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from offline.daily import DailyCounts
-from offline.errors import ReplayInputError
+from offline.errors import ReplayInputError, ReportError
 from offline.lanes import Lane
 from offline.progress import Progress
 from offline.scan import FileScan, head, read_lines, scan
@@ -104,11 +104,14 @@ def replay(
     account-channels it would newly suspend or spare. ``report_path`` writes an HTML
     report of the suspended account-channels.
 
-    Raises :class:`offline.errors.ReplayInputError` if the file cannot be read.
+    Raises :class:`offline.errors.ReplayInputError` if the file cannot be read, and
+    :class:`offline.errors.ReportError` (before replaying) if the report cannot be written.
     """
     out = out if out is not None else sys.stdout.buffer
     err = err if err is not None else sys.stderr
     started = time.monotonic()
+    if report_path is not None:
+        _check_writable(Path(report_path))
     try:
         size = Path(path).stat().st_size
         bar = Progress.auto(size, err, label="scan", allowed=progress, force=force_progress)
@@ -121,6 +124,8 @@ def replay(
     bar = Progress.auto(found.size, err, label="replay", allowed=progress, force=force_progress)
     try:
         run.pass_two(path, bar)
+    except BrokenPipeError:
+        raise  # stdout's reader went away: the caller's business, not the file's
     except OSError as exc:
         raise ReplayInputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     finally:
@@ -131,11 +136,23 @@ def replay(
         from offline.report import write_report
 
         result.report_path = Path(report_path)
-        write_report(result.report_path, result, run.daily, policy)
+        try:
+            write_report(result.report_path, result, run.daily, policy)
+        except OSError as exc:
+            raise ReportError(f"{report_path}: cannot write: {exc.strerror or exc}") from exc
     if summary:
         err.write(format_summary(result))
         err.flush()
     return result
+
+
+def _check_writable(path: Path) -> None:
+    """Fail before a long replay rather than after it."""
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot write: {exc.strerror or exc}") from exc
 
 
 class _Run:

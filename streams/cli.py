@@ -7,6 +7,7 @@ code (2 for bad usage, 1 for everything else), never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -89,6 +90,9 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         )
     except OfflineError as exc:
         raise CliError(str(exc)) from exc
+    except BrokenPipeError:
+        # Whoever read stdout went away (``| head``): stop quietly, as cat would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

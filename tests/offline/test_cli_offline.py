@@ -100,3 +100,18 @@ def test_simulate_needs_a_target() -> None:
     assert (
         result.returncode == 2 and "one of the arguments --out --kafka is required" in result.stderr
     )
+
+
+def test_unwritable_report_fails_before_replaying(month_file: Path) -> None:
+    result = run_cli("replay", str(month_file), "--report", "/nonexistent/dir/r.html")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "sendguard: error: /nonexistent/dir/r.html: cannot write" in result.stderr
+    assert result.stdout == ""
+
+
+def test_replay_into_a_closed_pipe_is_quiet(month_file: Path) -> None:
+    cmd = f"{sys.executable} -m streams.cli replay --quiet {month_file} | head -1"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(ROOT / ".no-home")}
+    result = subprocess.run(cmd, shell=True, env=env, capture_output=True, text=True, timeout=300)
+    assert len(result.stdout.splitlines()) == 1
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr

@@ -3,6 +3,7 @@ and the layering rule (``offline`` imports without Faust or Kafka clients)."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -12,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from offline.lanes import ReplayStore
+from offline.replay import replay
 from offline.scan import GAP, scan
 from offline.summary import reason_group
+from policy import load_policy
 from schemas.parse import InvalidEvent, parse_event, parse_event_line
 from tests.offline.conftest import T0, WriteFile, at, ev
 
@@ -115,3 +118,13 @@ print("ok")
 
 def test_times_in_fixtures_are_utc() -> None:
     assert at(0) == "2026-10-05T08:00:00Z"
+
+
+def test_progress_bar_only_when_forced_or_on_a_terminal(write_file: WriteFile) -> None:
+    path = write_file([ev("email.delivery", f"d{i}", i) for i in range(10)])
+    err = io.StringIO()
+    replay(path, load_policy(), out=io.BytesIO(), err=err, summary=False)
+    assert err.getvalue() == ""  # allowed, but stderr is not a terminal
+    replay(path, load_policy(), out=io.BytesIO(), err=err, summary=False, force_progress=True)
+    assert "scan    [" in err.getvalue() and "replay  [" in err.getvalue()
+    assert "100%" in err.getvalue()
