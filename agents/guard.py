@@ -42,7 +42,7 @@ def register(rt: Runtime) -> Guard:
     desk = AppealDesk(rt, guard, publisher)
     metrics = rt.metrics
     events_topic = rt.topics.events.get_topic_name()
-    input_topics = sorted(rt.topics.inputs.topics)
+    input_topics = sorted(rt.topics.inputs.topics) + sorted(rt.topics.accounts.topics)
     ordering = Ordering(
         timedelta(seconds=rt.settings.reorder_allowance_s),
         lambda: expected_sources(rt.input_partitions, input_topics),

@@ -29,7 +29,10 @@ def register(rt: Runtime) -> None:
     prefix = rt.settings.topic_prefix
     grace = rt.policy.late_grace_days
     progress = SourceProgress(reporter=uuid.uuid4().hex)
-    input_topics = set(rt.topics.inputs.topics)
+    # Account metadata is a watermark source too, without event times: until its
+    # partitions are caught up they hold counting back, so an account's metadata (e.g.
+    # review_required) is in place before its events count, as in a replay.
+    reported_topics = set(rt.topics.inputs.topics) | set(rt.topics.accounts.topics)
 
     def source_name(topic: str) -> str:
         return topic[len(prefix) :] if prefix and topic.startswith(prefix) else topic
@@ -79,7 +82,7 @@ def register(rt: Runtime) -> None:
     async def report_progress() -> None:
         """Tell every guard partition how far each input partition has been forwarded."""
         consumer = rt.app.consumer
-        assigned = [tp for tp in consumer.assignment() if tp.topic in input_topics]
+        assigned = [tp for tp in consumer.assignment() if tp.topic in reported_topics]
         if not assigned:
             return
         highwater = {tp: consumer.highwater(tp) for tp in assigned}

@@ -21,7 +21,7 @@ from schemas.codec import encode
 from schemas.types import Decision
 
 if TYPE_CHECKING:
-    from offline.replay import ReplayResult
+    from offline.result import ReplayResult
 
 _PANELS = (
     ("hard_bounces", "hard_bounce_rate", "hard bounce rate"),

@@ -116,11 +116,11 @@ def _generate(
             while heap and heap[0][0] < until:
                 ts, _, item = heapq.heappop(heap)
                 if isinstance(item, _Copy):
-                    yield dict(item.event)
+                    yield item.event
                     continue
                 yield item
                 if duplicates and noise.random() < duplicates:
-                    push(ts + noise.uniform(*_DUPLICATE_DELAY_S), _Copy(item))
+                    push(ts + noise.uniform(*_DUPLICATE_DELAY_S), _Copy(dict(item)))
                 if malformed and noise.random() < malformed:
                     yield _broken(item, noise)
 

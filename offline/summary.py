@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from schemas.types import CHANNELS, Decision
 
 if TYPE_CHECKING:
-    from offline.replay import ReplayResult
+    from offline.result import ReplayResult
 
 _STATES = ("active", "warned", "suspended", "under_review")
 _TAIL_CHARS = 48

@@ -55,6 +55,10 @@ def create_app(settings: Settings) -> faust.App:
         web_router_enabled=False,
         producer_linger_ms=5,
         broker_commit_interval=1.0,
+        # A killed worker leaves the group after this, not after faust's 60 s default,
+        # so a restart or a failover resumes within seconds.
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
         stream_wait_empty=True,
         # Larger messages (e.g. a 5 MB poison message) must reach ingest and be rejected
         # there, not stall the consumer.

@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--compare", metavar="POLICY", help="also run this policy and compare")
     replay.add_argument("--report", metavar="OUT.html", help="write an HTML report")
     replay.add_argument(
-        "--allowance-seconds", type=float, default=10.0,
+        "--allowance-seconds", type=float, default=10.0, metavar="N",
         help="disorder tolerated within a topic before an event counts as late (default 10)",
     )  # fmt: skip
     replay.add_argument(

@@ -27,6 +27,12 @@ class Liveness:
     #: not what the consumer prefetched into faust's buffers).
     next_offsets: dict[Any, int] = field(default_factory=dict)
 
+    def rebalanced(self) -> None:
+        """Partitions were (re)assigned: waiting for that was not a stall."""
+        now = time.time()
+        self.started = now
+        self.last_progress = dict.fromkeys(self.last_progress, now)
+
     def progressed(self, agent: str, tp: Any = None, offset: int | None = None) -> None:
         self.last_progress[agent] = time.time()
         if tp is not None and offset is not None:

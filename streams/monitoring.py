@@ -22,6 +22,10 @@ def register(rt: Runtime) -> None:
     sources = {events} | set(rt.topics.inputs.topics)
     sources |= set(rt.topics.accounts.topics)
 
+    @app.on_partitions_assigned.connect
+    async def on_assigned(app: object, assigned: object, **kwargs: object) -> None:
+        liveness.rebalanced()
+
     @app.timer(LAG_INTERVAL_S)
     async def measure_lag() -> None:
         consumer = app.consumer

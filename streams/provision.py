@@ -40,7 +40,7 @@ def wanted_topics(settings: Settings) -> list[NewTopic]:
 
 
 async def ensure_topics(settings: Settings, timeout: float = 30.0) -> dict[str, int]:
-    """Create the missing topics; return the partition counts of the input and events topics."""
+    """Create the missing topics; return the partition counts of the topics agents read."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=int(timeout * 1000)
     )
@@ -64,7 +64,7 @@ async def ensure_topics(settings: Settings, timeout: float = 30.0) -> dict[str, 
                 pass
             except KafkaError as exc:
                 raise ProvisionError(f"cannot create topic {topic.name}: {exc!r}") from exc
-        inputs = [settings.topic(name) for name in (*t.INPUT_TOPICS, t.EVENTS)]
+        inputs = [settings.topic(name) for name in (*t.INPUT_TOPICS, t.ACCOUNTS, t.EVENTS)]
         partitions = {
             described["topic"]: len(described["partitions"])
             for described in await admin.describe_topics(inputs)

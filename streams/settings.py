@@ -65,6 +65,8 @@ class Settings:
     """SENDGUARD_LOG_LEVEL: worker log level."""
     reorder_allowance_s: int = 5
     """SENDGUARD_REORDER_ALLOWANCE_S: disorder tolerated inside one input partition."""
+    session_timeout_s: int = 10
+    """SENDGUARD_SESSION_TIMEOUT_S: a silent worker leaves the consumer group after this."""
     stall_after_s: int = 60
     fault_stall_after: int = 0
     """SENDGUARD_FAULT_STALL_AFTER: chaos testing only: the guard hangs after this many
@@ -109,6 +111,7 @@ class Settings:
             block_cache_bytes=integer("BLOCK_CACHE_BYTES", base.block_cache_bytes, 1024 * 1024),
             log_level=(get("LOG_LEVEL") or base.log_level).lower(),
             stall_after_s=integer("STALL_SECONDS", base.stall_after_s, 1),
+            session_timeout_s=integer("SESSION_TIMEOUT_S", base.session_timeout_s, 6),
             fault_stall_after=integer("FAULT_STALL_AFTER", 0),
             reorder_allowance_s=integer("REORDER_ALLOWANCE_S", base.reorder_allowance_s),
         )

@@ -18,7 +18,14 @@ def stamp(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-_START = datetime.now(UTC) - timedelta(hours=2)
+def _start() -> datetime:
+    """Two hours ago, but never in the previous month: the tests expect one period."""
+    now = datetime.now(UTC)
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return max(now - timedelta(hours=2), month_start)
+
+
+_START = _start()
 
 
 def next_time() -> str:

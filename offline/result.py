@@ -1,0 +1,41 @@
+"""What a replay did: the numbers behind its summary, its decisions and its comparison."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from offline.summary import Comparison
+from schemas.types import Decision
+
+__all__ = ["ReplayResult"]
+
+
+@dataclass
+class ReplayResult:
+    """What a replay did; the same numbers the summary on stderr shows."""
+
+    path: str
+    policy_version: str
+    lines: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    account_records: int = 0
+    accounts: int = 0
+    decisions: list[Decision] = field(default_factory=list)
+    by_action_reason: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rejects_by_reason: Counter[str] = field(default_factory=Counter)
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    states: dict[str, Counter[str]] = field(default_factory=dict)
+    first: datetime | None = None
+    last: datetime | None = None
+    seconds: float = 0.0
+    comparison: Comparison | None = None
+    report_path: Path | None = None
+
+    @property
+    def events_per_second(self) -> float:
+        return self.lines / self.seconds if self.seconds > 0 else 0.0
