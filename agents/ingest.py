@@ -91,7 +91,13 @@ def register(rt: Runtime) -> None:
         if report is None:
             return
         value = PROGRESS + msgspec.json.encode(report)
-        for partition in range(rt.input_partitions.get(rt.topics.events.get_topic_name(), 0)):
+        events_topic = rt.topics.events.get_topic_name()
+        # While a restarted broker has no metadata yet, aiokafka asserts on an explicit
+        # partition and the assertion kills faust's producer task: skip this report.
+        metadata = rt.app.producer._ensure_producer()._metadata
+        if not metadata.partitions_for_topic(events_topic):
+            return
+        for partition in range(rt.input_partitions.get(events_topic, 0)):
             await rt.topics.events.send(key=None, value=value, partition=partition)
 
     @rt.app.on_partitions_revoked.connect

@@ -48,6 +48,7 @@ message.max.bytes=8388608
 
 
 def _cluster_id() -> str:
+    """22 characters of URL-safe base64; it may start with '-', hence ``--cluster-id=``."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
@@ -103,10 +104,12 @@ class LocalBroker:
     def _fail(self, message: str) -> KafkaSetupError:
         return KafkaSetupError(f"{message}\n--- tail of {self.log_path} ---\n{self.log_tail()}")
 
-    def start(self, timeout: float = START_TIMEOUT_S) -> float:
+    def start(self, timeout: float = START_TIMEOUT_S, fresh: bool = True) -> float:
         """Format a fresh data directory, start the broker and wait until it answers.
 
-        Returns the seconds it took from launching the JVM to the broker answering.
+        ``fresh=False`` restarts on the existing data directory and configuration (a broker
+        restart keeps its topics). Returns the seconds from launching the JVM to the broker
+        answering.
         """
         java = require_tool("java", "to run the Kafka broker (Java 17 or newer)")
         if self.pid() is not None:
@@ -117,39 +120,12 @@ class LocalBroker:
                 "or choose another port with SENDGUARD_KAFKA_BOOTSTRAP"
             )
         lib = ensure_jars(self.home)
-        controller_port = free_port(self.host)
-        data_dir = self.run_dir / "data"
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if data_dir.exists():
-            subprocess.run(["rm", "-rf", str(data_dir)], check=True)
-        config = self.run_dir / "server.properties"
-        config.write_text(
-            _SERVER_PROPERTIES.format(
-                host=self.host, port=self.port, controller_port=controller_port, data_dir=data_dir
-            )
-        )
         classpath = f"{lib}/*"
-        fmt = subprocess.run(
-            [
-                java,
-                "-cp",
-                classpath,
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                _cluster_id(),
-                "-c",
-                str(config),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if fmt.returncode != 0:
-            self.log_path.write_text(fmt.stdout + fmt.stderr)
-            raise self._fail("formatting the Kafka data directory failed")
+        config = self.run_dir / "server.properties"
+        if fresh or not config.exists():
+            self._format(java, classpath, config)
         started = time.monotonic()
-        with self.log_path.open("wb") as log:
+        with self.log_path.open("wb" if fresh else "ab") as log:
             proc = subprocess.Popen(
                 [
                     java,
@@ -180,6 +156,26 @@ class LocalBroker:
             time.sleep(0.2)
         self.stop()
         raise self._fail(f"the Kafka broker did not answer within {timeout:.0f} s")
+
+    def _format(self, java: str, classpath: str, config: Path) -> None:
+        controller_port = free_port(self.host)
+        data_dir = self.run_dir / "data"
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if data_dir.exists():
+            subprocess.run(["rm", "-rf", str(data_dir)], check=True)
+        config.write_text(
+            _SERVER_PROPERTIES.format(
+                host=self.host, port=self.port, controller_port=controller_port, data_dir=data_dir
+            )
+        )
+        fmt = subprocess.run(
+            [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
+             f"--cluster-id={_cluster_id()}", "-c", str(config)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if fmt.returncode != 0:
+            self.log_path.write_text(fmt.stdout + fmt.stderr)
+            raise self._fail("formatting the Kafka data directory failed")
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> bool:
         """SIGTERM (the broker's clean shutdown hook), then SIGKILL. False if none ran."""

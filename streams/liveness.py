@@ -50,6 +50,13 @@ class Liveness:
         now = time.time() if now is None else now
         return now - self.last_progress.get(agent, self.started)
 
+    def longest_stall(self, now: float | None = None) -> float:
+        """Seconds the most stuck agent with work waiting has gone without progress."""
+        return max(
+            (self.idle_for(agent, now) for agent, waiting in self.lag.items() if waiting > 0),
+            default=0.0,
+        )
+
     def update(self, lag: Mapping[str, int], now: float | None = None) -> bool:
         """Record each agent's lag; return whether any agent is stalled."""
         now = time.time() if now is None else now

@@ -9,7 +9,16 @@ orchestrator restarts it.
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+import threading
+import time
+
 from streams.app import Runtime
+
+log = logging.getLogger("sendguard.monitoring")
+EXIT_STALLED = 3
 
 LAG_INTERVAL_S = 2.0
 
@@ -44,3 +53,27 @@ def register(rt: Runtime) -> None:
             lag["guard" if tp.topic == events else "ingest"] += waiting
             metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(waiting)
         metrics.stalled.set(1 if liveness.update(lag) else 0)
+
+
+def start_watchdog(rt: Runtime, interval_s: float = 1.0) -> threading.Thread | None:
+    exit_after = rt.settings.exit_on_stall_s
+    if not exit_after:
+        return None
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            stalled_for = rt.liveness.longest_stall()
+            if stalled_for >= exit_after:
+                message = (
+                    f"sendguard: error: stalled for {stalled_for:.0f} s with "
+                    f"{rt.liveness.total_lag} messages waiting; exiting (code {EXIT_STALLED}) "
+                    "so that a supervisor restarts the worker"
+                )
+                log.critical(message)
+                print(message, file=sys.stderr, flush=True)
+                os._exit(EXIT_STALLED)
+
+    thread = threading.Thread(target=watch, name="sendguard-watchdog", daemon=True)
+    thread.start()
+    return thread

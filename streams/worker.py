@@ -26,6 +26,7 @@ def run_worker(settings: Settings) -> int:
     web.register(rt)
     api.register(rt)
     monitoring.register(rt)
+    monitoring.start_watchdog(rt)
     sys.argv = [
         "sendguard",
         "worker",
