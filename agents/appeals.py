@@ -41,7 +41,7 @@ class AppealDesk:
         self.table = rt.tables.appeals
 
     def load(self, appeal_id: str) -> Appeal | None:
-        raw = self.table.get(appeal_id)
+        raw = self.table.get(appeal_id.encode())
         return decode_appeal(raw) if raw is not None else None
 
     async def file(self, command: FileAppeal) -> CommandResult:
@@ -61,7 +61,7 @@ class AppealDesk:
         await self.publisher.record(self.rt.topics.appeals, appeal.account_id, appeal)
         if admission.notify_account_team and meta is not None:
             await self._notify_account_team(appeal, [meta.primary_contact, meta.csm])
-        self.table[appeal.appeal_id] = encode(appeal)
+        self.table[appeal.appeal_id.encode()] = encode(appeal)
         log.info("appeal %s filed for %s/%s (%s queue)", appeal.appeal_id, appeal.account_id,
                  appeal.channel, appeal.queue)  # fmt: skip
         return CommandResult(201, appeal_view(appeal))
@@ -88,7 +88,7 @@ class AppealDesk:
         appeal.decided_at = datetime.now(UTC)
         appeal.note = command.note or None
         await self.publisher.record(self.rt.topics.appeals, appeal.account_id, appeal)
-        self.table[appeal.appeal_id] = encode(appeal)
+        self.table[appeal.appeal_id.encode()] = encode(appeal)
         log.info("appeal %s %s", appeal.appeal_id, appeal.status)
         return CommandResult(200, {**appeal_view(appeal), "note": appeal.note})
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ from streams.commands import CommandResult
 from tables.store import TableStore
 
 log = logging.getLogger("sendguard.guard")
+EXIT_AGENT_FAILED = 4
 
 
 def _now() -> datetime:
@@ -54,24 +56,28 @@ def register(rt: Runtime) -> Guard:
         if order is not None:
             return order
         order = ordering.create(partition)
-        for account_id in list(rt.tables.held.keys()):
-            tp = rt.app.producer.key_partition(events_topic, account_id.encode())
+        for key in list(rt.tables.held.keys()):
+            account_id = key.decode()
+            tp = rt.app.producer.key_partition(events_topic, key)
             if tp.partition != partition:
                 continue
-            state = guard.store.load_account(account_id)
-            if state is not None and state.pending:
-                order.track(account_id, state.pending[0].occurred_at)
+            earliest = guard.earliest_held(account_id)
+            if earliest is not None:
+                order.track(account_id, earliest)
         log.info("partition %d: %d accounts hold events", partition, len(order.held))
         return order
 
     def remember_held(order: PartitionOrder, step: Step) -> None:
+        if step.to_hold is None and not step.released:
+            return  # nothing held changed
         account_id = step.state.account_id
         was_held = account_id in order.held
-        order.track(account_id, step.earliest_pending)
-        if step.earliest_pending is not None and not was_held:
-            rt.tables.held[account_id] = b""
-        elif step.earliest_pending is None and was_held:
-            del rt.tables.held[account_id]
+        earliest = guard.earliest_held(account_id)
+        order.track(account_id, earliest)
+        if earliest is not None and not was_held:
+            rt.tables.held[account_id.encode()] = b""
+        elif earliest is None and was_held:
+            del rt.tables.held[account_id.encode()]
         metrics.held_accounts.set(sum(len(o.held) for o in ordering.partitions.values()))
 
     async def finish(step: Step, source_timestamp: float | None = None) -> None:
@@ -82,7 +88,7 @@ def register(rt: Runtime) -> Guard:
         watermark = order.marks.current()
         for account_id in order.due(watermark):
             step = guard.release(account_id, watermark)
-            if step.counted:
+            if step.counted or step.released:
                 await finish(step)
             remember_held(order, step)
 
@@ -108,6 +114,18 @@ def register(rt: Runtime) -> Guard:
             remember_held(order, step)
 
     async def process(stream: Any) -> None:
+        try:
+            await consume(stream)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            # A crashed faust agent leaves a worker that looks alive but does nothing.
+            # Nothing is lost by exiting (offsets are committed only after processing):
+            # exit so that a supervisor restarts the worker from its committed offsets.
+            log.critical("guard agent failed; exiting so the worker restarts", exc_info=exc)
+            os._exit(EXIT_AGENT_FAILED)
+
+    async def consume(stream: Any) -> None:
         handled = 0
         async for event in stream.events():
             handled += 1

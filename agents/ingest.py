@@ -32,7 +32,8 @@ def register(rt: Runtime) -> None:
     # Account metadata is a watermark source too, without event times: until its
     # partitions are caught up they hold counting back, so an account's metadata (e.g.
     # review_required) is in place before its events count, as in a replay.
-    reported_topics = set(rt.topics.inputs.topics) | set(rt.topics.accounts.topics)
+    input_topics = set(rt.topics.inputs.topics)
+    reported_topics = input_topics | set(rt.topics.accounts.topics)
 
     def source_name(topic: str) -> str:
         return topic[len(prefix) :] if prefix and topic.startswith(prefix) else topic
@@ -87,7 +88,8 @@ def register(rt: Runtime) -> None:
             return
         highwater = {tp: consumer.highwater(tp) for tp in assigned}
         committed = {tp: consumer._committed_offset.get(tp) for tp in assigned}
-        report = progress.report_if_due(progress.snapshot(assigned, highwater, committed))
+        sources = progress.snapshot(assigned, highwater, committed)
+        report = progress.report_if_due(sources)
         if report is None:
             return
         value = PROGRESS + msgspec.json.encode(report)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from policy.config import Policy
 from policy.guard import Guard, Step
+from policy.held import HeldInMemory
 from policy.state import AccountState
 from schemas.types import AccountMeta, Decision, Event
 
@@ -25,7 +26,7 @@ Sink = Callable[[Decision], None]
 SEEN_TTL_EXTRA = timedelta(days=2)
 
 
-class ReplayStore:
+class ReplayStore(HeldInMemory):
     """The guard's state for a replay (a ``GuardStore``), in memory.
 
     Unlike ``DictStore`` it keeps account states as live objects: a replay commits every
@@ -37,6 +38,7 @@ class ReplayStore:
     """
 
     def __init__(self, clock: Clock, ttl: timedelta) -> None:
+        super().__init__()
         self.states: dict[str, AccountState] = {}
         self.seen: dict[str, str] = {}
         self.suppressed: dict[str, str] = {}
@@ -115,7 +117,7 @@ class Lane:
         for decision in step.outcome.decisions:
             self.sink(decision)
         self.guard.commit(step)
-        earliest = step.earliest_pending
+        earliest = self.guard.earliest_held(account_id)
         if earliest is None:
             self._due.pop(account_id, None)
         elif self._due.get(account_id) != earliest:

@@ -12,17 +12,17 @@ folded into it, and the seen-ids table remembers which message first carried an 
 A replayed message is recognised by either, whichever of the two writes survived a crash.
 
 Event-time order: input topics are consumed independently, so an account's bounces can
-arrive before the deliveries they followed. A received event is therefore first put in
-the account row's ``pending`` list and counted only once the caller's *watermark* (a time
-before which no more events are expected) has passed it; events are counted in
+arrive before the deliveries they followed. A received event is counted only once the
+caller's *watermark* (a time before which no more events are expected) has passed it;
+until then it is *held* in the store (``policy.held``), and held events are counted in
 (occurred_at, event_id) order. The streaming worker derives the watermark from the input
 partitions' progress, the replay from the file; both call this same code, so they count
-the same events in the same order. ``watermark=None`` means "count at once".
+the same events in the same order. ``watermark=None`` means "count at once". An event
+older than what was already counted (late beyond the watermark) is counted on arrival.
 """
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,14 +37,11 @@ from policy.engine import (
     apply_meta,
     apply_restore,
 )
+from policy.held import HeldInMemory, order_key, time_key
 from policy.state import AccountState, decode_state, encode_state
 from schemas.types import AccountMeta, AccountStatus, Channel, Event, Suppression
 
 StepKind = Literal["applied", "duplicate", "replayed"]
-
-
-def order_key(event: Event) -> tuple[datetime, str]:
-    return (event.occurred_at, event.event_id)
 
 
 class GuardStore(Protocol):
@@ -58,6 +55,10 @@ class GuardStore(Protocol):
     def mark_suppressed(self, key: str, reason: str) -> None: ...
     def load_meta(self, account_id: str) -> AccountMeta | None: ...
     def save_meta(self, meta: AccountMeta) -> None: ...
+    def hold(self, event: Event) -> None: ...
+    def held(self, account_id: str, up_to: str | None) -> list[tuple[str, Event]]: ...
+    def drop_held(self, account_id: str, keys: list[str]) -> None: ...
+    def first_held(self, account_id: str) -> Event | None: ...
 
 
 @dataclass(frozen=True)
@@ -85,13 +86,12 @@ class Step:
     meta: AccountMeta | None = None
     counted: int = 0
     """Events folded into the counts by this step (held ones released included)."""
+    to_hold: Event | None = None
+    released: list[str] = field(default_factory=list)
+    """Order keys of held events this step counted (or found already counted)."""
 
-    @property
-    def earliest_pending(self) -> datetime | None:
-        return self.state.pending[0].occurred_at if self.state.pending else None
 
-
-class DictStore:
+class DictStore(HeldInMemory):
     """The in-memory twin of the worker's tables (replay, unit tests).
 
     Accounts are kept encoded, as in the table, so a step that is never committed cannot
@@ -99,6 +99,7 @@ class DictStore:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self.accounts: dict[str, bytes] = {}
         self.seen: dict[str, str] = {}
         self.suppressed: dict[str, str] = {}
@@ -160,43 +161,52 @@ class Guard:
         first_seen_by = self.store.seen_by(event.event_id)
         if first_seen_by is not None and (position is None or first_seen_by != str(position)):
             return Step("duplicate", state, event_id=event.event_id)
-        pending = state.pending
-        pending.insert(bisect.bisect(pending, order_key(event), key=order_key), event)
         self._mark_applied(state, position)
         now = self.clock()
-        outcome, counted = self._count_up_to(state, watermark, now)
-        step = self._staged("applied", state, outcome, now, event.event_id, position)
-        step.counted = counted
+        key = order_key(event)
+        late = bool(state.released_through) and key <= state.released_through
+        if late or watermark is None or event.occurred_at <= watermark:
+            arriving: tuple[str, Event] | None = (key, event)
+        else:
+            arriving = None
+        step = self._count_due(state, watermark, now, arriving, late)
+        step.event_id, step.position = event.event_id, position
+        if arriving is None:
+            step.to_hold = event
         return step
 
     def release(self, account_id: str, watermark: datetime | None) -> Step:
         """Count an account's held events up to ``watermark`` (the watermark moved on)."""
-        state = self._account(account_id)
-        now = self.clock()
-        outcome, counted = self._count_up_to(state, watermark, now)
-        step = self._staged("applied", state, outcome, now, None, None)
-        step.counted = counted
-        return step
+        return self._count_due(self._account(account_id), watermark, self.clock(), None, False)
 
-    def _count_up_to(
-        self, state: AccountState, watermark: datetime | None, now: datetime
-    ) -> tuple[Outcome, int]:
-        due = 0
-        for held in state.pending:
-            if watermark is not None and held.occurred_at > watermark:
-                break
-            due += 1
+    def _count_due(
+        self,
+        state: AccountState,
+        watermark: datetime | None,
+        now: datetime,
+        arriving: tuple[str, Event] | None,
+        late: bool,
+    ) -> Step:
+        due = self.store.held(state.account_id, None if watermark is None else time_key(watermark))
+        released = [key for key, _ in due]
+        fresh = [(key, e) for key, e in due if key > state.released_through]
+        if arriving is not None and not late:
+            fresh.append(arriving)
+            fresh.sort(key=lambda entry: entry[0])
         outcome = Outcome()
-        if not due:
-            return outcome, 0
         meta = self.store.load_meta(state.account_id)
-        for held in state.pending[:due]:
-            result = apply_event(self.policy, state, held, meta, now)
+        counting = fresh + ([arriving] if late and arriving is not None else [])
+        for _key, event in counting:
+            result = apply_event(self.policy, state, event, meta, now)
             outcome.decisions.extend(result.decisions)
             outcome.suppressions.extend(result.suppressions)
             outcome.status_changed |= result.status_changed
-        del state.pending[:due]
-        return outcome, due
+        if fresh:
+            state.released_through = max(state.released_through, fresh[-1][0])
+        step = self._staged("applied", state, outcome, now, None, None)
+        step.counted = len(counting)
+        step.released = released
+        return step
 
     def step_meta(self, meta: AccountMeta) -> Step:
         state = self._account(meta.account_id)
@@ -243,15 +253,24 @@ class Guard:
         status = account_status(state, now) if outcome.status_changed else None
         return Step(kind, state, outcome, list(fresh.values()), status, event_id, position)
 
+    def earliest_held(self, account_id: str) -> datetime | None:
+        """When the account's first held event happened (None: it holds nothing)."""
+        first = self.store.first_held(account_id)
+        return first.occurred_at if first is not None else None
+
     def commit(self, step: Step) -> None:
         """Write what ``step`` changed; call only after its records were published."""
         if step.kind == "duplicate":
             return
         if step.kind == "applied":
+            if step.to_hold is not None:  # before the row: a replay must find it held
+                self.store.hold(step.to_hold)
             self.store.save_account(step.state)
             for suppression in step.suppressions:
                 self.store.mark_suppressed(suppression.key, suppression.reason)
             if step.meta is not None:
                 self.store.save_meta(step.meta)
+            if step.released:  # after the row: left-overs are skipped by released_through
+                self.store.drop_held(step.state.account_id, step.released)
         if step.event_id is not None:
             self.store.mark_seen(step.event_id, str(step.position) if step.position else "replay")

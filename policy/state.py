@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
-from schemas.types import CHANNELS, ChannelStatus, Event
+from schemas.types import CHANNELS, ChannelStatus
 
 __all__ = [
     "AccountState",
@@ -70,9 +70,9 @@ class AccountState(msgspec.Struct, kw_only=True):
     #: Kafka offsets already received into this row (counted or held), per partition of
     #: the internal topic; owned by ``policy.guard``.
     applied_offsets: dict[str, int] = msgspec.field(default_factory=dict)
-    #: Events received but not yet counted, in (occurred_at, event_id) order: held until
-    #: the event-time watermark passes them (see ``policy.guard``). Usually empty.
-    pending: list[Event] = msgspec.field(default_factory=list)
+    #: Order key (``policy.held.order_key``) of the last held event counted: a held event
+    #: at or below it was counted before a crash and is only left to be dropped.
+    released_through: str = ""
 
     @classmethod
     def new(cls, account_id: str) -> AccountState:

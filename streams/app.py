@@ -53,7 +53,8 @@ def create_app(settings: Settings) -> faust.App:
         web_graph_enabled=False,
         web_stats_enabled=False,
         web_router_enabled=False,
-        producer_linger_ms=5,
+        # The guard waits for the broker's ack of a step's records: keep linger short.
+        producer_linger_ms=1,
         broker_commit_interval=1.0,
         # A killed worker leaves the group after this, not after faust's 60 s default,
         # so a restart or a failover resumes within seconds.
@@ -130,7 +131,7 @@ def build_runtime(settings: Settings, registry: CollectorRegistry | None = None)
         tables=define_tables(
             app,
             block_cache_bytes=settings.block_cache_bytes,
-            seen_ttl_days=policy.late_grace_days + 2,
+            seen_ttl_days=policy.late_grace_days + 2,  # see tables.table_specs
             partitions=settings.partitions,
         ),
         metrics=Metrics(registry if registry is not None else CollectorRegistry()),

@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams import topics as t
 from streams.settings import Settings
+from tables import changelog_topic, table_specs
 
 log = logging.getLogger("sendguard.provision")
 
@@ -24,7 +25,7 @@ class ProvisionError(RuntimeError):
     """The broker refused to create a topic Sendguard needs."""
 
 
-def wanted_topics(settings: Settings) -> list[NewTopic]:
+def wanted_topics(settings: Settings, seen_ttl_days: int = 9) -> list[NewTopic]:
     def new(name: str, config: dict[str, str]) -> NewTopic:
         return NewTopic(
             settings.topic(name),
@@ -36,10 +37,21 @@ def wanted_topics(settings: Settings) -> list[NewTopic]:
     wanted = [new(name, t.APPEND_ONLY) for name in t.INPUT_TOPICS]
     wanted.append(new(t.ACCOUNTS, t.COMPACTED))
     wanted.extend(new(spec.name, spec.config) for spec in t.OUTPUT_SPECS)
+    wanted.extend(
+        NewTopic(
+            changelog_topic(settings.app_id, spec.name),
+            num_partitions=settings.partitions,
+            replication_factor=1,
+            topic_configs=dict(spec.changelog_configs),
+        )
+        for spec in table_specs(seen_ttl_days)
+    )
     return wanted
 
 
-async def ensure_topics(settings: Settings, timeout: float = 30.0) -> dict[str, int]:
+async def ensure_topics(
+    settings: Settings, timeout: float = 30.0, seen_ttl_days: int = 9
+) -> dict[str, int]:
     """Create the missing topics; return the partition counts of the topics agents read."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=int(timeout * 1000)
@@ -54,7 +66,7 @@ async def ensure_topics(settings: Settings, timeout: float = 30.0) -> dict[str, 
     created: list[str] = []
     try:
         existing = set(await admin.list_topics())
-        for topic in wanted_topics(settings):
+        for topic in wanted_topics(settings, seen_ttl_days):
             if topic.name in existing:
                 continue
             try:

@@ -30,7 +30,7 @@ async def on_owner(
     body: bytes = b"",
 ) -> Any:
     try:
-        owner = rt.app.router.key_store(rt.tables.accounts.name, account_id)
+        owner = rt.app.router.key_store(rt.tables.accounts.name, account_id.encode())
     except KeyError:
         return web.json({"error": "partitions are being assigned; retry shortly"}, status=503)
     me = rt.app.conf.canonical_url

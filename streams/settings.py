@@ -11,6 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: Faust's worker --loglevel choices, and the spellings people also use for them.
+_LOG_LEVELS = {"debug": "debug", "info": "info", "warn": "warn", "warning": "warn",
+               "error": "error", "crit": "crit", "critical": "crit"}  # fmt: skip
+
 
 class SettingsError(ValueError):
     """An environment variable holds a value Sendguard cannot use."""
@@ -119,8 +123,17 @@ class Settings:
             fault_stall_after=integer("FAULT_STALL_AFTER", 0),
             reorder_allowance_s=integer("REORDER_ALLOWANCE_S", base.reorder_allowance_s),
         )
+        if settings.log_level not in _LOG_LEVELS:
+            raise SettingsError(
+                f"SENDGUARD_LOG_LEVEL: expected one of {', '.join(sorted(_LOG_LEVELS))}, "
+                f"got {settings.log_level!r}"
+            )
         settings.bootstrap_host_port  # noqa: B018 - validates host:port early
         return settings
+
+    @property
+    def faust_log_level(self) -> str:
+        return _LOG_LEVELS[self.log_level]
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

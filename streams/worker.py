@@ -15,7 +15,8 @@ def run_worker(settings: Settings) -> int:
 
     rt = build_runtime(settings)  # loads the policy first: a bad file fails before Kafka
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    rt.input_partitions.update(asyncio.run(ensure_topics(settings)))
+    seen_ttl_days = rt.policy.late_grace_days + 2
+    rt.input_partitions.update(asyncio.run(ensure_topics(settings, seen_ttl_days=seen_ttl_days)))
     agents.register(rt)
     from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 
@@ -31,7 +32,7 @@ def run_worker(settings: Settings) -> int:
         "sendguard",
         "worker",
         "--loglevel",
-        settings.log_level,
+        settings.faust_log_level,
         "--web-port",
         str(settings.web_port),
         "--web-host",

@@ -32,6 +32,9 @@ class Tables:
     held: faust.Table
     """account_id -> b"": accounts with events held for event-time order (see policy.guard);
     lets a worker find them again after a restart or rebalance without scanning accounts."""
+    held_events: faust.Table
+    """account_id + "\x1f" + policy.held.order_key -> Event: the held events themselves,
+    read back in key order with a RocksDB range scan (tables.store)."""
     appeals: faust.Table
     """appeal_id -> schemas.appeals.Appeal (the id embeds the account, see streams.api)."""
 
@@ -47,39 +50,72 @@ def _store_options(block_cache_bytes: int, **extra: Any) -> dict[str, Any]:
     }
 
 
-def define_tables(
-    app: faust.App, *, block_cache_bytes: int, seen_ttl_days: int, partitions: int
-) -> Tables:
-    def table(name: str, help: str, **extra: Any) -> faust.Table:
-        topic_configs = extra.pop("topic_configs", {})
-        return app.Table(
-            name,
-            key_type=str,
-            value_type=bytes,
-            partitions=partitions,
-            help=help,
-            options=_store_options(block_cache_bytes, **extra),
-            extra_topic_configs=topic_configs,
-        )
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    help: str
+    store_options: dict[str, Any]
+    changelog_configs: dict[str, str]
 
+
+def table_specs(seen_ttl_days: int) -> list[TableSpec]:
+    """Every table, in one list: ``define_tables`` builds them and ``streams.provision``
+    creates their changelog topics before the worker starts (a table written before
+    faust's metadata knows its brand-new changelog topic crashes the agent with
+    ``PartitionsMismatch``)."""
+    compacted = {"cleanup.policy": "compact"}
     seen_ttl_s = seen_ttl_days * DAY_S
-    return Tables(
-        accounts=table("accounts", "per-account guard state"),
-        seen=table(
+    return [
+        TableSpec("accounts", "per-account guard state", {}, compacted),
+        TableSpec(
             "seen-events",
             "event ids already counted",
             # RocksDB drops entries after the TTL at compaction, and the changelog drops
             # its old segments: an id older than the grace can only come back as a late
             # event, which ingest rejects anyway.
-            ttl=seen_ttl_s,
-            topic_configs={
+            {"ttl": seen_ttl_s},
+            {
                 "cleanup.policy": "compact,delete",
                 "retention.ms": str(seen_ttl_s * 1000),
                 "segment.ms": str(DAY_S * 1000),
             },
         ),
-        suppressions=table("suppressions", "suppressed recipients per account"),
-        meta=table("account-meta", "account metadata from the accounts topic"),
-        held=table("held-accounts", "accounts with events waiting for the watermark"),
-        appeals=table("appeals", "appeals and account reviews"),
+        TableSpec("suppressions", "suppressed recipients per account", {}, compacted),
+        TableSpec("account-meta", "account metadata from the accounts topic", {}, compacted),
+        TableSpec("held-accounts", "accounts with events waiting for the watermark", {}, compacted),
+        TableSpec("held-events", "events waiting for the watermark", {}, compacted),
+        TableSpec("appeals", "appeals and account reviews", {}, compacted),
+    ]
+
+
+def changelog_topic(app_id: str, table: str) -> str:
+    """Faust's name for a table's changelog topic."""
+    return f"{app_id}-{table}-changelog"
+
+
+def define_tables(
+    app: faust.App, *, block_cache_bytes: int, seen_ttl_days: int, partitions: int
+) -> Tables:
+    built = {
+        spec.name: app.Table(
+            spec.name,
+            # Raw UTF-8 keys, as on sendguard.events: the same key hashes to the same
+            # partition, so faust's router finds the worker owning an account.
+            key_type=bytes,
+            value_type=bytes,
+            partitions=partitions,
+            help=spec.help,
+            options=_store_options(block_cache_bytes, **spec.store_options),
+            extra_topic_configs=dict(spec.changelog_configs),
+        )
+        for spec in table_specs(seen_ttl_days)
+    }
+    return Tables(
+        accounts=built["accounts"],
+        seen=built["seen-events"],
+        suppressions=built["suppressions"],
+        meta=built["account-meta"],
+        held=built["held-accounts"],
+        held_events=built["held-events"],
+        appeals=built["appeals"],
     )

@@ -1,0 +1,1 @@
+"""Benchmarks of Sendguard against a real local broker (see BENCHMARKS.md)."""

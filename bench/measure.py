@@ -1,0 +1,130 @@
+"""Measurements the benchmark takes: consume ceilings, drain times, process memory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+@dataclass
+class Rate:
+    messages: int
+    seconds: float
+
+    @property
+    def per_s(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+
+async def partitions(bootstrap: str, topics: list[str]) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return [
+            TopicPartition(t["topic"], p["partition"])
+            for t in await admin.describe_topics(topics)
+            for p in t["partitions"]
+        ]
+    finally:
+        await admin.close()
+
+
+async def raw_consume(bootstrap: str, topics: list[str], parse: bool = False) -> Rate:
+    """The ceiling: a plain aiokafka consumer reading ``topics`` to their end."""
+    tps = await partitions(bootstrap, topics)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=32 * 1024 * 1024,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        total = sum(ends.values())
+        seen = 0
+        started: float | None = None
+        while seen < total:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            if started is None and batches:
+                started = time.monotonic()
+            for messages in batches.values():
+                seen += len(messages)
+                if parse:
+                    for message in messages:
+                        with contextlib.suppress(ValueError):
+                            json.loads(message.value)
+        return Rate(seen, time.monotonic() - (started or time.monotonic()))
+    finally:
+        await consumer.stop()
+
+
+async def committed_lag(bootstrap: str, group: str, topics: list[str]) -> int:
+    tps = await partitions(bootstrap, topics)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(tps)
+        committed = await admin.list_consumer_group_offsets(group)
+        return sum(
+            end - (committed[tp].offset if tp in committed else 0)
+            for tp, end in ends.items()
+            if end > 0
+        )
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def wait_drained(
+    bootstrap: str, group: str, topics: list[str], total: int, progress: bool = True
+) -> float:
+    """Seconds until the group has committed everything on ``topics``."""
+    started = time.monotonic()
+    while True:
+        lag = await committed_lag(bootstrap, group, topics)
+        if progress:
+            done = max(0, total - lag)
+            elapsed = time.monotonic() - started
+            print(f"\r  sendguard: {done:,}/{total:,} ({done / max(elapsed, 1e-9):,.0f}/s)   ",
+                  end="", flush=True)  # fmt: skip
+        if lag <= 0:
+            if progress:
+                print()
+            return time.monotonic() - started
+        await asyncio.sleep(0.5)
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def tree_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def show(rows: list[tuple[str, Any]]) -> None:
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
