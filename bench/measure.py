@@ -86,22 +86,40 @@ async def committed_lag(bootstrap: str, group: str, topics: list[str]) -> int:
         await admin.close()
 
 
-async def wait_drained(
-    bootstrap: str, group: str, topics: list[str], total: int, progress: bool = True
-) -> float:
-    """Seconds until the group has committed everything on ``topics``."""
+def _metrics(port: int) -> dict[str, float]:
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    return totals
+
+
+async def wait_processed(port: int, expected: int, progress: bool = True) -> float:
+    """Seconds until the worker has an outcome for ``expected`` input events (accepted,
+    duplicate, invalid or late) and holds none back for event-time order."""
     started = time.monotonic()
     while True:
-        lag = await committed_lag(bootstrap, group, topics)
+        try:
+            totals = await asyncio.to_thread(_metrics, port)
+        except OSError:
+            totals = {}
+        done = int(totals.get("sendguard_events_total", 0))
+        held = totals.get("sendguard_held_accounts", 0)
+        elapsed = time.monotonic() - started
         if progress:
-            done = max(0, total - lag)
-            elapsed = time.monotonic() - started
-            print(f"\r  sendguard: {done:,}/{total:,} ({done / max(elapsed, 1e-9):,.0f}/s)   ",
-                  end="", flush=True)  # fmt: skip
-        if lag <= 0:
+            rate = done / max(elapsed, 1e-9)
+            print(f"\r  sendguard: {done:,}/{expected:,} events ({rate:,.0f}/s), "
+                  f"{held:.0f} accounts holding   ", end="", flush=True)  # fmt: skip
+        if done >= expected and held == 0:
             if progress:
                 print()
-            return time.monotonic() - started
+            return elapsed
         await asyncio.sleep(0.5)
 
 
