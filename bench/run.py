@@ -110,7 +110,7 @@ async def main(args: argparse.Namespace) -> dict:
         broker = LocalBroker(home=default_home(), run_dir=work / "broker", port=free_port())
         broker.start()
         bootstrap = broker.bootstrap
-    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    prefix = f"b{uuid.uuid4().hex[:4]}."  # short: quix names repartition topics after all inputs
     try:
         items = load(month_file(args.accounts, args.seed))
         email_events = sum(1 for i in items if not isinstance(i, dict) or i["topic"] != "accounts")
@@ -142,15 +142,19 @@ async def main(args: argparse.Namespace) -> dict:
         drain_s = await wait_processed(int(env["SENDGUARD_WEB_PORT"]), email_events)
         rss = rss_bytes(worker.pid)
         state = tree_bytes(work / "data")
-        print("latency: live traffic ...")
-        latencies = await latency.probe(bootstrap, prefix, seconds=args.latency_seconds)
-        worker.terminate()
+        worker.terminate()  # the peer reads the same month on its own, then latency
         worker.wait(60)
-
         peer = None
         if not args.skip_peer:
             print("peer: quix-streams ...")
             peer = run_peer(bootstrap, prefix, email_events, work / "peer-state", policy)
+
+        worker = start_worker(env, work / "worker-latency.log")
+        print("latency: live traffic ...")
+        latencies = await latency.probe(bootstrap, prefix, seconds=args.latency_seconds)
+
+        worker.terminate()
+        worker.wait(60)
 
         accounts = sum(1 for i in items if isinstance(i, dict) and i["topic"] == "accounts")
         # From launching the worker (its start-up included) to the last event's outcome.

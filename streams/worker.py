@@ -28,8 +28,10 @@ def run_worker(settings: Settings) -> int:
     api.register(rt)
     monitoring.register(rt)
     monitoring.start_watchdog(rt)
+    loop = ["--loop", "uvloop"] if _has_uvloop() else []
     sys.argv = [
         "sendguard",
+        *loop,
         "worker",
         "--loglevel",
         settings.faust_log_level,
@@ -42,3 +44,12 @@ def run_worker(settings: Settings) -> int:
     ]
     rt.app.main()
     return 0
+
+
+def _has_uvloop() -> bool:
+    """uvloop (a faster asyncio loop, which faust supports) when installed."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
