@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 from policy.config import Policy
-from policy.guard import Guard, Step
-from policy.held import HeldInMemory
+from policy.guard import DictStore, Guard, Step
 from policy.state import AccountState
 from schemas.types import AccountMeta, Decision, Event
 
@@ -26,7 +25,7 @@ Sink = Callable[[Decision], None]
 SEEN_TTL_EXTRA = timedelta(days=2)
 
 
-class ReplayStore(HeldInMemory):
+class ReplayStore(DictStore):
     """The guard's state for a replay (a ``GuardStore``), in memory.
 
     Unlike ``DictStore`` it keeps account states as live objects: a replay commits every
@@ -40,9 +39,6 @@ class ReplayStore(HeldInMemory):
     def __init__(self, clock: Clock, ttl: timedelta) -> None:
         super().__init__()
         self.states: dict[str, AccountState] = {}
-        self.seen: dict[str, str] = {}
-        self.suppressed: dict[str, str] = {}
-        self.meta: dict[str, AccountMeta] = {}
         self._clock = clock
         self._ttl_days = max(1, ttl.days + (1 if ttl.seconds else 0))
         self._days: deque[tuple[int, list[str]]] = deque()
@@ -53,9 +49,6 @@ class ReplayStore(HeldInMemory):
     def save_account(self, state: AccountState) -> None:
         self.states[state.account_id] = state
 
-    def seen_by(self, event_id: str) -> str | None:
-        return self.seen.get(event_id)
-
     def mark_seen(self, event_id: str, position: str) -> None:
         day = self._clock().toordinal()
         if not self._days or self._days[-1][0] != day:
@@ -65,18 +58,6 @@ class ReplayStore(HeldInMemory):
                     self.seen.pop(old, None)
         self._days[-1][1].append(event_id)
         self.seen[event_id] = position
-
-    def is_suppressed(self, key: str) -> bool:
-        return key in self.suppressed
-
-    def mark_suppressed(self, key: str, reason: str) -> None:
-        self.suppressed[key] = reason
-
-    def load_meta(self, account_id: str) -> AccountMeta | None:
-        return self.meta.get(account_id)
-
-    def save_meta(self, meta: AccountMeta) -> None:
-        self.meta[meta.account_id] = meta
 
 
 class Lane:
