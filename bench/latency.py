@@ -7,7 +7,7 @@ import json
 import time
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.measure import partitions
 
@@ -82,6 +82,3 @@ async def probe(
     await producer.stop()
     await consumer.stop()
     return latencies
-
-
-__all__ = ["TopicPartition", "probe"]

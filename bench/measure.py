@@ -67,25 +67,6 @@ async def raw_consume(bootstrap: str, topics: list[str], parse: bool = False) ->
         await consumer.stop()
 
 
-async def committed_lag(bootstrap: str, group: str, topics: list[str]) -> int:
-    tps = await partitions(bootstrap, topics)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await admin.start()
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(tps)
-        committed = await admin.list_consumer_group_offsets(group)
-        return sum(
-            end - (committed[tp].offset if tp in committed else 0)
-            for tp, end in ends.items()
-            if end > 0
-        )
-    finally:
-        await consumer.stop()
-        await admin.close()
-
-
 def _metrics(port: int) -> dict[str, float]:
     import urllib.request
 
