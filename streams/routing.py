@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from faust.exceptions import SameNode
 
 from streams.app import Runtime
 
@@ -60,5 +59,3 @@ async def on_owner(
         log.warning("forwarding %s %s to %s failed: %r", request.method, request.path, owner, exc)
         return web.json({"error": f"owner worker {owner} unreachable; retry"}, status=503)
 
-
-__all__ = ["SameNode", "on_owner"]

@@ -23,11 +23,10 @@ APPEND_ONLY = {"cleanup.policy": "delete"}
 class TopicSpec:
     name: str
     config: dict[str, str]
-    internal: bool = False
 
 
 OUTPUT_SPECS: tuple[TopicSpec, ...] = (
-    TopicSpec(EVENTS, APPEND_ONLY, internal=True),
+    TopicSpec(EVENTS, APPEND_ONLY),
     TopicSpec(DECISIONS, APPEND_ONLY),
     TopicSpec(ACCOUNT_STATUS, COMPACTED),
     TopicSpec(SUPPRESSIONS, COMPACTED),
