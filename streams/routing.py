@@ -58,4 +58,3 @@ async def on_owner(
     except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("forwarding %s %s to %s failed: %r", request.method, request.path, owner, exc)
         return web.json({"error": f"owner worker {owner} unreachable; retry"}, status=503)
-
