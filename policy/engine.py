@@ -16,7 +16,7 @@ import msgspec
 
 from policy.config import Policy
 from policy.errors import AccountMismatch, NotSuspended
-from policy.rules import Verdict, evaluate
+from policy.rules import Verdict, evaluate, make_evidence
 from policy.state import AccountState, CampaignCounts, ChannelState, PeriodCounts
 from schemas.types import (
     CHANNELS,
@@ -26,7 +26,6 @@ from schemas.types import (
     ChannelStatus,
     Decision,
     Event,
-    Evidence,
     Suppression,
     SuppressionReason,
 )
@@ -139,15 +138,7 @@ def apply_restore(
         suspension_type=None,
         campaign_id=None,
         period=period,
-        evidence=Evidence(
-            sent=counts.sent,
-            hard_bounces=counts.hard_bounces,
-            spam_reports=counts.spam_reports,
-            unsubscribes=counts.unsubscribes,
-            abuse_complaints=counts.abuse_complaints,
-            rate=None,
-            limit=None,
-        ),
+        evidence=make_evidence(counts, rate=None, limit=None),
         trigger_event_id=None,
         policy_version=policy.version,
         decided_at=now,

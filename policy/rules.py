@@ -86,7 +86,8 @@ def evaluate(
     return verdicts
 
 
-def _evidence(counts: PeriodCounts, rate: float | None, limit: float) -> Evidence:
+def make_evidence(counts: PeriodCounts, rate: float | None, limit: float | None) -> Evidence:
+    """The counts behind a decision, with the rate and limit that crossed (if any)."""
     return Evidence(
         sent=counts.sent,
         hard_bounces=counts.hard_bounces,
@@ -94,7 +95,7 @@ def _evidence(counts: PeriodCounts, rate: float | None, limit: float) -> Evidenc
         unsubscribes=counts.unsubscribes,
         abuse_complaints=counts.abuse_complaints,
         rate=rate,
-        limit=float(limit),
+        limit=None if limit is None else float(limit),
     )
 
 
@@ -118,24 +119,24 @@ def _suspend(
     limits = policy.suspend
     if _at_least(counts.spam_trap_hits, limits.spam_trap_hits):
         return Verdict(
-            "suspend", "spam_trap", _evidence(counts, None, limits.spam_trap_hits), "fraud"
+            "suspend", "spam_trap", make_evidence(counts, None, limits.spam_trap_hits), "fraud"
         )
     if _at_least(counts.abuse_complaints, limits.abuse_complaints):
-        evidence = _evidence(counts, None, limits.abuse_complaints)
+        evidence = make_evidence(counts, None, limits.abuse_complaints)
         return Verdict("suspend", "abuse_complaint", evidence, "deliverability")
     if _new_listing(event) and _at_least(len(channel.blocklists), limits.blocklistings):
-        evidence = _evidence(counts, None, limits.blocklistings)
+        evidence = make_evidence(counts, None, limits.blocklistings)
         return Verdict("suspend", "blocklist", evidence, "deliverability")
     for reason, field in _RATE_FIELDS.items():
         limit = getattr(limits, reason)
         rate = rate_crossed(getattr(counts, field), counts.sent, policy.min_sends, limit)
         if rate is not None:
-            return Verdict("suspend", reason, _evidence(counts, rate, limit), "deliverability")
+            return Verdict("suspend", reason, make_evidence(counts, rate, limit), "deliverability")
     campaign = policy.campaign
     if campaign is not None:
         cancelled = channel.cancelled_campaigns.get(event.period, 0) + int(cancelled_now)
         if _at_least(cancelled, campaign.cancelled_to_suspend):
-            evidence = _evidence(counts, None, campaign.cancelled_to_suspend)
+            evidence = make_evidence(counts, None, campaign.cancelled_to_suspend)
             return Verdict("suspend", "repeated_cancelled_campaigns", evidence, "deliverability")
     return None
 
@@ -155,13 +156,13 @@ def _warns(
         and _at_least(len(channel.blocklists), limits.blocklistings)
         and fresh("blocklist")
     ):
-        evidence = _evidence(counts, None, limits.blocklistings)
+        evidence = make_evidence(counts, None, limits.blocklistings)
         verdicts.append(Verdict("warn", "blocklist", evidence))
     for reason, field in _RATE_FIELDS.items():
         limit = getattr(limits, reason)
         rate = rate_crossed(getattr(counts, field), counts.sent, policy.min_sends, limit)
         if rate is not None and fresh(reason):
-            verdicts.append(Verdict("warn", reason, _evidence(counts, rate, limit)))
+            verdicts.append(Verdict("warn", reason, make_evidence(counts, rate, limit)))
     return verdicts
 
 
