@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from agents import guard, ingest
+from agents import guard
 from streams.app import Runtime
 
 
-def register(rt: Runtime) -> None:
-    ingest.register(rt)
-    guard.register(rt)
+def register(rt: Runtime) -> guard.GuardAgent:
+    return guard.register(rt)

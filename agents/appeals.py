@@ -1,26 +1,31 @@
 """Apply the appeal commands the HTTP views queue: file an appeal, decide on one.
 
-Runs inside the guard agent (tables change only in stream iteration). The view checked
-the request already; the checks are repeated here because the account may have changed
-in between, and a replayed command must not act twice.
+Runs inside the guard agent, in order with the account's events. The view checked the
+request already; the checks are repeated here because the account may have changed in
+between, and a command read again after a crash must not act twice. Like every step of
+the guard, what a command writes becomes durable at the next flush, after its records
+are published; its answer is sent to the waiting view only then.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from agents.publish import Publisher
 from policy import NotSuspended
 from policy.appeals import admit_appeal
 from policy.engine import decision_id
-from policy.guard import Guard, Position
+from policy.guard import Guard, Position, Step
 from schemas.appeals import Appeal, DecideAppeal, FileAppeal, Notification, decode_appeal
 from schemas.parse import encode
-from streams.app import Runtime
 from streams.commands import CommandResult
+from tables.batch import TableBatch
 
 log = logging.getLogger("sendguard.appeals")
+
+#: publish(topic name, account id, record): queue a record for the next flush.
+Publish = Callable[[str, str, bytes, datetime], None]
 
 
 def appeal_view(appeal: Appeal) -> dict[str, object]:
@@ -34,23 +39,36 @@ def appeal_view(appeal: Appeal) -> dict[str, object]:
 
 
 class AppealDesk:
-    def __init__(self, rt: Runtime, guard: Guard, publisher: Publisher) -> None:
-        self.rt = rt
-        self.guard = guard
-        self.publisher = publisher
-        self.table = rt.tables.appeals
+    def __init__(
+        self,
+        store: TableBatch,
+        publish: Publish,
+        appeals_topic: str,
+        notifications_topic: str,
+    ) -> None:
+        self.store = store
+        self.table = store.tables.appeals
+        self.publish = publish
+        self.appeals_topic = appeals_topic
+        self.notifications_topic = notifications_topic
 
-    def load(self, appeal_id: str) -> Appeal | None:
-        raw = self.table.get(appeal_id.encode())
+    def load(self, appeal_id: str, account_id: str) -> Appeal | None:
+        raw = self.store.get(self.table, self.store.partition_of(account_id), appeal_id.encode())
         return decode_appeal(raw) if raw is not None else None
 
-    async def file(self, command: FileAppeal) -> CommandResult:
+    def _save(self, appeal: Appeal) -> None:
+        self.store.put(self.table, self.store.partition_of(appeal.account_id),
+                       appeal.appeal_id.encode(), encode(appeal))  # fmt: skip
+        self.publish(self.appeals_topic, appeal.account_id, encode(appeal),
+                     appeal.decided_at or appeal.filed_at)  # fmt: skip
+
+    def file(self, command: FileAppeal) -> CommandResult:
         appeal = command.appeal
-        existing = self.load(appeal.appeal_id)
-        if existing is not None:  # a replayed command
+        existing = self.load(appeal.appeal_id, appeal.account_id)
+        if existing is not None:  # a command read again
             return CommandResult(201, appeal_view(existing))
-        state = self.guard.store.load_account(appeal.account_id)
-        meta = self.guard.store.load_meta(appeal.account_id)
+        state = self.store.load_account(appeal.account_id)
+        meta = self.store.load_meta(appeal.account_id)
         status = state.channel(appeal.channel).status if state else None
         if status is None:
             return CommandResult(409, {"error": f"the {appeal.channel} channel is active"})
@@ -58,41 +76,40 @@ class AppealDesk:
         if not admission.accepted:
             return CommandResult(admission.status, {"error": admission.reason})
         appeal.kind, appeal.queue = admission.kind, admission.queue
-        await self.publisher.record(self.rt.topics.appeals, appeal.account_id, appeal)
+        self._save(appeal)
         if admission.notify_account_team and meta is not None:
-            await self._notify_account_team(appeal, [meta.primary_contact, meta.csm])
-        self.table[appeal.appeal_id.encode()] = encode(appeal)
+            self._notify_account_team(appeal, [meta.primary_contact, meta.csm])
         log.info("appeal %s filed for %s/%s (%s queue)", appeal.appeal_id, appeal.account_id,
                  appeal.channel, appeal.queue)  # fmt: skip
         return CommandResult(201, appeal_view(appeal))
 
-    async def decide(self, command: DecideAppeal, position: Position) -> CommandResult:
-        appeal = self.load(command.appeal_id)
+    def decide(
+        self, command: DecideAppeal, guard: Guard, position: Position
+    ) -> tuple[CommandResult, Step | None]:
+        appeal = self.load(command.appeal_id, command.account_id)
         if appeal is None or appeal.account_id != command.account_id:
-            return CommandResult(404, {"error": f"no appeal {command.appeal_id}"})
+            return CommandResult(404, {"error": f"no appeal {command.appeal_id}"}), None
         if appeal.status != "pending":
-            return CommandResult(409, {"error": f"appeal already {appeal.status}"})
+            return CommandResult(409, {"error": f"appeal already {appeal.status}"}), None
+        step = None
         if command.decision == "restore":
             reason = "review_approved" if appeal.kind == "review" else "appeal_approved"
             try:
-                step = self.guard.step_restore(
+                step = guard.step_restore(
                     appeal.account_id, appeal.channel, reason, appeal.appeal_id, position
                 )
             except NotSuspended as exc:
-                return CommandResult(409, {"error": str(exc)})
-            await self.publisher.step(step)
-            self.guard.commit(step)
+                return CommandResult(409, {"error": str(exc)}), None
             appeal.status = "restored"
         else:
             appeal.status = "denied"
         appeal.decided_at = datetime.now(UTC)
         appeal.note = command.note or None
-        await self.publisher.record(self.rt.topics.appeals, appeal.account_id, appeal)
-        self.table[appeal.appeal_id.encode()] = encode(appeal)
+        self._save(appeal)
         log.info("appeal %s %s", appeal.appeal_id, appeal.status)
-        return CommandResult(200, {**appeal_view(appeal), "note": appeal.note})
+        return CommandResult(200, {**appeal_view(appeal), "note": appeal.note}), step
 
-    async def _notify_account_team(self, appeal: Appeal, people: list[str | None]) -> None:
+    def _notify_account_team(self, appeal: Appeal, people: list[str | None]) -> None:
         notification = Notification(
             notification_id=decision_id("notify", appeal.appeal_id),
             account_id=appeal.account_id,
@@ -106,4 +123,5 @@ class AppealDesk:
             appeal_id=appeal.appeal_id,
             created_at=datetime.now(UTC),
         )
-        await self.publisher.record(self.rt.topics.notifications, appeal.account_id, notification)
+        self.publish(self.notifications_topic, appeal.account_id, encode(notification),
+                     notification.created_at)  # fmt: skip

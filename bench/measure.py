@@ -91,12 +91,12 @@ async def wait_processed(port: int, expected: int, progress: bool = True) -> flo
         except OSError:
             totals = {}
         done = int(totals.get("sendguard_events_total", 0))
-        held = totals.get("sendguard_held_accounts", 0)
+        held = totals.get("sendguard_held_events", 0)
         elapsed = time.monotonic() - started
         if progress:
             rate = done / max(elapsed, 1e-9)
             print(f"\r  sendguard: {done:,}/{expected:,} events ({rate:,.0f}/s), "
-                  f"{held:.0f} accounts holding   ", end="", flush=True)  # fmt: skip
+                  f"{held:.0f} events held   ", end="", flush=True)  # fmt: skip
         if done >= expected and held == 0:
             if progress:
                 print()

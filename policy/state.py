@@ -17,6 +17,7 @@ __all__ = [
     "CampaignCounts",
     "ChannelState",
     "PeriodCounts",
+    "SourceMark",
     "decode_state",
     "encode_state",
 ]
@@ -63,15 +64,30 @@ class ChannelState(msgspec.Struct, kw_only=True):
         return found
 
 
+class SourceMark(msgspec.Struct, array_like=True):
+    """Which of one account's messages from one source (a topic partition) are done.
+
+    Every message of the account below ``below`` is done, and so is each offset in
+    ``extra`` (done out of offset order while an earlier one was still held). A worker
+    that restarts re-reads from its committed offsets and skips what this says is done.
+    """
+
+    below: int = 0
+    extra: list[int] = msgspec.field(default_factory=list)
+
+    def covers(self, offset: int) -> bool:
+        return offset < self.below or offset in self.extra
+
+
 class AccountState(msgspec.Struct, kw_only=True):
     account_id: str
     channels: dict[str, ChannelState] = msgspec.field(default_factory=dict)
     review_approved: bool = False
-    #: Kafka offsets already received into this row (counted or held), per partition of
-    #: the internal topic; owned by ``policy.guard``.
-    applied_offsets: dict[str, int] = msgspec.field(default_factory=dict)
-    #: Order key (``policy.held.order_key``) of the last held event counted: a held event
-    #: at or below it was counted before a crash and is only left to be dropped.
+    #: source ("topic/partition") -> the account's messages from it already applied;
+    #: owned by ``policy.guard``.
+    done: dict[str, SourceMark] = msgspec.field(default_factory=dict)
+    #: Order key (``policy.held.order_key``) of the last event counted in event-time
+    #: order: an event arriving at or below it is late and is counted on arrival.
     released_through: str = ""
 
     @classmethod

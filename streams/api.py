@@ -38,7 +38,7 @@ from streams.app import Runtime
 from streams.auth import Principal, authenticate
 from streams.commands import CommandResult
 from streams.routing import on_owner
-from tables.store import TableStore
+from tables.batch import read_only
 
 log = logging.getLogger("sendguard.api")
 COMMAND_TIMEOUT_S = 15.0
@@ -117,7 +117,7 @@ def account_view(account_id: str, state: AccountState | None, meta: AccountMeta 
 
 def register(rt: Runtime) -> None:
     app = rt.app
-    store = TableStore(rt.tables)
+    read = read_only(rt.tables, rt.settings.partitions)
     settings = rt.settings
 
     def principal(request: Any) -> Principal:
@@ -172,9 +172,7 @@ def register(rt: Runtime) -> None:
                 raise HttpError(403, "this token belongs to another account")
 
             async def answer() -> Any:
-                view = account_view(
-                    account_id, store.load_account(account_id), store.load_meta(account_id)
-                )
+                view = account_view(account_id, *read(account_id))
                 return self.json(view)
 
             return await on_owner(rt, self, request, account_id, answer)
@@ -192,8 +190,8 @@ def register(rt: Runtime) -> None:
             form = parse_appeal_form(body)
 
             async def answer() -> Any:
-                state = store.load_account(account_id) or AccountState.new(account_id)
-                meta = store.load_meta(account_id)
+                state, meta = read(account_id)
+                state = state or AccountState.new(account_id)
                 status = state.channel(form.channel).status
                 admission = admit_appeal(meta.tier if meta else "free", form.channel, status)
                 if not admission.accepted:

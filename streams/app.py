@@ -1,6 +1,6 @@
 """The Faust app: one instance per worker process, configured from the environment.
 
-Agents register on :data:`app` when ``agents`` is imported (``streams.worker`` does that).
+``streams.worker`` builds the :class:`Runtime` and registers the agents on its app.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from policy import Policy, load_policy
 from streams import topics as t
 from streams.commands import CommandBus
+from streams.faust_ext import BatchingApp
 from streams.liveness import Liveness
 from streams.metrics import Metrics
 from streams.settings import Settings
@@ -32,8 +33,8 @@ class Topics:
     appeals: faust.TopicT
 
 
-def create_app(settings: Settings) -> faust.App:
-    return faust.App(
+def create_app(settings: Settings) -> BatchingApp:
+    app = BatchingApp(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="rocksdb://",
@@ -53,18 +54,24 @@ def create_app(settings: Settings) -> faust.App:
         web_graph_enabled=False,
         web_stats_enabled=False,
         web_router_enabled=False,
-        # The guard waits for the broker's ack of a step's records: keep linger short.
         producer_linger_ms=1,
         broker_commit_interval=1.0,
         # A killed worker leaves the group after this, not after faust's 60 s default,
         # so a restart or a failover resumes within seconds.
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
-        stream_wait_empty=True,
-        # Larger messages (e.g. a 5 MB poison message) must reach ingest and be rejected
-        # there, not stall the consumer.
-        consumer_max_fetch_size=16 * 1024 * 1024,
+        # The guard acknowledges a batch only once its held events are counted: waiting
+        # for every delivered batch before a rebalance or a stop would wait forever.
+        # Unacknowledged batches are read again, so nothing is lost by not waiting.
+        stream_wait_empty=False,
+        # One item of the guard's stream is a whole record batch (streams.faust_ext).
+        stream_buffer_maxsize=64,
+        consumer_max_fetch_size=1024 * 1024,
     )
+    app.batched_topics = frozenset(
+        settings.topic(name) for name in (*t.INPUT_TOPICS, t.ACCOUNTS, t.EVENTS)
+    )
+    return app
 
 
 def _topic(app: faust.App, settings: Settings, *names: str, **kw: object) -> faust.TopicT:
@@ -110,7 +117,7 @@ class Runtime:
 
     settings: Settings
     policy: Policy
-    app: faust.App
+    app: BatchingApp
     topics: Topics
     tables: Tables
     metrics: Metrics

@@ -1,8 +1,8 @@
 """Progress bookkeeping behind stall detection (see ``streams.monitoring``).
 
-Kept per agent: ingest moving on must not hide a guard that is stuck, and the other way
-round. An agent is stalled when messages wait for it and it has made no progress for
-``stall_after_s``; an idle agent (nothing waiting) is never stalled.
+Kept per agent (today only the guard). An agent is stalled when messages wait for it
+and it has made no progress for ``stall_after_s``; an idle agent (nothing waiting) is
+never stalled.
 """
 
 from __future__ import annotations

@@ -57,9 +57,21 @@ class Metrics:
             "1 while messages wait and no agent has made progress for SENDGUARD_STALL_SECONDS.",
             registry=registry,
         )
-        self.held_accounts = Gauge(
-            f"{prefix}_held_accounts",
-            "Accounts with events waiting for the event-time watermark.",
+        self.held_events = Gauge(
+            f"{prefix}_held_events",
+            "Events received and waiting for the event-time watermark before they count.",
+            registry=registry,
+        )
+        self.undecodable = Counter(
+            f"{prefix}_undecodable_records",
+            "Records of sendguard.events that could not be decoded (dead-lettered).",
+            registry=registry,
+        )
+        self.offset_resets = Counter(
+            f"{prefix}_offset_resets",
+            "Times the consumer's position was reset because it fell out of a partition's "
+            "log (records deleted unread: events lost).",
+            ["topic", "partition"],
             registry=registry,
         )
         self.watermark_delay = Gauge(
@@ -69,6 +81,6 @@ class Metrics:
         )
         self.processed = Counter(
             f"{prefix}_guard_messages",
-            "Messages of the internal events topic processed by the guard.",
+            "Records of the input topics and sendguard.events processed by the guard.",
             registry=registry,
         )

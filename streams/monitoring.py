@@ -16,6 +16,7 @@ import threading
 import time
 
 from streams.app import Runtime
+from streams.faust_ext import committed_offset
 
 log = logging.getLogger("sendguard.monitoring")
 EXIT_STALLED = 3
@@ -25,10 +26,9 @@ LAG_INTERVAL_S = 2.0
 
 def register(rt: Runtime) -> None:
     app, metrics, liveness = rt.app, rt.metrics, rt.liveness
-    # Only what the agents consume: the consumer is also assigned changelog partitions
+    # Only what the guard consumes: the consumer is also assigned changelog partitions
     # (written by this worker), whose "lag" is not work waiting.
-    events = rt.topics.events.get_topic_name()
-    sources = {events} | set(rt.topics.inputs.topics)
+    sources = {rt.topics.events.get_topic_name()} | set(rt.topics.inputs.topics)
     sources |= set(rt.topics.accounts.topics)
 
     @app.on_partitions_assigned.connect
@@ -38,19 +38,18 @@ def register(rt: Runtime) -> None:
     @app.timer(LAG_INTERVAL_S)
     async def measure_lag() -> None:
         consumer = app.consumer
-        lag = {"ingest": 0, "guard": 0}
-        committed = consumer._committed_offset
+        lag = {"guard": 0}
         for tp in consumer.assignment():
             if tp.topic not in sources:
                 continue
             highwater = consumer.highwater(tp)
-            handled = liveness.next_offsets.get(tp, committed.get(tp))
+            handled = liveness.next_offsets.get(tp, committed_offset(app, tp))
             if handled is None:
                 handled = await consumer.position(tp)
             if highwater is None or handled is None:
                 continue
             waiting = max(0, highwater - handled)
-            lag["guard" if tp.topic == events else "ingest"] += waiting
+            lag["guard"] += waiting
             metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(waiting)
         metrics.stalled.set(1 if liveness.update(lag) else 0)
 

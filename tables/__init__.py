@@ -2,10 +2,10 @@
 
 All tables are plain (not windowed: faust's window expiry is wall-clock based and buggy,
 faust-streaming #385) and changelog-backed, stored in RocksDB through rocksdict. Values
-are raw bytes encoded with msgspec by the agents, which is several times faster than
-faust's codecs. Every table is written only while processing a ``sendguard.events``
-message of the same account, so each key's changelog partition equals its account's
-partition and recovery/standby assignment stays co-partitioned.
+are raw bytes encoded with msgspec, which is several times faster than faust's codecs.
+Every key belongs to one account and lives on that account's partition, the partition
+of the input messages that change it, so recovery and standby assignment stay
+co-partitioned. The guard writes them in batches (``tables.batch``).
 """
 
 from __future__ import annotations
@@ -29,14 +29,11 @@ class Tables:
     """account_id/recipient -> b"reason": recipients already suppressed (emitted once)."""
     meta: faust.Table
     """account_id -> schemas.types.AccountMeta from the compacted ``accounts`` topic."""
-    held: faust.Table
-    """account_id -> b"": accounts with events held for event-time order (see policy.guard);
-    lets a worker find them again after a restart or rebalance without scanning accounts."""
-    held_events: faust.Table
-    """account_id + "\x1f" + policy.held.order_key -> Event: the held events themselves,
-    read back in key order with a RocksDB range scan (tables.store)."""
     appeals: faust.Table
     """appeal_id -> schemas.appeals.Appeal (the id embeds the account, see streams.api)."""
+
+    def all(self) -> tuple[faust.Table, ...]:
+        return (self.accounts, self.seen, self.suppressions, self.meta, self.appeals)
 
 
 def _store_options(block_cache_bytes: int, **extra: Any) -> dict[str, Any]:
@@ -82,8 +79,6 @@ def table_specs(seen_ttl_days: int) -> list[TableSpec]:
         ),
         TableSpec("suppressions", "suppressed recipients per account", {}, compacted),
         TableSpec("account-meta", "account metadata from the accounts topic", {}, compacted),
-        TableSpec("held-accounts", "accounts with events waiting for the watermark", {}, compacted),
-        TableSpec("held-events", "events waiting for the watermark", {}, compacted),
         TableSpec("appeals", "appeals and account reviews", {}, compacted),
     ]
 
@@ -115,7 +110,5 @@ def define_tables(
         seen=built["seen-events"],
         suppressions=built["suppressions"],
         meta=built["account-meta"],
-        held=built["held-accounts"],
-        held_events=built["held-events"],
         appeals=built["appeals"],
     )

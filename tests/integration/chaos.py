@@ -72,8 +72,7 @@ def ground_truth(events: list[dict[str, Any]]) -> Truth:
     ]  # fmt: skip
     decisions: dict[str, dict[str, Any]] = {}
     for item in sorted(parsed, key=order_key):
-        step = guard.step(item)
-        guard.commit(step)
+        step = guard.receive(item)
         for d in step.outcome.decisions:
             decisions[d.decision_id] = comparable(d)
     period = f"{now.year:04d}-{now.month:02d}"

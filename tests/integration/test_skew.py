@@ -46,8 +46,7 @@ def arrival_order_suspends(events: list[dict]) -> set[str]:
     for e in events:
         body = {k: v for k, v in e.items() if k != "topic"}
         item = parse_event(e["topic"], body, now=now, late_grace_days=7)
-        step = guard.step(item)
-        guard.commit(step)
+        step = guard.receive(item)
         suspended |= {d.account_id for d in step.outcome.decisions if d.action == "suspend"}
     return suspended
 

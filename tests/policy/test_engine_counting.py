@@ -15,7 +15,7 @@ from policy import (
     encode_state,
     period_of,
 )
-from policy.state import CampaignCounts
+from policy.state import CampaignCounts, SourceMark
 from schemas.types import Suppression
 
 
@@ -169,7 +169,7 @@ def test_event_of_another_account_is_refused(policy, state, make_event, now) -> 
 
 def test_state_round_trips_through_json(run, state, make_event) -> None:
     run([make_event(campaign_id="c"), make_event("spam_trap"), make_event("blocklist")])
-    state.applied_offsets["email.delivery/0"] = 41
+    state.done["email.delivery/0"] = SourceMark(41, [43])
     restored = decode_state(encode_state(state))
     assert restored == state
     assert isinstance(restored, AccountState)
@@ -181,4 +181,4 @@ def test_new_account_has_both_channels_active() -> None:
     assert sorted(state.channels) == ["crm", "marketing"]
     assert {c.status.state for c in state.channels.values()} == {"active"}
     assert state.review_approved is False
-    assert state.applied_offsets == {}
+    assert state.done == {}

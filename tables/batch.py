@@ -1,0 +1,196 @@
+"""The guard's state store over the Faust tables, written once per flush.
+
+Reads go straight to the RocksDB database of the key's partition (every key of an
+account lives on the account's partition). Writes are staged in memory, so a step sees
+the steps before it, and become durable together at the guard's flush:
+
+1. :meth:`TableBatch.changelog` gives the staged writes as changelog records, in two
+   phases: every table but ``accounts`` first, the account rows last. The rows are the
+   commit point: a row that reaches the changelog only after the seen ids of its events
+   is what lets ``policy.guard`` recognise a message it must count again after a crash.
+2. Once the broker has them, :meth:`TableBatch.apply` writes one RocksDB write batch per
+   table partition and records the changelog offset faust's recovery starts from.
+
+Each key is written once per flush however often it changed, and account rows stay
+decoded between flushes (a bounded cache), which is where batching pays.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import rocksdict
+from faust.types import TP
+
+from agents.routing import account_partition
+from policy.state import AccountState, decode_state, encode_state
+from schemas.parse import decode_account, encode
+from schemas.types import AccountMeta
+from streams.faust_ext import partition_db
+from tables import Tables
+
+#: Decoded account rows kept between flushes.
+ROW_CACHE = 8192
+
+
+@dataclass(frozen=True)
+class ChangelogRecord:
+    topic: str
+    partition: int
+    key: bytes
+    value: bytes | None
+
+
+class TableBatch:
+    def __init__(self, tables: Tables, partitions: int) -> None:
+        self.tables = tables
+        self.partitions = partitions
+        self._by_name = {table.name: table for table in tables.all()}
+        self._rows: OrderedDict[str, AccountState] = OrderedDict()
+        self._dirty_rows: dict[str, AccountState] = {}
+        #: table name -> key -> (partition, value or None to delete)
+        self._writes: dict[str, dict[bytes, tuple[int, bytes | None]]] = {}
+
+    def partition_of(self, account_id: str) -> int:
+        return account_partition(account_id, self.partitions)
+
+    # Generic access, by table and partition.
+
+    def get(self, table: Any, partition: int, key: bytes) -> bytes | None:
+        staged = self._writes.get(table.name, {}).get(key)
+        if staged is not None:
+            return staged[1]
+        value: bytes | None = partition_db(table, partition).get(key)
+        return value
+
+    def put(self, table: Any, partition: int, key: bytes, value: bytes | None) -> None:
+        self._writes.setdefault(table.name, {})[key] = (partition, value)
+
+    # policy.guard.GuardStore
+
+    def load_account(self, account_id: str) -> AccountState | None:
+        row = self._rows.get(account_id)
+        if row is not None:
+            self._rows.move_to_end(account_id)
+            return row
+        raw = partition_db(self.tables.accounts, self.partition_of(account_id)).get(
+            account_id.encode()
+        )
+        if raw is None:
+            return None
+        row = decode_state(raw)
+        self._remember(row)
+        return row
+
+    def save_account(self, state: AccountState) -> None:
+        self._dirty_rows[state.account_id] = state
+        self._remember(state)
+
+    def seen_by(self, account_id: str, event_id: str) -> str | None:
+        raw = self.get(self.tables.seen, self.partition_of(account_id), event_id.encode())
+        return raw.decode() if raw is not None else None
+
+    def mark_seen(self, account_id: str, event_id: str, position: str) -> None:
+        self.put(self.tables.seen, self.partition_of(account_id), event_id.encode(),
+                 position.encode())  # fmt: skip
+
+    def is_suppressed(self, account_id: str, key: str) -> bool:
+        table = self.tables.suppressions
+        return self.get(table, self.partition_of(account_id), key.encode()) is not None
+
+    def mark_suppressed(self, account_id: str, key: str, reason: str) -> None:
+        self.put(self.tables.suppressions, self.partition_of(account_id), key.encode(),
+                 reason.encode())  # fmt: skip
+
+    def load_meta(self, account_id: str) -> AccountMeta | None:
+        raw = self.get(self.tables.meta, self.partition_of(account_id), account_id.encode())
+        return decode_account(raw) if raw is not None else None
+
+    def save_meta(self, meta: AccountMeta) -> None:
+        self.put(self.tables.meta, self.partition_of(meta.account_id), meta.account_id.encode(),
+                 encode(meta))  # fmt: skip
+
+    # The flush.
+
+    def __bool__(self) -> bool:
+        return bool(self._dirty_rows or self._writes)
+
+    def changelog(self, rows: bool) -> list[ChangelogRecord]:
+        """Staged writes as changelog records: the account rows (``rows=True``) or the rest."""
+        if rows:
+            table = self.tables.accounts
+            for account_id, state in self._dirty_rows.items():
+                self.put(table, self.partition_of(account_id), account_id.encode(),
+                         encode_state(state))  # fmt: skip
+            self._dirty_rows.clear()
+        records = []
+        for name, writes in self._writes.items():
+            if (name == self.tables.accounts.name) != rows:
+                continue
+            topic = self._by_name[name].changelog_topic.get_topic_name()
+            records.extend(
+                ChangelogRecord(topic, partition, key, value)
+                for key, (partition, value) in writes.items()
+            )
+        return records
+
+    def apply(self, offsets: dict[tuple[str, int], int], rows: bool) -> None:
+        """Write the staged changes of one phase to RocksDB, now that the changelog has
+        them, and remember how far each changelog partition is applied."""
+        for name in [n for n in self._writes if (n == self.tables.accounts.name) == rows]:
+            table = self._by_name[name]
+            topic = table.changelog_topic.get_topic_name()
+            batches: dict[int, rocksdict.WriteBatch] = {}
+            for key, (partition, value) in self._writes.pop(name).items():
+                batch = batches.get(partition)
+                if batch is None:
+                    batch = batches[partition] = rocksdict.WriteBatch(raw_mode=True)
+                if value is None:
+                    batch.delete(key)
+                else:
+                    batch.put(key, value)
+            for partition, batch in batches.items():
+                partition_db(table, partition).write(batch)
+                offset = offsets.get((topic, partition))
+                if offset is not None:
+                    table.data.set_persisted_offset(TP(topic, partition), offset)
+
+    def forget(self, belongs: Callable[[int], bool]) -> None:
+        """Drop cached rows and staged writes of partitions this worker no longer owns."""
+        for account_id in [a for a in self._rows if belongs(self.partition_of(a))]:
+            del self._rows[account_id]
+        for account_id in [a for a in self._dirty_rows if belongs(self.partition_of(a))]:
+            del self._dirty_rows[account_id]
+        for writes in self._writes.values():
+            for key in [k for k, (p, _) in writes.items() if belongs(p)]:
+                del writes[key]
+
+    def _remember(self, row: AccountState) -> None:
+        self._rows[row.account_id] = row
+        self._rows.move_to_end(row.account_id)
+        while len(self._rows) > ROW_CACHE:
+            oldest, _ = next(iter(self._rows.items()))
+            if oldest in self._dirty_rows:
+                break  # written at the next flush; trimmed after it
+            del self._rows[oldest]
+
+
+def read_only(
+    tables: Tables, partitions: int
+) -> Callable[[str], tuple[AccountState | None, AccountMeta | None]]:
+    """What the HTTP views read: an account's row and metadata as last flushed."""
+
+    def read(account_id: str) -> tuple[AccountState | None, AccountMeta | None]:
+        partition = account_partition(account_id, partitions)
+        key = account_id.encode()
+        row = partition_db(tables.accounts, partition).get(key)
+        meta = partition_db(tables.meta, partition).get(key)
+        return (
+            decode_state(row) if row is not None else None,
+            decode_account(meta) if meta is not None else None,
+        )
+
+    return read
