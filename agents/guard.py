@@ -27,6 +27,7 @@ import logging
 import os
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -120,6 +121,8 @@ class GuardAgent:
         #: append times (epoch ms) of decisions' trigger events, observed after the flush
         self.latencies: list[int] = []
         self.answers: list[tuple[str, CommandResult]] = []
+        #: (topic, outcome) -> input events since the last flush, for the metric
+        self.outcomes: Counter[tuple[str, str]] = Counter()
         self.held_back: set[TP] = set()
         #: first offset of input partitions without a committed offset (where reading
         #: starts, auto.offset.reset=earliest), so an empty one counts as caught up
@@ -136,6 +139,7 @@ class GuardAgent:
         app = self.rt.app
         app.hold_back = lambda: self.held_back
         app.on_partitions_revoked.connect(self._on_revoked)
+        app.on_partitions_assigned.connect(self._on_assigned)
         app.timer(0.25)(self._report_progress)
         topics = self.rt.topics
         agent_topic = app.topic(
@@ -370,12 +374,10 @@ class GuardAgent:
     def _count_outcome(self, topic: str, step: Step) -> None:
         if step.kind == "replayed":
             return
-        outcome = "duplicate" if step.kind == "duplicate" else "accepted"
-        self.metrics.events.labels(topic=topic, outcome=outcome).inc()
+        self.outcomes[(topic, "duplicate" if step.kind == "duplicate" else "accepted")] += 1
 
     def _reject(self, topic: str, record: Any, reason: str) -> None:
-        outcome = "late" if reason.startswith(LATE_PREFIX) else "invalid"
-        self.metrics.events.labels(topic=topic, outcome=outcome).inc()
+        self.outcomes[(topic, "late" if reason.startswith(LATE_PREFIX) else "invalid")] += 1
         log.info("rejected %s[%s]@%s: %s", topic, record.partition, record.offset, reason)
         letter = dead_letter(topic, record.partition, record.offset, reason, record.value)
         assert self.outbox is not None
@@ -435,11 +437,18 @@ class GuardAgent:
         if report is not None:
             self._send_report(outbox, report)
         store = self.store
+        now_ms = _now_ms()
+
+        def add(topic: str, partition: int, key: bytes, value: bytes | None) -> None:
+            outbox.add(topic, key, value, now_ms, partition)
+
         for rows in (False, True):
-            for change in store.changelog(rows=rows):
-                outbox.add(change.topic, change.key, change.value, _now_ms(), change.partition)
+            store.changelog(rows, add)
             offsets = await outbox.send() if len(outbox) else {}
             store.apply(offsets, rows=rows)
+        for (topic, outcome), count in self.outcomes.items():
+            self.metrics.events.labels(topic=topic, outcome=outcome).inc(count)
+        self.outcomes.clear()
         now = time.time()
         for start in self.latencies:
             self.metrics.decision_latency.observe(max(0.0, now - start / 1000))
@@ -448,7 +457,10 @@ class GuardAgent:
             self.rt.commands.resolve(command_id, result)
         self.answers.clear()
         still: list[_Batch] = []
+        generation = self.rt.app.consumer_generation_id
         for batch in self.unacked:
+            if batch.event.message.generation_id != generation:
+                continue  # read before a rebalance: faust reads it again from the commit
             if batch.held:
                 still.append(batch)
             else:
@@ -500,6 +512,9 @@ class GuardAgent:
             for partition in range(self.rt.input_partitions.get(self.events_topic, 0))
         ]
         await asyncio.gather(*futures)
+
+    async def _on_assigned(self, app: Any, assigned: set[Any], **kwargs: Any) -> None:
+        self.store.rebalanced()
 
     async def _on_revoked(self, app: Any, revoked: set[Any], **kwargs: Any) -> None:
         gone = {tp.partition for tp in revoked if tp.topic == self.events_topic}

@@ -7,9 +7,10 @@ decisions exactly, ids included. Every function is pure apart from mutating the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 import msgspec
@@ -86,13 +87,15 @@ def apply_event(
     if meta is not None and _enter_review(state, meta, now):
         outcome.status_changed = True
     channel = state.channel(event.channel)
-    _prune(channel, policy, event.period, now)
-    counts = channel.counts(event.period)
-    _count(channel, counts, event, policy.channel(event.channel).campaign is not None)
-    for verdict in evaluate(policy.channel(event.channel), counts, channel, event):
-        decision = _decide(policy, state, event, verdict, now)
+    period = event.period
+    _prune(channel, policy, period, now)
+    counts = channel.counts(period)
+    channel_policy = policy.channel(event.channel)
+    _count(channel, counts, event, period, channel_policy.campaign is not None)
+    for verdict in evaluate(channel_policy, counts, channel, event):
+        decision = _decide(policy, state, event, period, verdict, now)
         outcome.decisions.append(decision)
-        if _apply_verdict(channel, event, verdict, now):
+        if _apply_verdict(channel, period, verdict, now):
             outcome.status_changed = True
     suppression = _suppression(event, now)
     if suppression is not None:
@@ -185,7 +188,13 @@ def _enter_review(state: AccountState, meta: AccountMeta, now: datetime) -> bool
 
 def _prune(channel: ChannelState, policy: Policy, keep: str, now: datetime) -> None:
     """Drop months no event can still arrive for; never the month being counted into."""
-    oldest = period_of(now - timedelta(days=policy.late_grace_days))
+    oldest = _oldest_period(now.date(), policy.late_grace_days)
+    if all(
+        key >= oldest
+        for table in (channel.periods, channel.campaigns, channel.cancelled_campaigns)
+        for key in table
+    ) and all(w >= oldest for w in channel.warned):
+        return  # the usual case: nothing to drop
 
     def stale(period: str) -> bool:
         return period < oldest and period != keep
@@ -196,7 +205,16 @@ def _prune(channel: ChannelState, policy: Policy, keep: str, now: datetime) -> N
     channel.warned = [w for w in channel.warned if not stale(w.partition("/")[0])]
 
 
-def _count(channel: ChannelState, counts: PeriodCounts, event: Event, campaigns: bool) -> None:
+@functools.lru_cache(maxsize=64)
+def _oldest_period(today: date, grace_days: int) -> str:
+    """The oldest month an event accepted today can count in."""
+    oldest = today - timedelta(days=grace_days)
+    return f"{oldest.year:04d}-{oldest.month:02d}"
+
+
+def _count(
+    channel: ChannelState, counts: PeriodCounts, event: Event, period: str, campaigns: bool
+) -> None:
     kind = event.kind
     hard = kind == "bounce" and event.bounce_type == "hard"
     if kind == "delivery":
@@ -216,7 +234,7 @@ def _count(channel: ChannelState, counts: PeriodCounts, event: Event, campaigns:
     elif kind == "blocklist":
         _count_listing(channel, event)
     if campaigns and event.campaign_id is not None and (kind == "delivery" or hard):
-        by_campaign = channel.campaigns.setdefault(event.period, {})
+        by_campaign = channel.campaigns.setdefault(period, {})
         campaign = by_campaign.setdefault(event.campaign_id, CampaignCounts())
         if hard:
             campaign.hard_bounces += 1
@@ -233,7 +251,7 @@ def _count_listing(channel: ChannelState, event: Event) -> None:
 
 
 def _decide(
-    policy: Policy, state: AccountState, event: Event, verdict: Verdict, now: datetime
+    policy: Policy, state: AccountState, event: Event, period: str, verdict: Verdict, now: datetime
 ) -> Decision:
     return Decision(
         decision_id=decision_id(
@@ -241,7 +259,7 @@ def _decide(
             event.channel,
             verdict.action,
             verdict.reason,
-            event.period,
+            period,
             verdict.campaign_id,
             "event",
             event.event_id,
@@ -252,7 +270,7 @@ def _decide(
         reason=verdict.reason,
         suspension_type=verdict.suspension_type,
         campaign_id=verdict.campaign_id,
-        period=event.period,
+        period=period,
         evidence=verdict.evidence,
         trigger_event_id=event.event_id,
         policy_version=policy.version,
@@ -260,16 +278,14 @@ def _decide(
     )
 
 
-def _apply_verdict(channel: ChannelState, event: Event, verdict: Verdict, now: datetime) -> bool:
+def _apply_verdict(channel: ChannelState, period: str, verdict: Verdict, now: datetime) -> bool:
     """Record ``verdict`` in the channel; True if the channel's status changed."""
     if verdict.action == "cancel_campaign" and verdict.campaign_id is not None:
-        channel.campaigns[event.period][verdict.campaign_id].cancelled = True
-        channel.cancelled_campaigns[event.period] = (
-            channel.cancelled_campaigns.get(event.period, 0) + 1
-        )
+        channel.campaigns[period][verdict.campaign_id].cancelled = True
+        channel.cancelled_campaigns[period] = channel.cancelled_campaigns.get(period, 0) + 1
         return False
     if verdict.action == "warn":
-        channel.warned.append(f"{event.period}/{verdict.reason}")
+        channel.warned.append(f"{period}/{verdict.reason}")
         if channel.status.state != "active":
             return False
         channel.status = ChannelStatus(state="warned", reason=verdict.reason, since=now)

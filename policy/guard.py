@@ -24,8 +24,7 @@ does not cover it means the row was lost in a crash: the event is counted again,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -71,19 +70,37 @@ class GuardStore(Protocol):
     def save_meta(self, meta: AccountMeta) -> None: ...
 
 
-@dataclass
-class Step:
-    """What one message (or one watermark release) produced."""
+#: The outcome of a step that counted nothing (shared: never mutate it).
+NOTHING = Outcome()
 
-    kind: StepKind
-    account_id: str
-    outcome: Outcome = field(default_factory=Outcome)
-    suppressions: list[Suppression] = field(default_factory=list)
-    status: AccountStatus | None = None
-    counted: int = 0
-    """Events folded into the counts by this step (held ones released included)."""
-    done: list[Position] = field(default_factory=list)
-    """Messages this step finished: counted, found duplicate, or already done before."""
+
+class Step:
+    """What one message (or one watermark release) produced.
+
+    ``counted``: events folded into the counts (held ones released included). ``done``:
+    messages this step finished: counted, found duplicate, or already done before.
+    A plain class with slots: the guard makes one per message.
+    """
+
+    __slots__ = ("account_id", "counted", "done", "kind", "outcome", "status", "suppressions")
+
+    def __init__(
+        self,
+        kind: StepKind,
+        account_id: str,
+        outcome: Outcome = NOTHING,
+        suppressions: Sequence[Suppression] = (),
+        status: AccountStatus | None = None,
+        counted: int = 0,
+        done: Sequence[Position] = (),
+    ) -> None:
+        self.kind = kind
+        self.account_id = account_id
+        self.outcome = outcome
+        self.suppressions = suppressions
+        self.status = status
+        self.counted = counted
+        self.done = done
 
 
 class DictStore:
@@ -145,12 +162,12 @@ class Guard:
         if position is not None:
             mark = state.done.get(position.source)
             if mark is not None and mark.covers(position.offset):
-                return Step("replayed", account_id, done=[position])
+                return Step("replayed", account_id, done=(position,))
         first_seen_by = self.store.seen_by(account_id, event.event_id)
         if (
             first_seen_by is not None and (position is None or first_seen_by != str(position))
         ) or self.held.holds(account_id, event.event_id):
-            return Step("duplicate", account_id, done=[] if position is None else [position])
+            return Step("duplicate", account_id, done=() if position is None else (position,))
         arriving = Held(order_key(event), event, position)
         late = bool(state.released_through) and arriving.key <= state.released_through
         if late or watermark is None or event.occurred_at <= watermark:
@@ -223,10 +240,10 @@ class Guard:
         if position is not None:
             mark = state.done.get(position.source)
             if mark is not None and mark.covers(position.offset):
-                return Step("replayed", account_id, done=[position])
+                return Step("replayed", account_id, done=(position,))
         now = self.clock()
         outcome = apply_restore(self.policy, state, channel, reason, ref, now)
-        done = [] if position is None else [position]
+        done = () if position is None else (position,)
         self._mark_done(state, done)
         step = self._finish(state, outcome, now)
         step.done = done

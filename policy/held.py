@@ -17,16 +17,15 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from schemas.types import Event
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
+class Position(NamedTuple):
     """Where a message sits: its source (``topic/partition``) and offset."""
 
     source: str
@@ -51,8 +50,7 @@ def time_key(moment: datetime) -> str:
     return f"{max(_micros(moment), 0):020d}/\U0010ffff"
 
 
-@dataclass(frozen=True, slots=True)
-class Held:
+class Held(NamedTuple):
     key: str
     event: Event
     position: Position | None

@@ -4,7 +4,7 @@ Reads go straight to the RocksDB database of the key's partition (every key of a
 account lives on the account's partition). Writes are staged in memory, so a step sees
 the steps before it, and become durable together at the guard's flush:
 
-1. :meth:`TableBatch.changelog` gives the staged writes as changelog records, in two
+1. :meth:`TableBatch.changelog` hands the staged writes out as changelog records, in two
    phases: every table but ``accounts`` first, the account rows last. The rows are the
    commit point: a row that reaches the changelog only after the seen ids of its events
    is what lets ``policy.guard`` recognise a message it must count again after a crash.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import rocksdict
@@ -35,13 +34,8 @@ from tables import Tables
 #: Decoded account rows kept between flushes.
 ROW_CACHE = 8192
 
-
-@dataclass(frozen=True)
-class ChangelogRecord:
-    topic: str
-    partition: int
-    key: bytes
-    value: bytes | None
+#: add(topic, partition, key, value): where the changelog records go.
+AddRecord = Callable[[str, int, bytes, bytes | None], None]
 
 
 class TableBatch:
@@ -53,6 +47,17 @@ class TableBatch:
         self._dirty_rows: dict[str, AccountState] = {}
         #: table name -> key -> (partition, value or None to delete)
         self._writes: dict[str, dict[bytes, tuple[int, bytes | None]]] = {}
+        self._dbs: dict[tuple[str, int], Any] = {}
+
+    def _db(self, table: Any, partition: int) -> Any:
+        found = self._dbs.get((table.name, partition))
+        if found is None:
+            found = self._dbs[(table.name, partition)] = partition_db(table, partition)
+        return found
+
+    def rebalanced(self) -> None:
+        """faust may have closed or reopened partition databases."""
+        self._dbs.clear()
 
     def partition_of(self, account_id: str) -> int:
         return account_partition(account_id, self.partitions)
@@ -63,7 +68,7 @@ class TableBatch:
         staged = self._writes.get(table.name, {}).get(key)
         if staged is not None:
             return staged[1]
-        value: bytes | None = partition_db(table, partition).get(key)
+        value: bytes | None = self._db(table, partition).get(key)
         return value
 
     def put(self, table: Any, partition: int, key: bytes, value: bytes | None) -> None:
@@ -76,9 +81,7 @@ class TableBatch:
         if row is not None:
             self._rows.move_to_end(account_id)
             return row
-        raw = partition_db(self.tables.accounts, self.partition_of(account_id)).get(
-            account_id.encode()
-        )
+        raw = self._db(self.tables.accounts, self.partition_of(account_id)).get(account_id.encode())
         if raw is None:
             return None
         row = decode_state(raw)
@@ -118,24 +121,21 @@ class TableBatch:
     def __bool__(self) -> bool:
         return bool(self._dirty_rows or self._writes)
 
-    def changelog(self, rows: bool) -> list[ChangelogRecord]:
-        """Staged writes as changelog records: the account rows (``rows=True``) or the rest."""
+    def changelog(self, rows: bool, add: AddRecord) -> None:
+        """Hand the staged writes to ``add`` as changelog records: the account rows
+        (``rows=True``) or the rest."""
         if rows:
             table = self.tables.accounts
             for account_id, state in self._dirty_rows.items():
                 self.put(table, self.partition_of(account_id), account_id.encode(),
                          encode_state(state))  # fmt: skip
             self._dirty_rows.clear()
-        records = []
         for name, writes in self._writes.items():
             if (name == self.tables.accounts.name) != rows:
                 continue
             topic = self._by_name[name].changelog_topic.get_topic_name()
-            records.extend(
-                ChangelogRecord(topic, partition, key, value)
-                for key, (partition, value) in writes.items()
-            )
-        return records
+            for key, (partition, value) in writes.items():
+                add(topic, partition, key, value)
 
     def apply(self, offsets: dict[tuple[str, int], int], rows: bool) -> None:
         """Write the staged changes of one phase to RocksDB, now that the changelog has
@@ -153,7 +153,7 @@ class TableBatch:
                 else:
                     batch.put(key, value)
             for partition, batch in batches.items():
-                partition_db(table, partition).write(batch)
+                self._db(table, partition).write(batch)
                 offset = offsets.get((topic, partition))
                 if offset is not None:
                     table.data.set_persisted_offset(TP(topic, partition), offset)
@@ -167,6 +167,7 @@ class TableBatch:
         for writes in self._writes.values():
             for key in [k for k, (p, _) in writes.items() if belongs(p)]:
                 del writes[key]
+        self.rebalanced()
 
     def _remember(self, row: AccountState) -> None:
         self._rows[row.account_id] = row

@@ -71,7 +71,7 @@ def test_a_retry_with_the_same_event_id_is_a_duplicate(guard: Guard, store: Dict
     feed(guard, sends + bounces)
     step = guard.receive(bounces[0], Position(SOURCE, 5000))
     assert step.kind == "duplicate" and not step.outcome.decisions
-    assert step.done == [Position(SOURCE, 5000)]
+    assert list(step.done) == [Position(SOURCE, 5000)]
     state = store.load_account("a1")
     assert state is not None
     assert state.channel("marketing").periods["2026-11"].hard_bounces == 40
@@ -117,7 +117,7 @@ def test_a_watermark_releases_only_what_it_has_passed(guard: Guard, store: DictS
     assert guard.due(T0 + timedelta(seconds=7)) == ["a1"]
     step = guard.release("a1", T0 + timedelta(seconds=7))
     assert step.counted == 3 and guard.held.earliest("a1") == T0 + timedelta(seconds=8)
-    assert step.done == [Position(SOURCE, o) for o in (5, 6, 7)]
+    assert list(step.done) == [Position(SOURCE, o) for o in (5, 6, 7)]
 
 
 def test_the_row_marks_what_is_done_around_held_messages(guard: Guard, store: DictStore) -> None:
