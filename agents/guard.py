@@ -51,7 +51,7 @@ from schemas.types import AccountMeta, Event
 from streams import topics as t
 from streams.app import Runtime
 from streams.commands import CommandResult
-from streams.faust_ext import committed_offset
+from streams.faust_ext import ack_batch, committed_offset
 from tables.batch import TableBatch
 
 log = logging.getLogger("sendguard.guard")
@@ -62,6 +62,8 @@ FLUSH_INTERVAL_S = 0.2
 #: An input partition this far ahead of its watermark in event time is not fetched
 #: until the watermark catches up: held events stay a bounded share of memory.
 LOOKAHEAD = timedelta(minutes=1)
+#: ... unless the guard has had nothing to read for this long.
+HOLD_BACK_RELEASE_S = 2.0
 #: Header carrying a forwarded event's original append time (epoch ms, ASCII).
 APPENDED_AT = "sendguard-appended-at"
 LATE_PREFIX = "occurred_at: older than"
@@ -129,6 +131,7 @@ class GuardAgent:
         self.log_starts: dict[TP, int] = {}
         self.records_since_flush = 0
         self.last_flush = time.monotonic()
+        self.last_take = time.monotonic()
         self.handled = 0
         self.working = False
         self.published: dict[str, dict[str, str]] = {}
@@ -199,6 +202,7 @@ class GuardAgent:
     # -- taking a batch ---------------------------------------------------------------
 
     def take(self, event: Any) -> None:
+        self.last_take = time.monotonic()
         message = event.message
         batch = _Batch(event)
         self.unacked.append(batch)
@@ -374,6 +378,8 @@ class GuardAgent:
     def _count_outcome(self, topic: str, step: Step) -> None:
         if step.kind == "replayed":
             return
+        if step.late:
+            self.outcomes[(topic, "late_counted")] += 1
         self.outcomes[(topic, "duplicate" if step.kind == "duplicate" else "accepted")] += 1
 
     def _reject(self, topic: str, record: Any, reason: str) -> None:
@@ -456,18 +462,25 @@ class GuardAgent:
         for command_id, result in self.answers:
             self.rt.commands.resolve(command_id, result)
         self.answers.clear()
-        still: list[_Batch] = []
-        generation = self.rt.app.consumer_generation_id
-        for batch in self.unacked:
-            if batch.event.message.generation_id != generation:
-                continue  # read before a rebalance: faust reads it again from the commit
-            if batch.held:
-                still.append(batch)
-            else:
-                await stream.ack(batch.event)
-        self.unacked = still
+        await self._ack(stream)
         self.records_since_flush = 0
         self.last_flush = time.monotonic()
+
+    async def _ack(self, stream: Any) -> None:
+        """Acknowledge, in order per partition, the batches none of whose events is held."""
+        still: list[_Batch] = []
+        pinned: set[Any] = set()
+        generation = self.rt.app.consumer_generation_id
+        for batch in self.unacked:
+            message = batch.event.message
+            if message.generation_id != generation:
+                continue  # read before a rebalance: faust reads it again from the commit
+            if batch.held or message.tp in pinned:
+                pinned.add(message.tp)
+                still.append(batch)
+            else:
+                await ack_batch(stream, batch.event)
+        self.unacked = still
 
     def _assigned_inputs(self) -> list[TP]:
         return [
@@ -496,6 +509,12 @@ class GuardAgent:
     async def _report_progress(self) -> None:
         """While the agent is idle, tell every guard partition how far this worker's input
         partitions are (also those it has read nothing from), and so wake it."""
+        if self.held_back and time.monotonic() - self.last_take > HOLD_BACK_RELEASE_S:
+            # Nothing else to read: holding partitions back would only stall the guard.
+            names = sorted(f"{tp.topic}/{tp.partition}" for tp in self.held_back)
+            log.warning("fetching %d partitions again that were ahead of the watermark "
+                        "(nothing else to read): %s", len(names), ", ".join(names))  # fmt: skip
+            self.held_back.clear()
         unknown = [tp for tp in self._assigned_inputs() if self._start_of(tp) is None]
         if unknown:
             self.log_starts.update(await self.rt.app.consumer.earliest_offsets(*unknown))
@@ -515,6 +534,7 @@ class GuardAgent:
 
     async def _on_assigned(self, app: Any, assigned: set[Any], **kwargs: Any) -> None:
         self.store.rebalanced()
+        self.progress.resend()
 
     async def _on_revoked(self, app: Any, revoked: set[Any], **kwargs: Any) -> None:
         gone = {tp.partition for tp in revoked if tp.topic == self.events_topic}

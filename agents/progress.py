@@ -84,12 +84,17 @@ class SourceProgress:
             for tp in assigned
         }
 
-    def report_if_due(self, sources: Sources, heartbeat_s: float = 5.0) -> ProgressReport | None:
+    def report_if_due(self, sources: Sources, heartbeat_s: float = 30.0) -> ProgressReport | None:
+        """A report if anything changed since the last one, and as a heartbeat."""
         now = time.time()
         if sources == self._last_sent and now - self._last_sent_at < heartbeat_s:
             return None
         self._last_sent, self._last_sent_at = sources, now
         return ProgressReport(reporter=self.reporter, reported_at=now, sources=sources)
+
+    def resend(self) -> None:
+        """Report again at the next chance (after a rebalance: new owners know nothing)."""
+        self._last_sent = {}
 
     def forget(self, tps: Iterable[Any]) -> None:
         """Partitions revoked: another worker reads (and reports) them now."""

@@ -11,7 +11,7 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 import msgspec
@@ -25,6 +25,10 @@ _INPUTS = frozenset((*TOPIC_KINDS, ACCOUNTS_TOPIC))
 _FALLBACK_TOPIC = "email.delivery"
 
 
+#: key_of(item, key by account) -> the message key to use instead
+KeyOf = Callable[[dict[str, Any] | str, bytes | None], bytes | None]
+
+
 def to_kafka(
     events: Iterable[dict[str, Any] | str],
     bootstrap: str,
@@ -33,14 +37,16 @@ def to_kafka(
     progress: TextIO | None = sys.stderr,
     batch: int = 5000,
     timeout: float = 30.0,
+    key_of: KeyOf | None = None,
 ) -> dict[str, int]:
     """Produce ``events`` in order, keyed by ``account_id``; return messages per topic.
 
     A dict goes to its ``topic`` (the field itself is dropped: it only exists in files).
     A broken line (a ``str``) goes as it is to the topic it names, if it names one, else
-    to ``email.delivery``, so the worker dead-letters it.
+    to ``email.delivery``, so the worker dead-letters it. ``key_of`` picks other keys
+    (the contract's "whatever key" case).
     """
-    return asyncio.run(_produce(events, bootstrap, topic_prefix, progress, batch, timeout))
+    return asyncio.run(_produce(events, bootstrap, topic_prefix, progress, batch, timeout, key_of))
 
 
 def _message(item: dict[str, Any] | str) -> tuple[str, bytes | None, bytes]:
@@ -61,6 +67,7 @@ async def _produce(
     progress: TextIO | None,
     batch: int,
     timeout: float,
+    key_of: KeyOf | None,
 ) -> dict[str, int]:
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaError
@@ -81,6 +88,8 @@ async def _produce(
         pending = []
         for item in events:
             topic, key, value = _message(item)
+            if key_of is not None:
+                key = key_of(item, key)
             pending.append(await producer.send(prefix + topic, value=value, key=key))
             counts[topic] += 1
             sent += 1

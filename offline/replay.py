@@ -48,6 +48,7 @@ def replay(
     summary: bool = True,
     out: BinaryIO | None = None,
     err: TextIO | None = None,
+    keep_state: bool = False,
 ) -> ReplayResult:
     """Replay ``path`` under ``policy``; decisions go to ``out`` (default stdout) as JSON lines.
 
@@ -56,7 +57,8 @@ def replay(
     :data:`MAX_BAD_LINES_SHOWN`) and the summary tables to ``err``. With
     ``compare_policy`` a second guard runs over the same pass and the result tells which
     account-channels it would newly suspend or spare. ``report_path`` writes an HTML
-    report of the suspended account-channels.
+    report of the suspended account-channels. ``keep_state`` keeps the guard's final
+    state in ``result.store``.
 
     Raises :class:`offline.errors.ReplayInputError` if the file cannot be read, and
     :class:`offline.errors.ReportError` (before replaying) if the report cannot be written.
@@ -85,6 +87,8 @@ def replay(
     finally:
         bar.close()
     run.finish()
+    if keep_state:
+        result.store = run.lane.store
     result.seconds = time.monotonic() - started
     if report_path is not None:
         result.report_path = Path(report_path)

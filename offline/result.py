@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from offline.summary import Comparison
+from policy.guard import DictStore
 from schemas.types import Decision
 
 __all__ = ["ReplayResult"]
@@ -35,6 +36,8 @@ class ReplayResult:
     seconds: float = 0.0
     comparison: Comparison | None = None
     report_path: Path | None = None
+    store: DictStore | None = None
+    """The guard's final state (rows, suppressions, seen ids), when asked for."""
 
     @property
     def events_per_second(self) -> float:

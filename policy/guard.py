@@ -79,10 +79,14 @@ class Step:
 
     ``counted``: events folded into the counts (held ones released included). ``done``:
     messages this step finished: counted, found duplicate, or already done before.
+    ``late``: the arriving event was counted out of event-time order (after the account
+    had counted a later one).
     A plain class with slots: the guard makes one per message.
     """
 
-    __slots__ = ("account_id", "counted", "done", "kind", "outcome", "status", "suppressions")
+    __slots__ = (
+        "account_id", "counted", "done", "kind", "late", "outcome", "status", "suppressions"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -101,6 +105,7 @@ class Step:
         self.status = status
         self.counted = counted
         self.done = done
+        self.late = False
 
 
 class DictStore:
@@ -213,6 +218,7 @@ class Guard:
         step = self._finish(state, outcome, now)
         step.counted = len(counting)
         step.done = done
+        step.late = late
         return step
 
     def step_meta(self, meta: AccountMeta) -> Step:

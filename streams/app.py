@@ -15,6 +15,7 @@ from streams import topics as t
 from streams.commands import CommandBus
 from streams.faust_ext import BatchingApp
 from streams.liveness import Liveness
+from streams.lost_events import LostEvents
 from streams.metrics import Metrics
 from streams.settings import Settings
 from tables import Tables, define_tables
@@ -123,6 +124,7 @@ class Runtime:
     metrics: Metrics
     commands: CommandBus
     liveness: Liveness
+    lost: LostEvents
     input_partitions: dict[str, int] = field(default_factory=dict)
     """Partition count of each (prefixed) input topic and of the events topic, at start-up."""
 
@@ -130,6 +132,7 @@ class Runtime:
 def build_runtime(settings: Settings, registry: CollectorRegistry | None = None) -> Runtime:
     policy = load_policy(settings.policy_path)
     app = create_app(settings)
+    metrics = Metrics(registry if registry is not None else CollectorRegistry())
     return Runtime(
         settings=settings,
         policy=policy,
@@ -141,7 +144,8 @@ def build_runtime(settings: Settings, registry: CollectorRegistry | None = None)
             seen_ttl_days=policy.late_grace_days + 2,  # see tables.table_specs
             partitions=settings.partitions,
         ),
-        metrics=Metrics(registry if registry is not None else CollectorRegistry()),
+        metrics=metrics,
         commands=CommandBus(),
         liveness=Liveness(stall_after_s=settings.stall_after_s),
+        lost=LostEvents(metrics.offset_resets),
     )

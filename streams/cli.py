@@ -16,6 +16,7 @@ from pathlib import Path
 from policy import PolicyError
 from streams.kafka_jars import KAFKA_VERSION, KafkaSetupError
 from streams.kafka_local import default_broker
+from streams.local_state import LocalStateError
 from streams.provision import ProvisionError
 from streams.settings import Settings, SettingsError
 
@@ -31,10 +32,12 @@ def _kafka(args: argparse.Namespace, settings: Settings) -> int:
             owner = "ours" if broker.pid() else "not started by sendguard"
             print(f"kafka: a broker already answers at {broker.bootstrap} ({owner}); using it")
             return 0
-        seconds = broker.start()
+        reused = broker.formatted() and not args.fresh
+        seconds = broker.start(fresh=args.fresh)
+        data = f"data kept in {broker.data_dir}" if reused else f"new cluster in {broker.data_dir}"
         print(
             f"kafka: Apache Kafka {KAFKA_VERSION} up at {broker.bootstrap} in {seconds:.1f} s "
-            f"(pid {broker.pid()}, log {broker.log_path})"
+            f"(pid {broker.pid()}, {data}, log {broker.log_path})"
         )
         return 0
     if args.action == "down":
@@ -149,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     kafka = sub.add_parser("kafka", help="start, stop or inspect a local Kafka broker")
     kafka.add_argument("action", choices=["up", "down", "status"])
+    kafka.add_argument(
+        "--fresh", action="store_true",
+        help="up: delete the broker's data first and start an empty cluster (topics, "
+        "offsets and table changelogs are gone; delete the workers' SENDGUARD_DATA_DIR too)",
+    )  # fmt: skip
     kafka.set_defaults(run=_kafka)
 
     worker = sub.add_parser("worker", help="run a Sendguard worker (Faust)")
@@ -198,7 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return int(args.run(args, settings))
-    except (CliError, SettingsError, KafkaSetupError, ProvisionError, PolicyError) as exc:
+    except (
+        CliError, SettingsError, KafkaSetupError, ProvisionError, PolicyError, LocalStateError
+    ) as exc:  # fmt: skip
         print(f"sendguard: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

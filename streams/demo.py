@@ -71,7 +71,17 @@ async def show_decisions(settings: Settings, seconds: float) -> dict[str, str]:
     return suspended
 
 
+class _Stop(Exception):
+    """SIGTERM or SIGHUP: stop as on Ctrl-C."""
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
 def main() -> int:
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop_on_signal)
     os.environ.setdefault("SENDGUARD_SECRET", DEMO_SECRET)
     os.environ.setdefault("SENDGUARD_OPERATOR_TOKEN", DEMO_OPERATOR)
     try:
@@ -87,6 +97,8 @@ def main() -> int:
     except (SettingsError, KafkaSetupError) as exc:
         print(f"demo: error: {exc}", file=sys.stderr)
         return 1
+    except (KeyboardInterrupt, _Stop):
+        return 0
     worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=os.environ)
     try:
         wait_ready(settings.web_port, worker)
@@ -115,7 +127,7 @@ def main() -> int:
   (a free-tier account's marketing appeal is refused with 403, as POLICY.md says)""")
         print("demo: running; Ctrl-C stops the worker and the broker.")
         return worker.wait()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stop):
         return 0
     finally:
         if worker.poll() is None:

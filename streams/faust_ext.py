@@ -9,9 +9,10 @@ topics the guard agent consumes, :class:`BatchingConsumer` hands the agent one
 :class:`RecordBatch` per partition and fetch instead: a faust message whose ``records``
 are the aiokafka records and whose offset is the last one's. Everything else stays
 faust's: the consumer group and its co-partitioned assignment, flow control during
-rebalances and recovery, acks and commits (faust treats the offsets inside a batch as a
-gap it may commit over once the batch is acked), tables, changelogs, standbys. Topics
-not listed (changelogs, which table recovery reads) keep one event per record.
+rebalances and recovery, acks and commits (the offsets inside a batch are registered as
+a gap faust may commit over once the batch is acked, see ``ack_batch``), tables,
+changelogs, standbys. Topics not listed (changelogs, which table recovery reads) keep one
+event per record.
 
 **Holding back partitions.** The guard counts events in event-time order; a partition
 that has run far ahead of the watermark only fills memory. :class:`BatchingConsumer`
@@ -32,6 +33,7 @@ from faust.types.tuples import ConsumerMessage
 __all__ = [
     "BatchingApp",
     "RecordBatch",
+    "ack_batch",
     "committed_offset",
     "partition_db",
     "producer_knows_topic",
@@ -44,6 +46,10 @@ class RecordBatch(ConsumerMessage):
     __slots__ = ("records",)
 
     records: list[Any]
+
+    @property
+    def first_offset(self) -> int:
+        return int(self.records[0].offset)
 
 
 def _batch(tp: TP, records: list[Any], generation_id: int) -> RecordBatch:
@@ -111,10 +117,29 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             if tp.topic in batched:
                 if tp_records:
+                    # faust's fetch loop would register the offsets between the last
+                    # read one and this batch's as a gap it may commit over at once,
+                    # before the batch is acked: read as if it were the very next one.
+                    # ``ack_batch`` registers them when the batch is acked.
+                    self._read_offset[tp] = tp_records[-1].offset - 1
                     yield tp, _batch(tp, tp_records, generation_id)
             else:
                 for record in tp_records:
                     yield tp, self._to_message(tp, record)
+
+
+async def ack_batch(stream: Any, event: Any) -> None:
+    """Acknowledge a record batch: faust may commit past all of its offsets now.
+
+    Batches of one partition must be acked in order: faust commits the longest run of
+    acked offsets, and skips its check that the run starts at the committed offset when
+    that offset is 0 or unknown.
+    """
+    message: RecordBatch = event.message
+    if message.offset > message.first_offset:
+        # Internal: Consumer._add_gap marks offsets as needing no ack of their own.
+        await stream.app.consumer._add_gap(message.tp, message.first_offset, message.offset - 1)
+    await stream.ack(event)
 
 
 class BatchingTransport(faust_aiokafka.Transport):

@@ -1,8 +1,10 @@
 """Run a real single-node Apache Kafka broker (KRaft, broker+controller) on 127.0.0.1.
 
 Used by ``sendguard kafka up|down|status``, by the demo and by the test suite, so there is
-one way to get a broker on a machine without Docker. The data directory is formatted
-fresh on every start: a stale one fails with a cluster-id mismatch.
+one way to get a broker on a machine without Docker. Like any real broker it keeps its
+data between runs: the data directory is formatted once, with a new cluster id, and
+reused after that (a worker's RocksDB state outlives a broker restart only if the
+broker's changelog topics do). ``fresh=True`` wipes it and starts an empty cluster.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import re
+import shutil
 import signal
 import subprocess
 import time
@@ -70,6 +74,8 @@ class LocalBroker:
     run_dir: Path
     host: str = "127.0.0.1"
     port: int = 9092
+    #: extra ``server.properties`` lines (the tests shorten the retention check period)
+    extra_config: dict[str, str] = field(default_factory=dict)
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -104,12 +110,18 @@ class LocalBroker:
     def _fail(self, message: str) -> KafkaSetupError:
         return KafkaSetupError(f"{message}\n--- tail of {self.log_path} ---\n{self.log_tail()}")
 
-    def start(self, timeout: float = START_TIMEOUT_S, fresh: bool = True) -> float:
-        """Format a fresh data directory, start the broker and wait until it answers.
+    @property
+    def data_dir(self) -> Path:
+        return self.run_dir / "data"
 
-        ``fresh=False`` restarts on the existing data directory and configuration (a broker
-        restart keeps its topics). Returns the seconds from launching the JVM to the broker
-        answering.
+    def formatted(self) -> bool:
+        return (self.data_dir / "meta.properties").exists()
+
+    def start(self, timeout: float = START_TIMEOUT_S, fresh: bool = False) -> float:
+        """Start the broker on its data directory and wait until it answers.
+
+        The data directory is formatted the first time only; ``fresh=True`` wipes it
+        first. Returns the seconds from launching the JVM to the broker answering.
         """
         java = require_tool("java", "to run the Kafka broker (Java 17 or newer)")
         if self.pid() is not None:
@@ -122,10 +134,13 @@ class LocalBroker:
         lib = ensure_jars(self.home)
         classpath = f"{lib}/*"
         config = self.run_dir / "server.properties"
-        if fresh or not config.exists():
+        if fresh and self.data_dir.exists():
+            shutil.rmtree(self.data_dir)
+        self._configure(config)
+        if not self.formatted():
             self._format(java, classpath, config)
         started = time.monotonic()
-        with self.log_path.open("wb" if fresh else "ab") as log:
+        with self.log_path.open("ab") as log:
             proc = subprocess.Popen(
                 [
                     java,
@@ -157,17 +172,28 @@ class LocalBroker:
         self.stop()
         raise self._fail(f"the Kafka broker did not answer within {timeout:.0f} s")
 
-    def _format(self, java: str, classpath: str, config: Path) -> None:
-        controller_port = free_port(self.host)
-        data_dir = self.run_dir / "data"
+    def _configure(self, config: Path) -> None:
+        """Write the broker's configuration, keeping the controller port of an earlier one."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        if data_dir.exists():
-            subprocess.run(["rm", "-rf", str(data_dir)], check=True)
+        controller_port = None
+        if config.exists():
+            voters = r"^controller\.quorum\.voters=1@[^:]+:(\d+)$"
+            found = re.search(voters, config.read_text(), re.M)
+            if found and not port_in_use(self.host, int(found.group(1))):
+                controller_port = int(found.group(1))
+        extra = "".join(f"{key}={value}\n" for key, value in self.extra_config.items())
         config.write_text(
             _SERVER_PROPERTIES.format(
-                host=self.host, port=self.port, controller_port=controller_port, data_dir=data_dir
+                host=self.host,
+                port=self.port,
+                controller_port=controller_port or free_port(self.host),
+                data_dir=self.data_dir,
             )
+            + extra
         )
+
+    def _format(self, java: str, classpath: str, config: Path) -> None:
+        """Format an empty data directory with a new cluster id."""
         fmt = subprocess.run(
             [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
              f"--cluster-id={_cluster_id()}", "-c", str(config)],

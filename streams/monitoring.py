@@ -17,6 +17,7 @@ import time
 
 from streams.app import Runtime
 from streams.faust_ext import committed_offset
+from streams.lost_events import watch
 
 log = logging.getLogger("sendguard.monitoring")
 EXIT_STALLED = 3
@@ -31,12 +32,21 @@ def register(rt: Runtime) -> None:
     sources = {rt.topics.events.get_topic_name()} | set(rt.topics.inputs.topics)
     sources |= set(rt.topics.accounts.topics)
 
+    @app.task
+    async def watch_for_lost_events() -> None:
+        # After faust set up logging at start-up, which may reset logger levels.
+        watch(rt.lost)
+
     @app.on_partitions_assigned.connect
     async def on_assigned(app: object, assigned: object, **kwargs: object) -> None:
         liveness.rebalanced()
 
     @app.timer(LAG_INTERVAL_S)
     async def measure_lag() -> None:
+        if not app.tables.recovery.completed.is_set():
+            # Recovering tables is not stalling (/healthz says "recovering" meanwhile).
+            liveness.rebalanced()
+            return
         consumer = app.consumer
         lag = {"guard": 0}
         for tp in consumer.assignment():

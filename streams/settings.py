@@ -69,16 +69,17 @@ class Settings:
     """SENDGUARD_LOG_LEVEL: worker log level."""
     reorder_allowance_s: int = 5
     """SENDGUARD_REORDER_ALLOWANCE_S: disorder tolerated inside one input partition."""
-    exit_on_stall_s: int = 0
-    """SENDGUARD_EXIT_ON_STALL_S: exit with code 3 after a stall this long (0: never), for
-    supervisors that restart on exit rather than on a failing /healthz."""
+    exit_on_stall_s: int = 180
+    """SENDGUARD_EXIT_ON_STALL_S: exit with code 3 after a stall this long (0: never), so
+    that a supervisor that restarts on exit (systemd, a container restart policy) acts on
+    it: three stall windows, long enough for a broker restart or a long pause to pass."""
     session_timeout_s: int = 10
     """SENDGUARD_SESSION_TIMEOUT_S: a silent worker leaves the consumer group after this."""
     stall_after_s: int = 60
+    """SENDGUARD_STALL_SECONDS: messages waiting and no progress this long = stalled."""
     fault_stall_after: int = 0
     """SENDGUARD_FAULT_STALL_AFTER: chaos testing only: the guard hangs after this many
-    messages, as a stalled faust consumer would (0, the default, is off)."""
-    """SENDGUARD_STALL_SECONDS: messages waiting and no progress this long = stalled."""
+    records, as a stalled faust consumer would (0, the default, is off)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -119,7 +120,7 @@ class Settings:
             log_level=(get("LOG_LEVEL") or base.log_level).lower(),
             stall_after_s=integer("STALL_SECONDS", base.stall_after_s, 1),
             session_timeout_s=integer("SESSION_TIMEOUT_S", base.session_timeout_s, 6),
-            exit_on_stall_s=integer("EXIT_ON_STALL_S", 0),
+            exit_on_stall_s=integer("EXIT_ON_STALL_S", base.exit_on_stall_s),
             fault_stall_after=integer("FAULT_STALL_AFTER", 0),
             reorder_allowance_s=integer("REORDER_ALLOWANCE_S", base.reorder_allowance_s),
         )

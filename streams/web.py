@@ -12,6 +12,8 @@ from streams.app import Runtime
 def health(rt: Runtime) -> tuple[bool, str]:
     if not rt.app.tables.recovery.completed.is_set():
         return False, "recovering tables from their changelogs"
+    if rt.lost.happened:
+        return False, rt.lost.describe()
     liveness = rt.liveness
     if liveness.stalled:
         agent = sorted(liveness.stalled_agents)[0]

@@ -6,6 +6,7 @@ import asyncio
 import sys
 
 from streams.app import build_runtime
+from streams.local_state import reconcile
 from streams.provision import ensure_topics
 from streams.settings import Settings
 
@@ -17,6 +18,7 @@ def run_worker(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     seen_ttl_days = rt.policy.late_grace_days + 2
     rt.input_partitions.update(asyncio.run(ensure_topics(settings, seen_ttl_days=seen_ttl_days)))
+    asyncio.run(reconcile(settings.data_dir, settings.app_id, settings.kafka_bootstrap))
     agents.register(rt)
     from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 

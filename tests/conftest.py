@@ -19,6 +19,13 @@ from streams.kafka_probe import broker_answers, free_port
 from streams.settings import default_home
 
 _broker_report: list[str] = []
+#: The broker's periodic work, made frequent so that a test outlives several rounds of it
+#: (Kafka's defaults: the first retention check 30 s after start, then every 5 min).
+#: A record stamped in the past is deleted at the next check whether read or not.
+TEST_BROKER_CONFIG = {
+    "log.initial.task.delay.ms": "1000",
+    "log.retention.check.interval.ms": "2000",
+}
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +39,10 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield given
         return
     home = Path(os.environ.get("SENDGUARD_HOME") or default_home())
-    broker = LocalBroker(home=home, run_dir=tmp_path_factory.mktemp("kafka"), port=free_port())
+    broker = LocalBroker(
+        home=home, run_dir=tmp_path_factory.mktemp("kafka"), port=free_port(),
+        extra_config=TEST_BROKER_CONFIG,
+    )  # fmt: skip
     seconds = broker.start()
     _broker_report.append(
         f"kafka: this run started Apache Kafka {KAFKA_VERSION} (KRaft) at {broker.bootstrap} "

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.backlog import Month, simulate_month
 from tests.integration.pipeline import Pipeline
 from tests.integration.worker import WorkerProcess, worker_env
 
@@ -43,3 +44,11 @@ def worker_factory(
 @pytest.fixture
 def pipeline(kafka_bootstrap: str, topic_prefix: str) -> Pipeline:
     return Pipeline(kafka_bootstrap, topic_prefix)
+
+
+@pytest.fixture(scope="session")
+def backlog_month(tmp_path_factory: pytest.TempPathFactory) -> Month:
+    """A month of 90 simulated accounts (~220k input events) and its replay, made once."""
+    found = simulate_month(tmp_path_factory.mktemp("month"), accounts=90, seed=21)
+    assert found.events >= 200_000
+    return found

@@ -20,6 +20,8 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp: int = 0
+    """Epoch milliseconds, as Kafka stores it."""
 
     def json(self) -> Any:
         return json.loads(self.value) if self.value is not None else None
@@ -81,7 +83,8 @@ async def read_until(
             batch = await consumer.getmany(timeout_ms=500)
             for tp, messages in batch.items():
                 records.extend(
-                    Record(tp.topic, tp.partition, m.offset, m.key, m.value) for m in messages
+                    Record(tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp)
+                    for m in messages
                 )
     finally:
         await consumer.stop()

@@ -157,3 +157,13 @@ def test_suppressions_once_per_account_and_recipient(guard: Guard) -> None:
     again = ev("bounce", 2, 11, recipient="r1@x.example")  # another event, same recipient
     assert len(guard.receive(first, Position(SOURCE, 0)).suppressions) == 1
     assert guard.receive(again, Position(SOURCE, 1)).suppressions == []
+
+
+def test_an_event_behind_what_its_account_counted_in_order_is_counted_late(
+    guard: Guard, store: DictStore
+) -> None:
+    feed(guard, [ev("delivery", 1, 100), ev("delivery", 2, 200)], watermark=T0 + timedelta(1))
+    step = guard.receive(ev("delivery", 3, 150), Position(SOURCE, 2), T0)
+    assert step.kind == "applied" and step.late and step.counted == 1
+    assert not guard.receive(ev("delivery", 4, 300), Position(SOURCE, 3), None).late
+    assert sent(store) == 4

@@ -1,0 +1,64 @@
+"""agents.ordering and agents.progress: the watermark one guard partition sees."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from faust.types import TP
+
+from agents.ordering import PartitionClock
+from agents.progress import ProgressReport, SourceProgress, to_micros
+
+T0 = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
+SOURCES = ["email.delivery/0", "email.delivery/1", "email.bounce/0", "email.bounce/1"]
+
+
+def report(at: float, sources: dict[str, tuple[datetime | None, bool]]) -> ProgressReport:
+    return ProgressReport(
+        reporter="w",
+        reported_at=at,
+        sources={name: (to_micros(t) if t else None, idle) for name, (t, idle) in sources.items()},
+    )
+
+
+def test_every_source_holds_the_watermark_until_it_is_heard_of() -> None:
+    clock = PartitionClock(0, timedelta(seconds=5), SOURCES)
+    assert clock.watermark() == datetime.min.replace(tzinfo=UTC)
+    clock.direct("email.delivery/0", to_micros(T0), idle=False)
+    clock.direct("email.bounce/0", None, idle=True)
+    assert clock.watermark() == datetime.min.replace(tzinfo=UTC)  # partition 1 unheard of
+    clock.apply_report(
+        report(1.0, {"email.delivery/1": (T0 + timedelta(hours=1), False),
+                     "email.bounce/1": (None, True)})
+    )  # fmt: skip
+    assert clock.watermark() == T0 - timedelta(seconds=5)
+    clock.direct("email.delivery/0", to_micros(T0 + timedelta(hours=2)), idle=True)
+    assert clock.watermark() == T0 + timedelta(hours=1) - timedelta(seconds=5)
+
+
+def test_reports_about_its_own_partition_and_stale_reports_are_ignored() -> None:
+    clock = PartitionClock(0, timedelta(0), SOURCES)
+    clock.direct("email.delivery/0", to_micros(T0), idle=False)
+    clock.direct("email.bounce/0", None, idle=True)
+    # Another worker's report about partition 0 (read here directly) does not count.
+    clock.apply_report(
+        report(2.0, {"email.delivery/0": (None, True),
+                     "email.delivery/1": (T0 + timedelta(hours=1), False),
+                     "email.bounce/1": (None, True)})
+    )  # fmt: skip
+    assert clock.watermark() == T0
+    # An older report (a previous owner's) about partition 1 loses to the newer one.
+    clock.apply_report(report(1.0, {"email.delivery/1": (None, True)}))
+    clock.direct("email.delivery/0", to_micros(T0 + timedelta(hours=3)), idle=False)
+    assert clock.watermark() == T0 + timedelta(hours=1)
+
+
+def test_a_partition_is_idle_once_read_to_its_high_water_mark() -> None:
+    progress = SourceProgress("w")
+    tp = TP("email.delivery", 0)
+    assert progress.state(tp, highwater=None, committed=None) == (None, False)
+    assert progress.state(tp, highwater=0, committed=0) == (None, True)  # empty
+    assert progress.state(tp, highwater=10, committed=4) == (None, False)
+    progress.read(tp, last_offset=9, latest_micros=to_micros(T0))
+    assert progress.state(tp, highwater=10, committed=4) == (to_micros(T0), True)
+    assert progress.state(tp, highwater=12, committed=4) == (to_micros(T0), False)
