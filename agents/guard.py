@@ -126,6 +126,12 @@ class GuardAgent:
         #: (topic, outcome) -> input events since the last flush, for the metric
         self.outcomes: Counter[tuple[str, str]] = Counter()
         self.held_back: set[TP] = set()
+        #: last offset acknowledged per partition (this assignment)
+        self.acked_through: dict[Any, int] = {}
+        #: last offset taken per partition (this assignment): a batch delivered again
+        #: (the consumer seeked back) must not be taken twice
+        self.taken_through: dict[Any, int] = {}
+        self.revocations = 0
         #: first offset of input partitions without a committed offset (where reading
         #: starts, auto.offset.reset=earliest), so an empty one counts as caught up
         self.log_starts: dict[TP, int] = {}
@@ -204,9 +210,16 @@ class GuardAgent:
     def take(self, event: Any) -> None:
         self.last_take = time.monotonic()
         message = event.message
+        records = not_taken(message.records, self.taken_through.get(message.tp))
+        if len(records) < len(message.records):
+            log.debug("%s delivered again from offset %d: %d records new", message.tp,
+                      message.first_offset, len(records))  # fmt: skip
+            if not records:
+                return
+            message.records = records
+        self.taken_through[message.tp] = message.offset
         batch = _Batch(event)
         self.unacked.append(batch)
-        records = message.records
         topic, partition = message.topic, message.partition
         self.handled += len(records)
         self.records_since_flush += len(records)
@@ -469,6 +482,7 @@ class GuardAgent:
     async def _ack(self, stream: Any) -> None:
         """Acknowledge, in order per partition, the batches none of whose events is held."""
         still: list[_Batch] = []
+        ready: list[_Batch] = []
         pinned: set[Any] = set()
         generation = self.rt.app.consumer_generation_id
         for batch in self.unacked:
@@ -479,8 +493,16 @@ class GuardAgent:
                 pinned.add(message.tp)
                 still.append(batch)
             else:
-                await ack_batch(stream, batch.event)
+                ready.append(batch)
+        # Before any await: a rebalance meanwhile filters self.unacked itself.
         self.unacked = still
+        revocations = self.revocations
+        for batch in ready:
+            if self.revocations != revocations:
+                break  # revoked meanwhile: faust reads them again from the commit
+            message = batch.event.message
+            await ack_batch(stream, batch.event, self.acked_through.get(message.tp))
+            self.acked_through[message.tp] = message.offset
 
     def _assigned_inputs(self) -> list[TP]:
         return [
@@ -511,9 +533,10 @@ class GuardAgent:
         partitions are (also those it has read nothing from), and so wake it."""
         if self.held_back and time.monotonic() - self.last_take > HOLD_BACK_RELEASE_S:
             # Nothing else to read: holding partitions back would only stall the guard.
-            names = sorted(f"{tp.topic}/{tp.partition}" for tp in self.held_back)
+            waiting = {p: c.marks.holding() for p, c in sorted(self.clocks.items())}
             log.warning("fetching %d partitions again that were ahead of the watermark "
-                        "(nothing else to read): %s", len(names), ", ".join(names))  # fmt: skip
+                        "(nothing else to read; the watermarks wait for %s)",
+                        len(self.held_back), waiting)  # fmt: skip
             self.held_back.clear()
         unknown = [tp for tp in self._assigned_inputs() if self._start_of(tp) is None]
         if unknown:
@@ -537,6 +560,15 @@ class GuardAgent:
         self.progress.resend()
 
     async def _on_revoked(self, app: Any, revoked: set[Any], **kwargs: Any) -> None:
+        """Forget what was read from revoked partitions: faust reads it again from the
+        committed offsets (aiokafka revokes every partition at each rebalance)."""
+        self.revocations += 1
+        self.progress.forget(tp for tp in revoked if tp.topic != self.events_topic)
+        for tp in revoked:
+            self.log_starts.pop(tp, None)
+            self.acked_through.pop(tp, None)
+            self.taken_through.pop(tp, None)
+            self.held_back.discard(tp)
         gone = {tp.partition for tp in revoked if tp.topic == self.events_topic}
         if not gone:
             return
@@ -547,12 +579,20 @@ class GuardAgent:
         self.unacked = [b for b in self.unacked if b.event.message.partition not in gone]
         self.waiting = {p: w for p, w in self.waiting.items()
                         if w.batch.event.message.partition not in gone}  # fmt: skip
-        self.progress.forget(tp for tp in revoked if tp.topic != self.events_topic)
-        for tp in revoked:
-            self.log_starts.pop(tp, None)
-        self.held_back -= {tp for tp in self.held_back if tp.partition in gone}
-        log.info("partitions %s revoked: their held events are read again by the new owner",
-                 sorted(gone))  # fmt: skip
+        log.info("partitions %s revoked: what they held is read again", sorted(gone))
+
+
+def not_taken(records: list[Any], taken_through: int | None) -> list[Any]:
+    """The records past ``taken_through``, the last offset taken from their partition.
+
+    faust seeks back to the committed offsets when it resumes after a table recovery, so
+    it delivers again, in the same generation, records the guard has taken and may still
+    hold: taking them twice would make the copies duplicates of the held events, their
+    batch would be acknowledged, and the commit would pass events held only in memory.
+    """
+    if taken_through is None or records[0].offset > taken_through:
+        return records
+    return [record for record in records if record.offset > taken_through]
 
 
 def _appended_at(record: Any) -> int | None:

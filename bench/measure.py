@@ -81,22 +81,24 @@ def _metrics(port: int) -> dict[str, float]:
     return totals
 
 
-async def wait_processed(port: int, expected: int, progress: bool = True) -> float:
-    """Seconds until the worker has an outcome for ``expected`` input events (accepted,
-    duplicate, invalid or late) and holds none back for event-time order."""
+async def wait_processed(ports: list[int], expected: int, progress: bool = True) -> float:
+    """Seconds until the workers on ``ports`` have an outcome for ``expected`` input events
+    (accepted, duplicate, invalid or late) and hold none back for event-time order."""
     started = time.monotonic()
     while True:
-        try:
-            totals = await asyncio.to_thread(_metrics, port)
-        except OSError:
-            totals = {}
-        done = int(totals.get("sendguard_events_total", 0))
-        held = totals.get("sendguard_held_events", 0)
+        done = held = 0.0
+        for port in ports:
+            try:
+                totals = await asyncio.to_thread(_metrics, port)
+            except OSError:
+                totals = {}
+            done += totals.get("sendguard_events_total", 0)
+            held += totals.get("sendguard_held_events", 0)
         elapsed = time.monotonic() - started
         if progress:
             rate = done / max(elapsed, 1e-9)
-            print(f"\r  sendguard: {done:,}/{expected:,} events ({rate:,.0f}/s), "
-                  f"{held:.0f} events held   ", end="", flush=True)  # fmt: skip
+            print(f"\r  sendguard: {done:,.0f}/{expected:,} events ({rate:,.0f}/s), "
+                  f"{held:,.0f} held   ", end="", flush=True)  # fmt: skip
         if done >= expected and held == 0:
             if progress:
                 print()

@@ -1,15 +1,25 @@
 """``python -m bench.run``: Sendguard's end-to-end throughput and latency against a real
-broker, beside a plain aiokafka consumer (the ceiling) and a quix-streams peer.
+broker, beside the framework's own ceiling and a quix-streams peer.
 
-All three read the same simulated month from the same local broker in the same run, so
-the ratios hold even on a noisy shared machine. Prints its figures and writes them as
-JSON to bench/results/.
+Everything reads the same simulated month from the same local broker in the same run, so
+the ratios hold even on a noisy shared machine:
+
+1. baselines: a plain aiokafka consumer (raw, then with ``json.loads``), and a bare faust
+   agent that only iterates the input, one event per record (faust as it comes) and on
+   Sendguard's batched delivery;
+2. Sendguard, one worker, then two workers in one group: from launch to every input
+   event having its outcome; each run's decisions must equal ``sendguard replay``;
+3. the quix-streams peer (``bench/peers/quix_guard.py``, its own virtualenv);
+4. live latency at half the one-worker rate (``bench.latency``).
+
+Prints its figures and writes them as JSON to bench/results/.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import platform
@@ -22,11 +32,24 @@ import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench import latency
-from bench.measure import percentile, raw_consume, rss_bytes, show, tree_bytes, wait_processed
+from bench.measure import (
+    partitions,
+    percentile,
+    raw_consume,
+    rss_bytes,
+    show,
+    tree_bytes,
+    wait_processed,
+)
 from offline.produce import to_kafka
+from offline.replay import replay
 from offline.simulate import default_start, simulate, write_jsonl
+from policy import load_policy
 from streams import topics as t
 from streams.kafka_local import LocalBroker
 from streams.kafka_probe import free_port
@@ -37,6 +60,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 # The month is simulated over the last 30 days: the stream must not reject it as late.
 BENCH_POLICY = 'version = "bench"\nlate_grace_days = 40\n'
+#: The per-record bare agent is slow: its rate is measured over this many records.
+BARE_MESSAGE_RECORDS = 200_000
+DECISION_KEYS = ("decision_id", "account_id", "channel", "action", "reason", "period",
+                 "evidence", "trigger_event_id", "suspension_type")  # fmt: skip
 
 
 def month_file(accounts: int, seed: int) -> Path:
@@ -62,12 +89,22 @@ def load(path: Path) -> list[dict | str]:
     return items
 
 
+def expected_decisions(path: Path, policy: Path) -> dict[str, dict]:
+    out = io.BytesIO()
+    replay(path, load_policy(policy), progress=False, summary=False, out=out)
+    return {d["decision_id"]: _comparable(d) for d in map(json.loads, out.getvalue().splitlines())}
+
+
+def _comparable(decision: dict) -> dict:
+    return {k: decision[k] for k in DECISION_KEYS}
+
+
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
                                 stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{env['SENDGUARD_WEB_PORT']}/healthz"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"worker exited with {proc.returncode}; see {log}")
@@ -81,12 +118,61 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"worker not ready; see {log}")
 
 
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def decisions_after(bootstrap: str, topic: str, start: dict[Any, int]) -> list[dict]:
+    """The decisions written after ``start`` (end offsets taken before a run)."""
+    tps = await partitions(bootstrap, [topic])
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        for tp in tps:
+            consumer.seek(tp, start.get(tp, 0))
+        found: list[dict] = []
+        while any(await consumer.position(tp) < ends[tp] for tp in tps):
+            for messages in (await consumer.getmany(timeout_ms=1000)).values():
+                found.extend(json.loads(m.value) for m in messages)
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    tps = await partitions(bootstrap, [topic])
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        return dict(await consumer.end_offsets(tps))
+    finally:
+        await consumer.stop()
+
+
+def bare_faust(bootstrap: str, topics: list[str], expect: int, mode: str) -> dict:
+    command = [sys.executable, "-m", "bench.bare_faust", "--bootstrap", bootstrap,
+               "--topics", ",".join(topics), "--expect", str(expect), "--mode", mode,
+               "--web-port", str(free_port())]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1800,
+                            cwd=ROOT, check=False)  # fmt: skip
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"bare faust agent ({mode}) failed:\n{result.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
 def run_peer(
     bootstrap: str, prefix: str, expect: int, state_dir: Path, policy: Path
 ) -> dict | None:
     script = ROOT / "bench" / "peers" / "quix_guard.py"
-    if not script.exists():
-        return None
     sys.path.insert(0, str(ROOT / "bench" / "peers"))
     from peer_env import ensure_peer_venv  # type: ignore[import-not-found]
 
@@ -102,6 +188,44 @@ def run_peer(
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+async def sendguard(
+    workers: int, env: dict[str, str], work: Path, events: int, expected: dict[str, dict]
+) -> dict[str, Any]:
+    """Run ``workers`` workers in one new group over the month; time, memory, correctness."""
+    group = f"{env['SENDGUARD_TOPIC_PREFIX']}sg{workers}w"
+    topic = env["SENDGUARD_TOPIC_PREFIX"] + t.DECISIONS
+    before = await end_offsets(env["SENDGUARD_KAFKA_BOOTSTRAP"], topic)
+    envs = [
+        dict(
+            env,
+            SENDGUARD_APP_ID=group,
+            SENDGUARD_WEB_PORT=str(free_port()),
+            SENDGUARD_DATA_DIR=str(work / f"{group}-{i}"),
+        )
+        for i in range(workers)
+    ]
+    started = time.monotonic()
+    procs = [start_worker(e, work / f"{group}-{i}.log") for i, e in enumerate(envs)]
+    ready_s = time.monotonic() - started
+    drain_s = await wait_processed([int(e["SENDGUARD_WEB_PORT"]) for e in envs], events)
+    figures = {
+        "seconds": round(ready_s + drain_s, 1),
+        "per_s": round(events / (ready_s + drain_s)),
+        "rss_mb": [round(rss_bytes(p.pid) / 2**20) for p in procs],
+        "state_mb": round(sum(tree_bytes(Path(e["SENDGUARD_DATA_DIR"])) for e in envs) / 2**20, 1),
+    }
+    stop(procs)
+    published = await decisions_after(env["SENDGUARD_KAFKA_BOOTSTRAP"], topic, before)
+    got = {d["decision_id"]: _comparable(d) for d in published}
+    figures["decisions"] = len(got)
+    figures["equals_replay"] = got == expected
+    if got != expected:
+        print(f"  !! {workers} worker(s): {len(got.keys() - expected.keys())} extra, "
+              f"{len(expected.keys() - got.keys())} missing decisions vs the replay")  # fmt: skip
+    figures["env"] = envs[0]
+    return figures
+
+
 async def main(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="sendguard-bench-"))
     broker = None
@@ -112,17 +236,18 @@ async def main(args: argparse.Namespace) -> dict:
         bootstrap = broker.bootstrap
     prefix = f"b{uuid.uuid4().hex[:4]}."  # short: quix names repartition topics after all inputs
     try:
-        items = load(month_file(args.accounts, args.seed))
+        path = month_file(args.accounts, args.seed)
+        items = load(path)
         email_events = sum(1 for i in items if not isinstance(i, dict) or i["topic"] != "accounts")
         policy = work / "policy.toml"
         policy.write_text(BENCH_POLICY)
+        print("replay (the expected decisions) ...")
+        expected = expected_decisions(path, policy)
         env = {k: v for k, v in os.environ.items() if not k.startswith("SENDGUARD_")}
         env.update(
             SENDGUARD_KAFKA_BOOTSTRAP=bootstrap, SENDGUARD_TOPIC_PREFIX=prefix,
-            SENDGUARD_APP_ID=f"{prefix}sendguard", SENDGUARD_DATA_DIR=str(work / "data"),
-            SENDGUARD_WEB_PORT=str(free_port()), SENDGUARD_POLICY=str(policy),
-            SENDGUARD_PARTITIONS=str(args.partitions), SENDGUARD_STANDBY_REPLICAS="0",
-            SENDGUARD_LOG_LEVEL="warning", PYTHONPATH=str(ROOT),
+            SENDGUARD_POLICY=str(policy), SENDGUARD_PARTITIONS=str(args.partitions),
+            SENDGUARD_STANDBY_REPLICAS="0", SENDGUARD_LOG_LEVEL="warning", PYTHONPATH=str(ROOT),
         )  # fmt: skip
         await ensure_topics(Settings.from_env(env))
         print(f"producing {len(items):,} lines to {bootstrap} ...")
@@ -134,57 +259,59 @@ async def main(args: argparse.Namespace) -> dict:
         print("baseline: plain aiokafka consumer ...")
         raw = await raw_consume(bootstrap, inputs)
         parsed = await raw_consume(bootstrap, inputs, parse=True)
+        print("baseline: bare faust agent, one event per record ...")
+        bare_message = bare_faust(bootstrap, inputs, min(BARE_MESSAGE_RECORDS, len(items)),
+                                  "message")  # fmt: skip
+        print("baseline: bare faust agent, batched delivery ...")
+        bare_batch = bare_faust(bootstrap, inputs, len(items), "batch")
 
         print("sendguard: one worker ...")
-        started = time.monotonic()
-        worker = start_worker(env, work / "worker.log")
-        ready_s = time.monotonic() - started  # drain time below includes work done meanwhile
-        drain_s = await wait_processed(int(env["SENDGUARD_WEB_PORT"]), email_events)
-        rss = rss_bytes(worker.pid)
-        state = tree_bytes(work / "data")
-        worker.terminate()  # the peer reads the same month on its own, then latency
-        worker.wait(60)
+        one = await sendguard(1, env, work, email_events, expected)
+        print("sendguard: two workers ...")
+        two = await sendguard(2, env, work, email_events, expected)
         peer = None
         if not args.skip_peer:
             print("peer: quix-streams ...")
             peer = run_peer(bootstrap, prefix, email_events, work / "peer-state", policy)
 
-        worker = start_worker(env, work / "worker-latency.log")
-        print("latency: live traffic ...")
-        latencies = await latency.probe(bootstrap, prefix, seconds=args.latency_seconds)
-
-        worker.terminate()
-        worker.wait(60)
+        print(f"latency: live traffic at half of {one['per_s']:,} events/s ...")
+        latency_env = one.pop("env")
+        two.pop("env")
+        worker = start_worker(latency_env, work / "latency.log")
+        probes = await latency.probe(bootstrap, prefix, seconds=args.latency_seconds,
+                                     background_per_s=one["per_s"] // 2)  # fmt: skip
+        stop([worker])
 
         accounts = sum(1 for i in items if isinstance(i, dict) and i["topic"] == "accounts")
-        # From launching the worker (its start-up included) to the last event's outcome.
-        sendguard_rate = email_events / (ready_s + drain_s)
-        figures = {
+        figures: dict[str, Any] = {
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, "
             f"Python {platform.python_version()}",
             "lines": len(items),
+            "events": email_events,
             "accounts": accounts,
             "partitions": args.partitions,
             "produce_per_s": round(len(items) / produce_s),
             "baseline_raw_per_s": round(raw.per_s),
             "baseline_json_per_s": round(parsed.per_s),
-            "sendguard_ready_s": round(ready_s, 1),
-            "sendguard_drain_s": round(drain_s, 1),
-            "sendguard_per_s": round(sendguard_rate),
-            "sendguard_vs_raw": round(sendguard_rate / raw.per_s, 4),
-            "latency_samples": len(latencies),
-            "latency_p50_s": round(percentile(latencies, 0.5), 3),
-            "latency_p99_s": round(percentile(latencies, 0.99), 3),
-            "worker_rss_mb": round(rss / 2**20),
-            "rocksdb_state_mb": round(state / 2**20, 1),
-            "state_mb_per_100k_account_months": round(
-                state / 2**20 / max(accounts, 1) * 100_000, 1
-            ),
+            "bare_faust_per_record_per_s": bare_message["per_s"],
+            "bare_faust_batched_per_s": bare_batch["per_s"],
+            "sendguard_1_worker": one,
+            "sendguard_2_workers": two,
+            "sendguard_vs_bare_faust": round(one["per_s"] / bare_message["per_s"], 2),
+            "sendguard_vs_bare_faust_batched": round(one["per_s"] / bare_batch["per_s"], 3),
+            "latency_background_per_s": round(probes.background_per_s),
+            "latency_absolute_samples": len(probes.absolute),
+            "latency_absolute_p50_s": round(percentile(probes.absolute, 0.5), 3),
+            "latency_absolute_p99_s": round(percentile(probes.absolute, 0.99), 3),
+            "latency_rate_samples": len(probes.rate),
+            "latency_rate_p50_s": round(percentile(probes.rate, 0.5), 3),
+            "latency_rate_p99_s": round(percentile(probes.rate, 0.99), 3),
+            "state_kb_per_account_month": round(one["state_mb"] * 1024 / max(accounts, 1), 1),
             "peer": peer,
         }
         if peer:
-            figures["sendguard_vs_peer"] = round(sendguard_rate / peer["events_per_s"], 3)
+            figures["sendguard_vs_peer"] = round(one["per_s"] / peer["events_per_s"], 3)
         return figures
     finally:
         if broker is not None:
@@ -197,7 +324,7 @@ def cli() -> None:
     parser.add_argument("--accounts", type=int, default=400, help="400 = about 1M events")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument("--skip-peer", action="store_true")
     args = parser.parse_args()
     figures = asyncio.run(main(args))

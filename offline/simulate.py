@@ -54,13 +54,14 @@ def simulate(
     duplicates: float = 0.0,
     malformed: float = 0.0,
     profiles: Sequence[Profile] = DEFAULT_PROFILES,
+    prefix: str = "acct",
 ) -> Iterator[Item]:
     """Yield a run of ``days`` days from ``start`` for ``accounts`` accounts.
 
     ``duplicates`` and ``malformed`` are probabilities per ``email.*`` event (so roughly
     the share of such lines in the output). The first ``len(profiles)`` accounts get every
     profile once, in a seeded order, so even a small run has one of each; the rest are
-    drawn by weight.
+    drawn by weight. Accounts are named ``<prefix>-0000`` and up.
     """
     if start.tzinfo is None:
         raise ValueError("start must be timezone-aware")
@@ -70,7 +71,7 @@ def simulate(
         raise ValueError("duplicates and malformed are probabilities in [0, 1)")
     if not profiles:
         raise ValueError("at least one profile is needed")
-    return _generate(accounts, seed, start, days, duplicates, malformed, tuple(profiles))
+    return _generate(accounts, seed, start, days, duplicates, malformed, tuple(profiles), prefix)
 
 
 def _generate(
@@ -81,6 +82,7 @@ def _generate(
     duplicates: float,
     malformed: float,
     profiles: tuple[Profile, ...],
+    prefix: str,
 ) -> Iterator[Item]:
     origin = start.astimezone(UTC).timestamp()
     end = origin + days * DAY
@@ -95,7 +97,7 @@ def _generate(
             profile = first_profiles[index]
         else:
             profile = rng.choices(profiles, weights)[0]
-        sim = SimAccount(f"acct-{index:0{width}d}", index, profile, rng, origin, days)
+        sim = SimAccount(f"{prefix}-{index:0{width}d}", index, profile, rng, origin, days)
         sims.append(sim)
         yield _account_record(sim)
 

@@ -69,5 +69,17 @@ class Watermarks:
                 low = mark
         return low
 
+    def holding(self) -> str | None:
+        """The source the watermark waits for (None when nothing holds it back)."""
+        found: tuple[datetime, str] | None = None
+        for name, source in self._sources.items():
+            if source.idle:
+                continue
+            if source.latest is None:
+                return name
+            if found is None or source.latest < found[0]:
+                found = (source.latest, name)
+        return None if found is None else found[1]
+
     def sources(self) -> dict[str, tuple[datetime | None, bool]]:
         return {name: (s.latest, s.idle) for name, s in self._sources.items()}

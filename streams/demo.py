@@ -1,10 +1,12 @@
 """``./dev run``: the main job on defaults, as a demo.
 
-Starts a local broker (only when none answers at SENDGUARD_KAFKA_BOOTSTRAP) and a worker,
-plays a few days of simulated mixed traffic (clean senders, purchased lists, complaints,
-spam traps, blocklistings, campaigns gone bad, crm), prints the decisions as they are
-made, and shows the metrics URL and an appeal/restore with curl. Runs until Ctrl-C, then
-stops the worker and the broker it started.
+Starts a local broker (only when none answers at SENDGUARD_KAFKA_BOOTSTRAP; it keeps its
+data between runs) and a worker (its log goes to a file), plays five days of simulated
+mixed traffic for 60 new accounts (clean senders, purchased lists, complaints, spam traps,
+blocklistings, campaigns gone bad, crm), prints each decision with the evidence that
+matters for its reason, then the accounts by state, the metrics and health links and an
+appeal/restore with curl. Runs until Ctrl-C, SIGTERM or SIGHUP, then stops the worker and
+the broker it started. Run it again and again: each run plays new accounts.
 """
 
 from __future__ import annotations
@@ -17,58 +19,26 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from offline.produce import to_kafka
 from offline.simulate import default_start, simulate
 from streams.auth import mint_account_token
 from streams.kafka_jars import KafkaSetupError
-from streams.kafka_local import default_broker
+from streams.kafka_local import LocalBroker, default_broker
 from streams.settings import Secret, Settings, SettingsError
 
 DEMO_SECRET = "demo-signing-secret"
 DEMO_OPERATOR = "demo-operator-token"
-
-
-def wait_ready(port: int, worker: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise SystemExit(f"demo: the worker exited with code {worker.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("demo: the worker did not become ready")
-
-
-async def show_decisions(settings: Settings, seconds: float) -> dict[str, str]:
-    """Print decisions for a while; return a suspended account per channel."""
-    consumer = AIOKafkaConsumer(
-        settings.topic("sendguard.decisions"), bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest", enable_auto_commit=False,
-    )  # fmt: skip
-    await consumer.start()
-    suspended: dict[str, str] = {}
-    deadline = time.monotonic() + seconds
-    try:
-        while time.monotonic() < deadline:
-            for messages in (await consumer.getmany(timeout_ms=500)).values():
-                for message in messages:
-                    d = json.loads(message.value)
-                    e = d["evidence"]
-                    print(f"  {d['action']:<15} {d['account_id']}/{d['channel']:<9} "
-                          f"{d['reason']:<28} sent={e['sent']} hard_bounces={e['hard_bounces']} "
-                          f"rate={e['rate']} limit={e['limit']}")  # fmt: skip
-                    if d["action"] == "suspend" and d["suspension_type"] == "deliverability":
-                        suspended.setdefault(d["channel"], d["account_id"])
-    finally:
-        await consumer.stop()
-    return suspended
+ACCOUNTS = 60
+DAYS = 5
+#: Longest wait for the worker to judge the played traffic.
+JUDGE_TIMEOUT_S = 120.0
 
 
 class _Stop(Exception):
@@ -79,43 +49,133 @@ def _stop_on_signal(signum: int, frame: object) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
-def main() -> int:
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _stop_on_signal)
-    os.environ.setdefault("SENDGUARD_SECRET", DEMO_SECRET)
-    os.environ.setdefault("SENDGUARD_OPERATOR_TOKEN", DEMO_OPERATOR)
+def say(text: str) -> None:
+    print(f"demo: {text}", flush=True)
+
+
+def evidence_text(decision: dict[str, Any]) -> str:
+    """The figures that matter for the decision's reason."""
+    e, reason = decision["evidence"], decision["reason"]
+    rate = e.get("rate")
+    if decision["action"] == "cancel_campaign":
+        return (f"campaign {decision['campaign_id']}: {e['hard_bounces']} hard bounces / "
+                f"{e['sent']} sent = {rate:.1%} > {e['limit']:.0%}")  # fmt: skip
+    if reason in ("hard_bounce_rate", "spam_report_rate", "unsubscribe_rate"):
+        field = {"hard_bounce_rate": "hard_bounces", "spam_report_rate": "spam_reports",
+                 "unsubscribe_rate": "unsubscribes"}[reason]  # fmt: skip
+        return (f"{e[field]} {field.replace('_', ' ')} / {e['sent']} sent = {rate:.2%} "
+                f"> {e['limit']:.2%}")  # fmt: skip
+    if reason == "abuse_complaint":
+        return f"{e['abuse_complaints']} abuse-desk complaint(s) (limit {e['limit']:.0f})"
+    if reason == "spam_trap":
+        return "spam-trap hit (a fraud signal)"
+    if reason == "blocklist":
+        return f"{e['limit']:.0f} blocklisting(s) in force at once"
+    if reason == "repeated_cancelled_campaigns":
+        return f"{e['limit']:.0f} campaigns cancelled this month"
+    return reason
+
+
+def metric_totals(port: int) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        text = reply.read().decode()
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    return totals
+
+
+def wait_ready(port: int, worker: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+            raise SystemExit(f"demo: the worker exited with code {worker.returncode}; "
+                             f"the end of {log}:\n{tail}")  # fmt: skip
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"demo: the worker did not become ready in {timeout:.0f} s; see {log}")
+
+
+async def decisions_end(settings: Settings) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
     try:
-        settings = Settings.from_env()
-        broker = default_broker(settings.home, *settings.bootstrap_host_port)
-        started_broker = False
-        if broker.answers():
-            print(f"demo: using the Kafka broker at {broker.bootstrap}")
-        else:
-            print(f"demo: starting Kafka at {broker.bootstrap} ...")
-            print(f"demo: Kafka up in {broker.start():.1f} s")
-            started_broker = True
-    except (SettingsError, KafkaSetupError) as exc:
-        print(f"demo: error: {exc}", file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, _Stop):
-        return 0
-    worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=os.environ)
+        topic = settings.topic("sendguard.decisions")
+        await consumer.topics()  # fetches the cluster's metadata
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        return dict(await consumer.end_offsets(tps)) if tps else {}
+    finally:
+        await consumer.stop()
+
+
+async def show_decisions(
+    settings: Settings, start: dict[TopicPartition, int], expected_events: int
+) -> list[dict[str, Any]]:
+    """Print this run's decisions until the worker has judged every event played."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                enable_auto_commit=False)  # fmt: skip
+    await consumer.start()
+    consumer.assign(list(start))
+    for tp, offset in start.items():
+        consumer.seek(tp, offset)
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + JUDGE_TIMEOUT_S
+    quiet_since = None
     try:
-        wait_ready(settings.web_port, worker)
-        print("demo: worker ready; playing 5 days of traffic for 60 accounts ...")
-        items = list(simulate(60, seed=7, start=default_start(5), days=5, duplicates=0.005,
-                              malformed=0.001))  # fmt: skip
-        to_kafka(items, settings.kafka_bootstrap, settings.topic_prefix)
-        print("demo: decisions as they are made:")
-        suspended = asyncio.run(show_decisions(settings, seconds=45))
-        port = settings.web_port
-        print(f"\ndemo: metrics  http://127.0.0.1:{port}/metrics")
-        print(f"demo: health   http://127.0.0.1:{port}/healthz")
-        account = suspended.get("marketing") or suspended.get("crm")
-        if account:
-            token = mint_account_token(Secret(os.environ["SENDGUARD_SECRET"]), account)
-            channel = "marketing" if suspended.get("marketing") == account else "crm"
-            print(f"""demo: appeal and restore {account} ({channel}) yourself:
+        while time.monotonic() < deadline:
+            for messages in (await consumer.getmany(timeout_ms=500)).values():
+                for message in messages:
+                    d = json.loads(message.value)
+                    seen.append(d)
+                    print(f"  {d['action']:<15} {d['account_id']}/{d['channel']:<9} "
+                          f"{d['reason']:<28} {evidence_text(d)}", flush=True)  # fmt: skip
+            totals = await asyncio.to_thread(metric_totals, settings.web_port)
+            judged = totals.get("sendguard_events_total", 0) >= expected_events
+            if judged and totals.get("sendguard_held_events", 0) == 0:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since > 2.0:  # the last decisions arrive
+                    break
+    finally:
+        await consumer.stop()
+    return seen
+
+
+def summary(decisions: list[dict[str, Any]], accounts: int) -> None:
+    """Accounts by state per channel, from this run's decisions (all start active)."""
+    final: dict[tuple[str, str], str] = {}
+    for d in decisions:
+        key = (d["account_id"], d["channel"])
+        if d["action"] in ("warn", "suspend") and final.get(key) != "suspended":
+            final[key] = "suspended" if d["action"] == "suspend" else "warned"
+    for channel in ("marketing", "crm"):
+        states = Counter(state for (_, c), state in final.items() if c == channel)
+        active = accounts - sum(states.values())
+        say(f"  {channel:<9} active {active}, warned {states['warned']}, "
+            f"suspended {states['suspended']}")  # fmt: skip
+
+
+def curl_help(port: int, decisions: list[dict[str, Any]]) -> None:
+    suspended = [
+        d for d in decisions
+        if d["action"] == "suspend" and d["suspension_type"] == "deliverability"
+    ]  # fmt: skip
+    say(f"metrics  http://127.0.0.1:{port}/metrics")
+    say(f"health   http://127.0.0.1:{port}/healthz")
+    if not suspended:
+        return
+    account, channel = suspended[0]["account_id"], suspended[0]["channel"]
+    token = mint_account_token(Secret(os.environ["SENDGUARD_SECRET"]), account)
+    print(f"""demo: appeal and restore {account} ({channel}) yourself:
   curl -s -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/accounts/{account}
   curl -s -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
     http://127.0.0.1:{port}/accounts/{account}/appeals -d '{{"channel": "{channel}",
@@ -124,21 +184,68 @@ def main() -> int:
   curl -s -X POST -H 'Authorization: Bearer {os.environ["SENDGUARD_OPERATOR_TOKEN"]}' \\
     -H 'Content-Type: application/json' http://127.0.0.1:{port}/appeals/APPEAL_ID/decision \\
     -d '{{"decision": "restore", "note": "verified"}}'
-  (a free-tier account's marketing appeal is refused with 403, as POLICY.md says)""")
-        print("demo: running; Ctrl-C stops the worker and the broker.")
-        return worker.wait()
+  (a free-tier account's marketing appeal is refused with 403, as POLICY.md says)""",
+          flush=True)  # fmt: skip
+
+
+def play(settings: Settings, worker: subprocess.Popen[bytes]) -> int:
+    run = datetime.now(UTC).strftime("%m%d%H%M%S")
+    items = list(simulate(ACCOUNTS, seed=int(run), start=default_start(DAYS), days=DAYS,
+                          duplicates=0.005, malformed=0.001, prefix=f"demo{run}"))  # fmt: skip
+    events = sum(1 for i in items if not (isinstance(i, dict) and i["topic"] == "accounts"))
+    start = asyncio.run(decisions_end(settings))
+    say(f"playing {DAYS} days of traffic for {ACCOUNTS} new accounts (demo{run}-*): "
+        f"{len(items):,} messages ...")  # fmt: skip
+    to_kafka(items, settings.kafka_bootstrap, settings.topic_prefix, progress=None)
+    say("decisions, as the worker makes them:")
+    decisions = asyncio.run(show_decisions(settings, start, events))
+    say(f"{len(decisions)} decisions for {ACCOUNTS} accounts; accounts by state:")
+    summary(decisions, ACCOUNTS)
+    curl_help(settings.web_port, decisions)
+    say("running; Ctrl-C stops the worker and the broker this run started.")
+    return worker.wait()
+
+
+def main() -> int:
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop_on_signal)
+    os.environ.setdefault("SENDGUARD_SECRET", DEMO_SECRET)
+    os.environ.setdefault("SENDGUARD_OPERATOR_TOKEN", DEMO_OPERATOR)
+    broker: LocalBroker | None = None
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        settings = Settings.from_env()
+        local = default_broker(settings.home, *settings.bootstrap_host_port)
+        if local.answers():
+            say(f"using the Kafka broker at {local.bootstrap}")
+        else:
+            kept = "its data kept from the last run" if local.formatted() else "a new cluster"
+            say(f"starting Kafka at {local.bootstrap} ({kept}) ...")
+            broker = local
+            say(f"Kafka up in {broker.start():.1f} s")
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        log = settings.data_dir / "worker.log"
+        with log.open("ab") as out:
+            command = [sys.executable, "-m", "streams.cli", "worker"]
+            worker = subprocess.Popen(command, env=os.environ, stdout=out, stderr=out)
+        say(f"worker starting (pid {worker.pid}); its log: {log}")
+        wait_ready(settings.web_port, worker, log, timeout=180)
+        return play(settings, worker)
+    except (SettingsError, KafkaSetupError) as exc:
+        print(f"demo: error: {exc}", file=sys.stderr)
+        return 1
     except (KeyboardInterrupt, _Stop):
         return 0
     finally:
-        if worker.poll() is None:
+        if worker is not None and worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
             try:
                 worker.wait(30)
             except subprocess.TimeoutExpired:
                 worker.kill()
-        if started_broker:
+        if broker is not None:
             broker.stop()
-            print("demo: Kafka stopped")
+            say("Kafka stopped (its data stays for the next run)")
 
 
 if __name__ == "__main__":

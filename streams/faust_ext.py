@@ -93,6 +93,22 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                     active_partitions = fetching
         return await super()._getmany(active_partitions, timeout)
 
+    async def seek_to_committed(self) -> Any:
+        """faust's seek back after a rebalance (and at start), for every partition.
+
+        aiokafka seeks only to a committed offset above 0; a partition with nothing
+        committed keeps its fetch position across a rebalance, past batches that were
+        delivered but not acked (events held for event-time order): read it from the
+        beginning again instead.
+        """
+        committed = await super().seek_to_committed()
+        batched = self._batched()
+        again = [tp for tp, offset in committed.items() if not offset and tp.topic in batched]
+        if again:
+            # Internal: the consumer thread's seek (aiokafka TopicPartitions, as given).
+            await self._thread.seek_to_beginning(*again)
+        return committed
+
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
         """faust's ``Consumer.getmany`` (v0.15), with one message per batched partition."""
         # Internal: _wait_next_records, _buffered_partitions, _to_message, perform_seek are
@@ -128,17 +144,23 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                     yield tp, self._to_message(tp, record)
 
 
-async def ack_batch(stream: Any, event: Any) -> None:
-    """Acknowledge a record batch: faust may commit past all of its offsets now.
+async def ack_batch(stream: Any, event: Any, after: int | None) -> None:
+    """Acknowledge a record batch: faust may commit past all of its offsets now, and past
+    any offsets between ``after`` (the last offset acked before on this partition; None:
+    the committed offset) and the batch, which the consumer skipped (compacted, deleted
+    or transaction markers).
 
     Batches of one partition must be acked in order: faust commits the longest run of
     acked offsets, and skips its check that the run starts at the committed offset when
     that offset is 0 or unknown.
     """
     message: RecordBatch = event.message
-    if message.offset > message.first_offset:
+    consumer = stream.app.consumer
+    start = after + 1 if after is not None else committed_offset(stream.app, message.tp)
+    start = message.first_offset if start is None else min(start, message.first_offset)
+    if message.offset > start:
         # Internal: Consumer._add_gap marks offsets as needing no ack of their own.
-        await stream.app.consumer._add_gap(message.tp, message.first_offset, message.offset - 1)
+        await consumer._add_gap(message.tp, start, message.offset - 1)
     await stream.ack(event)
 
 

@@ -41,8 +41,10 @@ def tables_dir(data_dir: Path) -> Path:
     return data_dir / "v1" / "tables"
 
 
-def persisted_offsets(data_dir: Path) -> dict[tuple[str, int], int]:
-    """(table, partition) -> the changelog offset its database says it applied."""
+def persisted_offsets(data_dir: Path, ttl_tables: set[str]) -> dict[tuple[str, int], int]:
+    """(table, partition) -> the changelog offset its database says it applied.
+
+    RocksDB's TTL databases (``ttl_tables``) append a 4-byte write time to every value."""
     found: dict[tuple[str, int], int] = {}
     root = tables_dir(data_dir)
     if not root.is_dir():
@@ -60,13 +62,15 @@ def persisted_offsets(data_dir: Path) -> dict[tuple[str, int], int]:
             raw = db.get(OFFSET_KEY)
         finally:
             db.close()
-        digits = re.match(rb"\d+", raw) if isinstance(raw, bytes) else None  # TTL tables
-        if digits is not None:  # add a timestamp suffix to every value
-            found[(name["table"], int(name["partition"]))] = int(digits.group())
+        if not isinstance(raw, bytes):
+            continue
+        if name["table"] in ttl_tables:
+            raw = raw[:-4]
+        found[(name["table"], int(name["partition"]))] = int(raw)
     return found
 
 
-async def reconcile(data_dir: Path, app_id: str, bootstrap: str) -> None:
+async def reconcile(data_dir: Path, app_id: str, bootstrap: str, ttl_tables: set[str]) -> None:
     """Make the local state fit this broker, or raise :class:`LocalStateError`."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -76,7 +80,7 @@ async def reconcile(data_dir: Path, app_id: str, bootstrap: str) -> None:
         await admin.close()
     marker = data_dir / CLUSTER_MARKER
     built_on = marker.read_text().strip() if marker.exists() else None
-    offsets = persisted_offsets(data_dir)
+    offsets = persisted_offsets(data_dir, ttl_tables)
     if offsets and built_on is not None and built_on != cluster_id:
         log.warning(
             "the table state in %s was built on another Kafka cluster (%s; this one is %s): "

@@ -41,6 +41,8 @@ class LostEvents:
         topic, partition = found["topic"], int(found["partition"])
         offset = int(found["offset"])
         with self._lock:
+            if (topic, partition, offset) in self.resets:
+                return True  # the same reset, seen by another fetch in flight
             self.resets.append((topic, partition, offset))
         self.metric.labels(topic=topic, partition=str(partition)).inc()
         log.error(
@@ -66,23 +68,24 @@ class LostEvents:
 
 
 class _Filter(logging.Filter):
-    def __init__(self, lost: LostEvents, threshold: int) -> None:
+    def __init__(self, lost: LostEvents, logger: logging.Logger) -> None:
         super().__init__()
         self.lost = lost
-        self.threshold = threshold
+        self.logger = logger
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno == logging.INFO and self.lost.saw(record.getMessage()):
             return False  # said above, as an error
-        return record.levelno >= self.threshold
+        # What the logging configuration lets through (this logger's own level is ours).
+        parent = self.logger.parent
+        return parent is None or record.levelno >= parent.getEffectiveLevel()
 
 
 def watch(lost: LostEvents) -> None:
-    """Hook into aiokafka's fetcher log (its reset message is INFO: let INFO through to
-    this filter, and pass on only what the logger's level let through before)."""
+    """Hook into aiokafka's fetcher log: its reset message is INFO, so the logger lets
+    INFO through to this filter, which passes on only what the configuration would.
+    Call it again after anything that may reconfigure logging (idempotent)."""
     logger = logging.getLogger(FETCHER_LOGGER)
-    if any(isinstance(f, _Filter) for f in logger.filters):
-        return
-    threshold = logger.getEffectiveLevel()
-    logger.addFilter(_Filter(lost, threshold))
+    if not any(isinstance(f, _Filter) for f in logger.filters):
+        logger.addFilter(_Filter(lost, logger))
     logger.setLevel(logging.INFO)

@@ -32,14 +32,12 @@ def register(rt: Runtime) -> None:
     sources = {rt.topics.events.get_topic_name()} | set(rt.topics.inputs.topics)
     sources |= set(rt.topics.accounts.topics)
 
-    @app.task
-    async def watch_for_lost_events() -> None:
-        # After faust set up logging at start-up, which may reset logger levels.
-        watch(rt.lost)
+    watch(rt.lost)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app: object, assigned: object, **kwargs: object) -> None:
         liveness.rebalanced()
+        watch(rt.lost)  # again, after faust set up logging, before the first fetch
 
     @app.timer(LAG_INTERVAL_S)
     async def measure_lag() -> None:

@@ -63,7 +63,7 @@ class Settings:
     """SENDGUARD_PARTITIONS: partitions of the topics Sendguard creates."""
     table_standby_replicas: int = 1
     """SENDGUARD_STANDBY_REPLICAS: standby copies of each table partition on other workers."""
-    block_cache_bytes: int = 8 * 1024 * 1024
+    block_cache_bytes: int = 4 * 1024 * 1024
     """SENDGUARD_BLOCK_CACHE_BYTES: RocksDB block cache per table partition."""
     log_level: str = "info"
     """SENDGUARD_LOG_LEVEL: worker log level."""

@@ -9,6 +9,7 @@ from streams.app import build_runtime
 from streams.local_state import reconcile
 from streams.provision import ensure_topics
 from streams.settings import Settings
+from tables import table_specs
 
 
 def run_worker(settings: Settings) -> int:
@@ -18,7 +19,8 @@ def run_worker(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     seen_ttl_days = rt.policy.late_grace_days + 2
     rt.input_partitions.update(asyncio.run(ensure_topics(settings, seen_ttl_days=seen_ttl_days)))
-    asyncio.run(reconcile(settings.data_dir, settings.app_id, settings.kafka_bootstrap))
+    ttl_tables = {spec.name for spec in table_specs(seen_ttl_days) if "ttl" in spec.store_options}
+    asyncio.run(reconcile(settings.data_dir, settings.app_id, settings.kafka_bootstrap, ttl_tables))
     agents.register(rt)
     from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 

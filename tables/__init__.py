@@ -42,7 +42,11 @@ def _store_options(block_cache_bytes: int, **extra: Any) -> dict[str, Any]:
         "driver": "rocksdict",
         "block_cache_size": block_cache_bytes,
         "block_cache_compressed_size": block_cache_bytes // 2,
-        "write_buffer_size": 8 * 1024 * 1024,
+        # Memtables: one table partition holds up to two of these before they are
+        # flushed to disk. faust's defaults (64 MB, three) would let 20 databases hold
+        # gigabytes; the guard writes each key once per flush, so small ones suffice.
+        "write_buffer_size": 4 * 1024 * 1024,
+        "max_write_buffer_number": 2,
         **extra,
     }
 

@@ -29,7 +29,8 @@ class WorkerProcess:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def start(self, timeout: float = 90.0) -> WorkerProcess:
+    def start(self, timeout: float = 90.0, ready: bool = True) -> WorkerProcess:
+        """Start the worker and wait until /healthz says ready (unless ``ready=False``)."""
         self.starts += 1
         log = self.log_path.open("ab")
         log.write(f"\n===== start #{self.starts} =====\n".encode())
@@ -42,7 +43,8 @@ class WorkerProcess:
             stdin=subprocess.DEVNULL,
         )
         log.close()
-        self.wait_ready(timeout)
+        if ready:
+            self.wait_ready(timeout)
         return self
 
     def wait_ready(self, timeout: float) -> None:

@@ -73,14 +73,14 @@ def test_scan_finds_last_lines_span_and_gaps(write_file: WriteFile) -> None:
 def test_seen_ids_expire_after_grace_plus_two_days_of_event_time() -> None:
     now = [T0]
     store = ReplayStore(lambda: now[0], timedelta(days=9))
-    store.mark_seen("old", "replay")
+    store.mark_seen("acct", "old", "replay")
     now[0] = T0 + timedelta(days=9)
-    store.mark_seen("newer", "replay")
-    assert store.seen_by("old") == "replay"
+    store.mark_seen("acct", "newer", "replay")
+    assert store.seen_by("acct", "old") == "replay"
     now[0] = T0 + timedelta(days=10, hours=1)
-    store.mark_seen("latest", "replay")
-    assert store.seen_by("old") is None
-    assert store.seen_by("newer") == store.seen_by("latest") == "replay"
+    store.mark_seen("acct", "latest", "replay")
+    assert store.seen_by("acct", "old") is None
+    assert store.seen_by("acct", "newer") == store.seen_by("acct", "latest") == "replay"
 
 
 @pytest.mark.parametrize(
