@@ -391,9 +391,11 @@ class GuardAgent:
     def _count_outcome(self, topic: str, step: Step) -> None:
         if step.kind == "replayed":
             return
-        if step.late:
-            self.outcomes[(topic, "late_counted")] += 1
-        self.outcomes[(topic, "duplicate" if step.kind == "duplicate" else "accepted")] += 1
+        if step.kind == "duplicate":
+            outcome = "duplicate"
+        else:
+            outcome = "late_counted" if step.late else "accepted"
+        self.outcomes[(topic, outcome)] += 1
 
     def _reject(self, topic: str, record: Any, reason: str) -> None:
         self.outcomes[(topic, "late" if reason.startswith(LATE_PREFIX) else "invalid")] += 1

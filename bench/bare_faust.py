@@ -54,6 +54,7 @@ def build(args: argparse.Namespace) -> faust.App:
                 await stream.ack(event)
             if state["read"] >= args.expect:
                 seconds = time.monotonic() - state["first"]
+                # faust redirects sys.stdout into its log: write to the real one.
                 print(
                     json.dumps(
                         {
@@ -63,6 +64,7 @@ def build(args: argparse.Namespace) -> faust.App:
                             "per_s": round(state["read"] / seconds),
                         }
                     ),
+                    file=sys.__stdout__,
                     flush=True,
                 )
                 os._exit(0)

@@ -81,25 +81,45 @@ def _metrics(port: int) -> dict[str, float]:
     return totals
 
 
-async def wait_processed(ports: list[int], expected: int, progress: bool = True) -> float:
-    """Seconds until the workers on ``ports`` have an outcome for ``expected`` input events
-    (accepted, duplicate, invalid or late) and hold none back for event-time order."""
+async def group_behind(bootstrap: str, group: str, topics: list[str]) -> int:
+    """Messages of ``topics`` the consumer group has not committed yet."""
+    tps = await partitions(bootstrap, topics)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(tps)
+        committed = await admin.list_consumer_group_offsets(group)
+        return sum(
+            end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
+            for tp, end in ends.items()
+        )
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def wait_drained(
+    bootstrap: str, group: str, topics: list[str], ports: list[int], progress: bool = True
+) -> float:
+    """Seconds until the group has committed every message of ``topics`` (the input and
+    internal topics): the exact end of the work, whatever was read twice on the way.
+    Shows the workers' event counts meanwhile."""
     started = time.monotonic()
     while True:
-        done = held = 0.0
-        for port in ports:
-            try:
-                totals = await asyncio.to_thread(_metrics, port)
-            except OSError:
-                totals = {}
-            done += totals.get("sendguard_events_total", 0)
-            held += totals.get("sendguard_held_events", 0)
+        behind = await group_behind(bootstrap, group, topics)
         elapsed = time.monotonic() - started
         if progress:
-            rate = done / max(elapsed, 1e-9)
-            print(f"\r  sendguard: {done:,.0f}/{expected:,} events ({rate:,.0f}/s), "
-                  f"{held:,.0f} held   ", end="", flush=True)  # fmt: skip
-        if done >= expected and held == 0:
+            done = 0.0
+            for port in ports:
+                with contextlib.suppress(OSError):
+                    done += (await asyncio.to_thread(_metrics, port)).get(
+                        "sendguard_events_total", 0
+                    )
+            print(f"\r  sendguard: {done:,.0f} events read ({done / max(elapsed, 1e-9):,.0f}/s), "
+                  f"{behind:,} messages not committed   ", end="", flush=True)  # fmt: skip
+        if behind == 0:
             if progress:
                 print()
             return elapsed

@@ -44,7 +44,7 @@ from bench.measure import (
     rss_bytes,
     show,
     tree_bytes,
-    wait_processed,
+    wait_drained,
 )
 from offline.produce import to_kafka
 from offline.replay import replay
@@ -139,7 +139,7 @@ async def decisions_after(bootstrap: str, topic: str, start: dict[Any, int]) -> 
         for tp in tps:
             consumer.seek(tp, start.get(tp, 0))
         found: list[dict] = []
-        while any(await consumer.position(tp) < ends[tp] for tp in tps):
+        while any([await consumer.position(tp) < ends[tp] for tp in tps]):
             for messages in (await consumer.getmany(timeout_ms=1000)).values():
                 found.extend(json.loads(m.value) for m in messages)
         return found
@@ -207,7 +207,10 @@ async def sendguard(
     started = time.monotonic()
     procs = [start_worker(e, work / f"{group}-{i}.log") for i, e in enumerate(envs)]
     ready_s = time.monotonic() - started
-    drain_s = await wait_processed([int(e["SENDGUARD_WEB_PORT"]) for e in envs], events)
+    prefix = env["SENDGUARD_TOPIC_PREFIX"]
+    topics = [prefix + name for name in (*t.INPUT_TOPICS, t.ACCOUNTS, t.EVENTS)]
+    ports = [int(e["SENDGUARD_WEB_PORT"]) for e in envs]
+    drain_s = await wait_drained(env["SENDGUARD_KAFKA_BOOTSTRAP"], group, topics, ports)
     figures = {
         "seconds": round(ready_s + drain_s, 1),
         "per_s": round(events / (ready_s + drain_s)),

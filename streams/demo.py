@@ -11,6 +11,7 @@ the broker it started. Run it again and again: each run plays new accounts.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -188,25 +189,38 @@ def curl_help(port: int, decisions: list[dict[str, Any]]) -> None:
           flush=True)  # fmt: skip
 
 
-def play(settings: Settings, worker: subprocess.Popen[bytes]) -> int:
+def play(settings: Settings, worker: subprocess.Popen[bytes], accounts: int, days: int) -> int:
     run = datetime.now(UTC).strftime("%m%d%H%M%S")
-    items = list(simulate(ACCOUNTS, seed=int(run), start=default_start(DAYS), days=DAYS,
+    items = list(simulate(accounts, seed=int(run), start=default_start(days), days=days,
                           duplicates=0.005, malformed=0.001, prefix=f"demo{run}"))  # fmt: skip
     events = sum(1 for i in items if not (isinstance(i, dict) and i["topic"] == "accounts"))
     start = asyncio.run(decisions_end(settings))
-    say(f"playing {DAYS} days of traffic for {ACCOUNTS} new accounts (demo{run}-*): "
+    say(f"playing {days} days of traffic for {accounts} new accounts (demo{run}-*): "
         f"{len(items):,} messages ...")  # fmt: skip
     to_kafka(items, settings.kafka_bootstrap, settings.topic_prefix, progress=None)
     say("decisions, as the worker makes them:")
     decisions = asyncio.run(show_decisions(settings, start, events))
-    say(f"{len(decisions)} decisions for {ACCOUNTS} accounts; accounts by state:")
-    summary(decisions, ACCOUNTS)
+    say(f"{len(decisions)} decisions for {accounts} accounts; accounts by state:")
+    summary(decisions, accounts)
     curl_help(settings.web_port, decisions)
     say("running; Ctrl-C stops the worker and the broker this run started.")
     return worker.wait()
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="./dev run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=ACCOUNTS,
+                        help=f"accounts to simulate (default {ACCOUNTS})")  # fmt: skip
+    parser.add_argument("--days", type=int, default=DAYS,
+                        help=f"days of their traffic to play (default {DAYS})")  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.accounts < 1 or not 1 <= args.days <= 31:
+        parser.error("--accounts must be at least 1 and --days between 1 and 31")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _stop_on_signal)
     os.environ.setdefault("SENDGUARD_SECRET", DEMO_SECRET)
@@ -230,7 +244,7 @@ def main() -> int:
             worker = subprocess.Popen(command, env=os.environ, stdout=out, stderr=out)
         say(f"worker starting (pid {worker.pid}); its log: {log}")
         wait_ready(settings.web_port, worker, log, timeout=180)
-        return play(settings, worker)
+        return play(settings, worker, args.accounts, args.days)
     except (SettingsError, KafkaSetupError) as exc:
         print(f"demo: error: {exc}", file=sys.stderr)
         return 1

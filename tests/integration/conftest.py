@@ -37,8 +37,10 @@ def worker_factory(
         return worker.start() if start else worker
 
     yield make
+    # SIGKILL: the test is over, and a graceful stop costs ~3 s a worker. The tests of
+    # a graceful stop (test_worker_restart, test_main_job) call stop() themselves.
     for worker in workers:
-        worker.stop()
+        worker.kill()
 
 
 @pytest.fixture

@@ -91,5 +91,6 @@ async def test_broker_restart_mid_stream(
             pipeline, backlog_month, worker.env["SENDGUARD_APP_ID"], once=False
         )
         print(f"\nbroker restart: the worker was restarted {restarts} time(s)")
+        worker.stop()  # while its broker is up: a worker without one stops slowly
     finally:
         broker.stop()

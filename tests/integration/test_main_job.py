@@ -46,7 +46,8 @@ def demo_env(home: Path, port: int) -> dict[str, str]:
 def run_demo(env: dict[str, str], stop: signal.Signals, log: Path) -> str:
     """Run the demo until it says it is running, then send ``stop``; return its output."""
     with log.open("w") as out:
-        demo = subprocess.Popen([sys.executable, "-m", "streams.demo"], env=env, cwd=ROOT,
+        demo = subprocess.Popen([sys.executable, "-m", "streams.demo", "--accounts", "20"],
+                                env=env, cwd=ROOT,
                                 stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
     deadline = time.monotonic() + 240
     while "demo: running" not in log.read_text():
@@ -70,7 +71,7 @@ def test_the_main_job_runs_again_and_again_and_stops_on_signals(tmp_path: Path) 
     assert broker.pid() is None and not broker.answers(), "SIGHUP left the broker running"
     for output in (first, second):
         assert "Traceback" not in output
-        assert "decisions for 60 accounts" in output
+        assert "decisions for 20 accounts" in output
         assert "suspend" in output
     worker_log = (tmp_path / "sendguard-data" / "worker.log").read_text()
     assert "ConsistencyError" not in worker_log and "Traceback" not in worker_log

@@ -95,6 +95,9 @@ def worker_env(bootstrap: str, prefix: str, data_dir: Path, **extra: str) -> dic
         SENDGUARD_WEB_PORT=str(free_port()),
         SENDGUARD_PARTITIONS="2",
         SENDGUARD_STANDBY_REPLICAS="0",
+        # The broker's minimum: a killed worker leaves the group sooner, so tests that
+        # kill or stop workers wait less for the rebalance.
+        SENDGUARD_SESSION_TIMEOUT_S="6",
         PYTHONPATH=str(Path(__file__).resolve().parents[2]),
     )
     env.update(extra)
