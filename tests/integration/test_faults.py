@@ -30,6 +30,12 @@ async def produce(worker: Any, pipeline: Pipeline, month: Month) -> None:
                             progress=None)  # fmt: skip
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="known bug, issue 9 open: now and then, after the second rebalance, the surviving "
+    "worker counts some of its own partition's bounces and blocklistings before the "
+    "deliveries that preceded them (decisions with too few 'sent'); the cause is not found",
+)
 async def test_failover_to_a_second_worker(
     backlog_month: Month, worker_factory: Any, pipeline: Pipeline
 ) -> None:
