@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from offline.produce import to_kafka
 from offline.simulate import default_start, simulate
@@ -107,14 +108,21 @@ def wait_ready(port: int, worker: subprocess.Popen[bytes], log: Path, timeout: f
 
 
 async def decisions_end(settings: Settings) -> dict[TopicPartition, int]:
+    """The end offsets of the decisions topic (the worker created it before it was ready)."""
+    topic = settings.topic("sendguard.decisions")
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        found = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    tps = [TopicPartition(topic, p["partition"]) for t in found for p in t["partitions"]]
+    if not tps:
+        raise SystemExit(f"demo: the topic {topic} is not on the broker")
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     await consumer.start()
     try:
-        topic = settings.topic("sendguard.decisions")
-        await consumer.topics()  # fetches the cluster's metadata
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
-        return dict(await consumer.end_offsets(tps)) if tps else {}
+        return dict(await consumer.end_offsets(tps))
     finally:
         await consumer.stop()
 
