@@ -13,6 +13,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.metrics import scrape_totals
+
 
 @dataclass
 class Rate:
@@ -67,20 +69,6 @@ async def raw_consume(bootstrap: str, topics: list[str], parse: bool = False) ->
         await consumer.stop()
 
 
-def _metrics(port: int) -> dict[str, float]:
-    import urllib.request
-
-    from prometheus_client.parser import text_string_to_metric_families
-
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    totals: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
-    return totals
-
-
 async def group_behind(bootstrap: str, group: str, topics: list[str]) -> int:
     """Messages of ``topics`` the consumer group has not committed yet."""
     tps = await partitions(bootstrap, topics)
@@ -114,7 +102,7 @@ async def wait_drained(
             done = 0.0
             for port in ports:
                 with contextlib.suppress(OSError):
-                    done += (await asyncio.to_thread(_metrics, port)).get(
+                    done += (await asyncio.to_thread(scrape_totals, port)).get(
                         "sendguard_events_total", 0
                     )
             print(f"\r  sendguard: {done:,.0f} events read ({done / max(elapsed, 1e-9):,.0f}/s), "

@@ -33,6 +33,7 @@ from offline.simulate import default_start, simulate
 from streams.auth import mint_account_token
 from streams.kafka_jars import KafkaSetupError
 from streams.kafka_local import LocalBroker, default_broker
+from streams.metrics import scrape_totals
 from streams.settings import Secret, Settings, SettingsError
 
 DEMO_SECRET = "demo-signing-secret"
@@ -76,18 +77,6 @@ def evidence_text(decision: dict[str, Any]) -> str:
     if reason == "repeated_cancelled_campaigns":
         return f"{e['limit']:.0f} campaigns cancelled this month"
     return reason
-
-
-def metric_totals(port: int) -> dict[str, float]:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
-        text = reply.read().decode()
-    totals: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
-    return totals
 
 
 def wait_ready(port: int, worker: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
@@ -148,7 +137,7 @@ async def show_decisions(
                     seen.append(d)
                     print(f"  {d['action']:<15} {d['account_id']}/{d['channel']:<9} "
                           f"{d['reason']:<28} {evidence_text(d)}", flush=True)  # fmt: skip
-            totals = await asyncio.to_thread(metric_totals, settings.web_port)
+            totals = await asyncio.to_thread(scrape_totals, settings.web_port)
             judged = totals.get("sendguard_events_total", 0) >= expected_events
             if judged and totals.get("sendguard_held_events", 0) == 0:
                 quiet_since = quiet_since or time.monotonic()

@@ -5,7 +5,22 @@ Names carry their unit, counters end in ``_total`` (prometheus-client adds the s
 
 from __future__ import annotations
 
+import urllib.request
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.parser import text_string_to_metric_families
+
+
+def scrape_totals(port: int, host: str = "127.0.0.1") -> dict[str, float]:
+    """A worker's ``/metrics``, each sample name summed over its labels (for the demo and
+    the benchmark, which read a running worker from outside)."""
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as reply:
+        text = reply.read().decode()
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    return totals
 
 
 class Metrics:
