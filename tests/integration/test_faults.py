@@ -47,7 +47,8 @@ async def test_failover_to_a_second_worker(
     await asyncio.sleep(3.0)
     assert await pipeline._behind(), "the work was done before the failover"
     first.kill()
-    await pipeline.wait_drained(timeout=300)
+    # A healthy failover drains in ~30 s; the known bug can also leave it stuck.
+    await pipeline.wait_drained(timeout=120)
     await assert_end_state_equals_replay(
         pipeline, backlog_month, second.env["SENDGUARD_APP_ID"], once=False
     )
