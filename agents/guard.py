@@ -37,6 +37,7 @@ from aiokafka import AIOKafkaProducer
 from faust.types import TP
 
 from agents.appeals import AppealDesk
+from agents.continuity import Rewind, not_taken, verdict
 from agents.envelope import PROGRESS, unwrap, wrap
 from agents.ordering import PartitionClock
 from agents.outbox import Outbox
@@ -131,6 +132,10 @@ class GuardAgent:
         #: last offset taken per partition (this assignment): a batch delivered again
         #: (the consumer seeked back) must not be taken twice
         self.taken_through: dict[Any, int] = {}
+        #: partitions being read again after the consumer skipped offsets
+        self.rewinding: dict[TP, Rewind] = {}
+        #: where to send the consumer before the next batch
+        self.seeks: dict[TP, int] = {}
         self.revocations = 0
         #: first offset of input partitions without a committed offset (where reading
         #: starts, auto.offset.reset=earliest), so an empty one counts as caught up
@@ -194,6 +199,8 @@ class GuardAgent:
         async for event in stream.noack().events():
             self.working = True
             self.take(event)
+            if self.seeks:
+                await self._seek()
             if fault_after and self.handled >= fault_after:
                 log.warning("SENDGUARD_FAULT_STALL_AFTER reached: the guard hangs now")
                 await asyncio.Event().wait()
@@ -210,14 +217,37 @@ class GuardAgent:
     def take(self, event: Any) -> None:
         self.last_take = time.monotonic()
         message = event.message
-        records = not_taken(message.records, self.taken_through.get(message.tp))
+        tp = message.tp
+        through = self.taken_through.get(tp)
+        if through is None:
+            start = self._start_of(tp)  # where the consumer was sent at the assignment
+            through = None if start is None else start - 1
+        rewind = self.rewinding.get(tp)
+        action = verdict(message.first_offset, through, rewind)
+        if action == "drop":
+            # Fetched before the seek; or the seek was lost in a race with the fetch:
+            # send the consumer back again (the re-read ends the rewind either way).
+            assert rewind is not None
+            self.seeks[tp] = rewind.expected
+            return
+        if action == "rewind":
+            assert through is not None
+            self._rewind(tp, Rewind(through + 1, message.first_offset))
+            return
+        if rewind is not None:
+            del self.rewinding[tp]
+            if message.first_offset > rewind.expected:
+                log.info("%s has no records at offsets %d..%d (compacted, or transaction "
+                         "markers): going on from %d", tp, rewind.expected,
+                         message.first_offset - 1, message.first_offset)  # fmt: skip
+        records = not_taken(message.records, through)
         if len(records) < len(message.records):
-            log.debug("%s delivered again from offset %d: %d records new", message.tp,
+            log.debug("%s delivered again from offset %d: %d records new", tp,
                       message.first_offset, len(records))  # fmt: skip
             if not records:
                 return
             message.records = records
-        self.taken_through[message.tp] = message.offset
+        self.taken_through[tp] = message.offset
         batch = _Batch(event)
         self.unacked.append(batch)
         topic, partition = message.topic, message.partition
@@ -233,6 +263,24 @@ class GuardAgent:
         self.metrics.last_progress.set(time.time())
         self.rt.liveness.progressed("guard", message.tp, records[-1].offset)
         self._advance(partition)
+
+    def _rewind(self, tp: TP, rewind: Rewind) -> None:
+        """The consumer skipped offsets: read the partition again from the first one."""
+        self.rewinding[tp] = rewind
+        self.seeks[tp] = rewind.expected
+        self.metrics.rewinds.labels(topic=tp.topic).inc()
+        log.info("%s: the consumer skipped offsets %d..%d (no batch delivered them); "
+                 "reading from %d again", tp, rewind.expected, rewind.seen - 1,
+                 rewind.expected)  # fmt: skip
+
+    async def _seek(self) -> None:
+        seeks, self.seeks = self.seeks, {}
+        consumer = self.rt.app.consumer
+        assigned = consumer.assignment()
+        seeks = {tp: offset for tp, offset in seeks.items() if tp in assigned}
+        if seeks:
+            # seek_wait seeks in the consumer's thread, where aiokafka's fetcher runs.
+            await consumer.seek_wait(seeks)
 
     def _guard(self, partition: int) -> Guard:
         guard = self.guards.get(partition)
@@ -570,6 +618,8 @@ class GuardAgent:
             self.log_starts.pop(tp, None)
             self.acked_through.pop(tp, None)
             self.taken_through.pop(tp, None)
+            self.rewinding.pop(tp, None)
+            self.seeks.pop(tp, None)
             self.held_back.discard(tp)
         gone = {tp.partition for tp in revoked if tp.topic == self.events_topic}
         if not gone:
@@ -582,19 +632,6 @@ class GuardAgent:
         self.waiting = {p: w for p, w in self.waiting.items()
                         if w.batch.event.message.partition not in gone}  # fmt: skip
         log.info("partitions %s revoked: what they held is read again", sorted(gone))
-
-
-def not_taken(records: list[Any], taken_through: int | None) -> list[Any]:
-    """The records past ``taken_through``, the last offset taken from their partition.
-
-    faust seeks back to the committed offsets when it resumes after a table recovery, so
-    it delivers again, in the same generation, records the guard has taken and may still
-    hold: taking them twice would make the copies duplicates of the held events, their
-    batch would be acknowledged, and the commit would pass events held only in memory.
-    """
-    if taken_through is None or records[0].offset > taken_through:
-        return records
-    return [record for record in records if record.offset > taken_through]
 
 
 def _appended_at(record: Any) -> int | None:

@@ -89,6 +89,14 @@ class Metrics:
             ["topic", "partition"],
             registry=registry,
         )
+        self.rewinds = Counter(
+            f"{prefix}_consumer_rewinds",
+            "Times the guard sent the consumer back to the next offset it expected on a "
+            "partition, because the consumer had skipped records (a batch dropped in a "
+            "rebalance, or a hole in the log).",
+            ["topic"],
+            registry=registry,
+        )
         self.watermark_delay = Gauge(
             f"{prefix}_watermark_delay_seconds",
             "Wall-clock now minus the lowest partition watermark (0 when nothing holds it).",

@@ -30,12 +30,6 @@ async def produce(worker: Any, pipeline: Pipeline, month: Month) -> None:
                             progress=None)  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug, issue 9 open: now and then, after the second rebalance, the surviving "
-    "worker counts some of its own partition's bounces and blocklistings before the "
-    "deliveries that preceded them (decisions with too few 'sent'); the cause is not found",
-)
 async def test_failover_to_a_second_worker(
     backlog_month: Month, worker_factory: Any, pipeline: Pipeline
 ) -> None:
@@ -47,7 +41,8 @@ async def test_failover_to_a_second_worker(
     await asyncio.sleep(3.0)
     assert await pipeline._behind(), "the work was done before the failover"
     first.kill()
-    # A healthy failover drains in ~30 s; the known bug can also leave it stuck.
+    # The survivor re-reads what the dead worker had not committed, and faust drops a
+    # fetched batch in the rebalance now and then (agents.continuity reads it again).
     await pipeline.wait_drained(timeout=120)
     await assert_end_state_equals_replay(
         pipeline, backlog_month, second.env["SENDGUARD_APP_ID"], once=False
