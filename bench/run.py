@@ -46,13 +46,13 @@ from bench.measure import (
     tree_bytes,
     wait_drained,
 )
+from localkafka.broker import LocalBroker
+from localkafka.probe import free_port
 from offline.produce import to_kafka
 from offline.replay import replay
 from offline.simulate import default_start, simulate, write_jsonl
 from policy import load_policy
 from streams import topics as t
-from streams.kafka_local import LocalBroker
-from streams.kafka_probe import free_port
 from streams.provision import ensure_topics
 from streams.settings import Settings, default_home
 

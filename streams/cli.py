@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from localkafka.broker import default_broker
+from localkafka.jars import KAFKA_VERSION, KafkaSetupError
 from policy import PolicyError
-from streams.kafka_jars import KAFKA_VERSION, KafkaSetupError
-from streams.kafka_local import default_broker
 from streams.local_state import LocalStateError
 from streams.provision import ProvisionError
 from streams.settings import Settings, SettingsError

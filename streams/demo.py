@@ -28,11 +28,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from localkafka.broker import LocalBroker, default_broker
+from localkafka.jars import KafkaSetupError
 from offline.produce import to_kafka
 from offline.simulate import default_start, simulate
 from streams.auth import mint_account_token
-from streams.kafka_jars import KafkaSetupError
-from streams.kafka_local import LocalBroker, default_broker
 from streams.metrics import scrape_totals
 from streams.settings import Secret, Settings, SettingsError
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.kafka_jars import KAFKA_VERSION
-from streams.kafka_local import LocalBroker
-from streams.kafka_probe import broker_answers, free_port
+from localkafka.broker import LocalBroker
+from localkafka.jars import KAFKA_VERSION
+from localkafka.probe import broker_answers, free_port
 from streams.settings import default_home
 
 _broker_report: list[str] = []

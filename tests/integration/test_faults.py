@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from localkafka.broker import LocalBroker
+from localkafka.probe import free_port
 from offline.produce import to_kafka
-from streams.kafka_local import LocalBroker
-from streams.kafka_probe import free_port
 from streams.provision import ensure_topics
 from streams.settings import Settings, default_home
 from tests.conftest import TEST_BROKER_CONFIG

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.kafka_jars import jar_dir
-from streams.kafka_local import LocalBroker, default_broker
-from streams.kafka_probe import free_port
+from localkafka.broker import LocalBroker, default_broker
+from localkafka.jars import jar_dir
+from localkafka.probe import free_port
 from streams.settings import default_home
 from tests.conftest import TEST_BROKER_CONFIG
 from tests.integration.pipeline import Pipeline

@@ -12,7 +12,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.kafka_probe import free_port
+from localkafka.probe import free_port
 
 
 @dataclass

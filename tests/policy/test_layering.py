@@ -81,3 +81,19 @@ def test_no_forbidden_import_anywhere_in_policy_source() -> None:
                 continue
             offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in FORBIDDEN]
     assert offenders == []
+
+
+def test_localkafka_imports_nothing_of_sendguard() -> None:
+    """The local broker is a tool beside Sendguard, not part of it."""
+    ours = {"agents", "gate", "offline", "policy", "schemas", "streams", "tables"}
+    for path in sorted((ROOT / "localkafka").glob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            else:
+                continue
+            leaked = [n for n in names if n.split(".")[0] in ours]
+            assert not leaked, f"{path.name} imports {leaked}"

@@ -21,8 +21,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.kafka_jars import KAFKA_VERSION, KafkaSetupError, ensure_jars, require_tool
-from streams.kafka_probe import broker_answers, free_port, port_in_use
+from localkafka.jars import KAFKA_VERSION, KafkaSetupError, ensure_jars, require_tool
+from localkafka.probe import broker_answers, free_port, port_in_use
 
 HEAP = "512m"
 START_TIMEOUT_S = 90.0
