@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.measure import partitions
+from streams.kafka_admin import topic_partitions
 
 RATE_SENDS = 1000
 RATE_CROSSING_BOUNCE = 51  # 51 / 1000 > 5 %
@@ -40,7 +40,7 @@ async def probe(
     absolute_per_s: int = 10, rate_every_s: float = 2.0,
 ) -> Latencies:  # fmt: skip
     decisions_topic = f"{prefix}sendguard.decisions"
-    tps = await partitions(bootstrap, [decisions_topic])
+    tps = await topic_partitions(bootstrap, [decisions_topic])
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     consumer.assign(tps)

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer
 
+from streams.kafka_admin import topic_partitions, uncommitted
 from streams.metrics import scrape_totals
 
 
@@ -26,22 +26,9 @@ class Rate:
         return self.messages / self.seconds if self.seconds else 0.0
 
 
-async def partitions(bootstrap: str, topics: list[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        return [
-            TopicPartition(t["topic"], p["partition"])
-            for t in await admin.describe_topics(topics)
-            for p in t["partitions"]
-        ]
-    finally:
-        await admin.close()
-
-
 async def raw_consume(bootstrap: str, topics: list[str], parse: bool = False) -> Rate:
     """The ceiling: a plain aiokafka consumer reading ``topics`` to their end."""
-    tps = await partitions(bootstrap, topics)
+    tps = await topic_partitions(bootstrap, topics)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=32 * 1024 * 1024,
@@ -71,21 +58,8 @@ async def raw_consume(bootstrap: str, topics: list[str], parse: bool = False) ->
 
 async def group_behind(bootstrap: str, group: str, topics: list[str]) -> int:
     """Messages of ``topics`` the consumer group has not committed yet."""
-    tps = await partitions(bootstrap, topics)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await admin.start()
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(tps)
-        committed = await admin.list_consumer_group_offsets(group)
-        return sum(
-            end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
-            for tp, end in ends.items()
-        )
-    finally:
-        await consumer.stop()
-        await admin.close()
+    tps = await topic_partitions(bootstrap, topics)
+    return sum(end - offset for offset, end in (await uncommitted(bootstrap, group, tps)).values())
 
 
 async def wait_drained(

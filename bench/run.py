@@ -38,7 +38,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench import latency
 from bench.measure import (
-    partitions,
     percentile,
     raw_consume,
     rss_bytes,
@@ -53,6 +52,7 @@ from offline.replay import replay
 from offline.simulate import default_start, simulate, write_jsonl
 from policy import load_policy
 from streams import topics as t
+from streams.kafka_admin import topic_partitions
 from streams.provision import ensure_topics
 from streams.settings import Settings, default_home
 
@@ -130,7 +130,7 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 async def decisions_after(bootstrap: str, topic: str, start: dict[Any, int]) -> list[dict]:
     """The decisions written after ``start`` (end offsets taken before a run)."""
-    tps = await partitions(bootstrap, [topic])
+    tps = await topic_partitions(bootstrap, [topic])
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -148,7 +148,7 @@ async def decisions_after(bootstrap: str, topic: str, start: dict[Any, int]) -> 
 
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    tps = await partitions(bootstrap, [topic])
+    tps = await topic_partitions(bootstrap, [topic])
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()
     try:

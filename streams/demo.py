@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from localkafka.broker import LocalBroker, default_broker
 from localkafka.jars import KafkaSetupError
 from offline.produce import to_kafka
 from offline.simulate import default_start, simulate
 from streams.auth import mint_account_token
+from streams.kafka_admin import end_offsets, topic_partitions
 from streams.metrics import scrape_totals
 from streams.settings import Secret, Settings, SettingsError
 
@@ -99,21 +99,10 @@ def wait_ready(port: int, worker: subprocess.Popen[bytes], log: Path, timeout: f
 async def decisions_end(settings: Settings) -> dict[TopicPartition, int]:
     """The end offsets of the decisions topic (the worker created it before it was ready)."""
     topic = settings.topic("sendguard.decisions")
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        found = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    tps = [TopicPartition(topic, p["partition"]) for t in found for p in t["partitions"]]
+    tps = await topic_partitions(settings.kafka_bootstrap, [topic])
     if not tps:
         raise SystemExit(f"demo: the topic {topic} is not on the broker")
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    await consumer.start()
-    try:
-        return dict(await consumer.end_offsets(tps))
-    finally:
-        await consumer.stop()
+    return await end_offsets(settings.kafka_bootstrap, tps)
 
 
 async def show_decisions(

@@ -7,10 +7,8 @@ import json
 import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-
 from streams import topics as t
+from streams.kafka_admin import topic_partitions, uncommitted
 from tests.integration.kafka_io import Record, produce, read_all
 
 
@@ -58,28 +56,10 @@ class Pipeline:
 
     async def _behind(self) -> dict[Any, tuple[int, int]]:
         names = [self.topic(n) for n in (*t.INPUT_TOPICS, t.ACCOUNTS, t.EVENTS)]
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap)
-        await admin.start()
-        await consumer.start()
-        try:
-            partitions = [
-                TopicPartition(topic["topic"], part["partition"])
-                for topic in await admin.describe_topics(names)
-                for part in topic["partitions"]
-            ]
-            if not partitions:  # not created yet, or a restarted broker still loading
-                return {"metadata": (0, 1)}
-            ends = await consumer.end_offsets(partitions)
-            committed = await admin.list_consumer_group_offsets(self.group)
-            return {
-                tp: (committed[tp].offset if tp in committed else 0, end)
-                for tp, end in ends.items()
-                if end > 0 and (tp not in committed or committed[tp].offset < end)
-            }
-        finally:
-            await consumer.stop()
-            await admin.close()
+        partitions = await topic_partitions(self.bootstrap, names)
+        if not partitions:  # not created yet, or a restarted broker still loading
+            return {"metadata": (0, 1)}
+        return dict(await uncommitted(self.bootstrap, self.group, partitions))
 
     async def read(self, name: str, settle: float = 1.5) -> list[Record]:
         return await read_all(self.bootstrap, [self.topic(name)], settle=settle)

@@ -1,0 +1,52 @@
+"""Questions to the broker from outside a worker: the demo, the benchmark and the tests ask
+them (which partitions a topic has, how far a consumer group has committed)."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+async def topic_partitions(bootstrap: str, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of ``topics`` the broker knows (none for a topic not created yet).
+
+    Asked of the admin client: a plain consumer's metadata may not know a topic yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return [
+            TopicPartition(topic["topic"], part["partition"])
+            for topic in await admin.describe_topics(topics)
+            for part in topic["partitions"]
+        ]
+    finally:
+        await admin.close()
+
+
+async def end_offsets(bootstrap: str, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        return dict(await consumer.end_offsets(tps))
+    finally:
+        await consumer.stop()
+
+
+async def uncommitted(
+    bootstrap: str, group: str, tps: list[TopicPartition]
+) -> dict[TopicPartition, tuple[int, int]]:
+    """(committed offset, end offset) of each of ``tps`` whose messages ``group`` has not
+    all committed (committed 0 when it has committed nothing there)."""
+    ends = await end_offsets(bootstrap, tps)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    found: dict[TopicPartition, tuple[int, int]] = {}
+    for tp, end in ends.items():
+        offset = max(committed[tp].offset, 0) if tp in committed else 0
+        if offset < end:
+            found[tp] = (offset, end)
+    return found
