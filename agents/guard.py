@@ -7,7 +7,7 @@ record it:
 
 - validates it (``schemas.parse``); a reject goes to the dead-letter topic with its
   reason;
-- if the record is not on its account's partition (``agents.routing``), forwards it to
+- if the record is not on its account's partition (``streams.partitioning``), forwards it to
   that partition of ``sendguard.events``, where the owner handles it like any input;
 - otherwise steps the pure guard (``policy.guard``) with the partition's watermark
   (``agents.ordering``): the event is counted, or held in memory until the watermark
@@ -42,7 +42,6 @@ from agents.envelope import PROGRESS, unwrap, wrap
 from agents.ordering import PartitionClock
 from agents.outbox import Outbox
 from agents.progress import ProgressReport, SourceProgress, from_micros, source_name, to_micros
-from agents.routing import account_partition
 from policy.guard import Guard, Position, Step
 from policy.held import HeldEvents
 from schemas.appeals import DecideAppeal, FileAppeal
@@ -53,6 +52,7 @@ from streams import topics as t
 from streams.app import Runtime
 from streams.commands import CommandResult
 from streams.faust_ext import ack_batch, committed_offset
+from streams.partitioning import account_partition
 from tables.batch import TableBatch
 
 log = logging.getLogger("sendguard.guard")

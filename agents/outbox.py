@@ -14,7 +14,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from agents.routing import partition_for
+from streams.partitioning import partition_for
 
 #: Kafka's timestamps are epoch milliseconds.
 Millis = int

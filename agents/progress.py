@@ -6,7 +6,7 @@ the end of its log (the high-water mark) is *idle*: caught up, holding nothing b
 
 Guard partition ``p`` learns directly how far the input partitions numbered ``p`` are
 (the same worker reads them). Every other input partition may forward events to ``p``
-(``agents.routing``), so their progress reaches ``p`` as a :class:`ProgressReport` sent
+(``streams.partitioning``), so their progress reaches ``p`` as a :class:`ProgressReport` sent
 to ``sendguard.events`` *after* the events it covers; partition ``p`` therefore sees a
 report only once it has seen everything the report vouches for.
 """

@@ -101,7 +101,7 @@ def _comparable(decision: dict) -> dict:
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "sendguard.cli", "worker"], env=env,
                                 stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{env['SENDGUARD_WEB_PORT']}/healthz"
     deadline = time.monotonic() + 180

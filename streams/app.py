@@ -1,6 +1,6 @@
 """The Faust app: one instance per worker process, configured from the environment.
 
-``streams.worker`` builds the :class:`Runtime` and registers the agents on its app.
+``sendguard.worker`` builds the :class:`Runtime` and registers the agents on its app.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ class Tables:
     meta: faust.Table
     """account_id -> schemas.types.AccountMeta from the compacted ``accounts`` topic."""
     appeals: faust.Table
-    """appeal_id -> schemas.appeals.Appeal (the id embeds the account, see streams.api)."""
+    """appeal_id -> schemas.appeals.Appeal (the id embeds the account, see api.accounts)."""
 
     def all(self) -> tuple[faust.Table, ...]:
         return (self.accounts, self.seen, self.suppressions, self.meta, self.appeals)

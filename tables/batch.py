@@ -24,11 +24,11 @@ from typing import Any
 import rocksdict
 from faust.types import TP
 
-from agents.routing import account_partition
 from policy.state import AccountState, decode_state, encode_state
 from schemas.parse import decode_account, encode
 from schemas.types import AccountMeta
 from streams.faust_ext import partition_db
+from streams.partitioning import account_partition
 from tables import Tables
 
 #: Decoded account rows kept between flushes.

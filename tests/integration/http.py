@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from streams.auth import mint_account_token
+from api.auth import mint_account_token
 from streams.settings import Secret
 
 OPERATOR_TOKEN = "operator-test-token"

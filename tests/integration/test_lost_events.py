@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.records_to_delete import RecordsToDelete
 
-from agents.routing import account_partition
+from streams.partitioning import account_partition
 from tests.integration.test_gate_and_metrics import samples
 from tests.integration.traffic import deliveries
 

@@ -47,7 +47,7 @@ def demo_env(home: Path, port: int) -> dict[str, str]:
 def run_demo(env: dict[str, str], stop: signal.Signals, log: Path) -> str:
     """Run the demo until it says it is running, then send ``stop``; return its output."""
     with log.open("w") as out:
-        demo = subprocess.Popen([sys.executable, "-m", "streams.demo", "--accounts", "20"],
+        demo = subprocess.Popen([sys.executable, "-m", "sendguard.demo", "--accounts", "20"],
                                 env=env, cwd=ROOT,
                                 stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
     deadline = time.monotonic() + 240
@@ -108,7 +108,7 @@ async def test_state_from_a_wiped_broker_is_rebuilt_and_a_lost_changelog_stops_t
             await admin.delete_topics([f"{worker.env['SENDGUARD_APP_ID']}-accounts-changelog"])
         finally:
             await admin.close()
-        command = [sys.executable, "-m", "streams.cli", "worker"]
+        command = [sys.executable, "-m", "sendguard.cli", "worker"]
         result = subprocess.run(command, env=worker.env, capture_output=True, text=True,
                                 timeout=120)  # fmt: skip
         assert result.returncode == 1, result.stderr

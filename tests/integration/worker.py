@@ -36,7 +36,7 @@ class WorkerProcess:
         log.write(f"\n===== start #{self.starts} =====\n".encode())
         log.flush()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            [sys.executable, "-m", "sendguard.cli", "worker"],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(ROOT / ".no-home")}
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
+        [sys.executable, "-m", "sendguard.cli", *args],
         env=env, capture_output=True, text=True, timeout=300, cwd=cwd,
     )  # fmt: skip
 
@@ -110,7 +110,7 @@ def test_unwritable_report_fails_before_replaying(month_file: Path) -> None:
 
 
 def test_replay_into_a_closed_pipe_is_quiet(month_file: Path) -> None:
-    cmd = f"{sys.executable} -m streams.cli replay --quiet {month_file} | head -1"
+    cmd = f"{sys.executable} -m sendguard.cli replay --quiet {month_file} | head -1"
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(ROOT / ".no-home")}
     result = subprocess.run(cmd, shell=True, env=env, capture_output=True, text=True, timeout=300)
     assert len(result.stdout.splitlines()) == 1

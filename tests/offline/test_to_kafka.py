@@ -64,7 +64,7 @@ def test_simulate_kafka_command_provisions_and_produces(kafka_bootstrap: str) ->
         "SENDGUARD_KAFKA_BOOTSTRAP": kafka_bootstrap, "SENDGUARD_TOPIC_PREFIX": prefix,
     }  # fmt: skip
     result = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "simulate", "--accounts", "3", "--seed", "1",
+        [sys.executable, "-m", "sendguard.cli", "simulate", "--accounts", "3", "--seed", "1",
          "--days", "1", "--start", "2026-09-01", "--kafka"],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip

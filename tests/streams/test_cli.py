@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.auth import authenticate, mint_account_token
+from api.auth import authenticate, mint_account_token
 from streams.settings import Secret, Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(ROOT / ".no-home")}
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
+        [sys.executable, "-m", "sendguard.cli", *args],
         env={**base, **env},
         capture_output=True,
         text=True,

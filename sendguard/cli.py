@@ -55,13 +55,13 @@ def _kafka(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.worker import run_worker
+    from sendguard.worker import run_worker
 
     return run_worker(settings)
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.auth import mint_account_token
+    from api.auth import mint_account_token
 
     if not settings.secret:
         raise CliError("SENDGUARD_SECRET is not set; it is the key that signs account tokens")

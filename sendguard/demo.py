@@ -27,11 +27,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from api.auth import mint_account_token
 from localkafka.broker import LocalBroker, default_broker
 from localkafka.jars import KafkaSetupError
 from offline.produce import to_kafka
 from offline.simulate import default_start, simulate
-from streams.auth import mint_account_token
 from streams.kafka_admin import end_offsets, topic_partitions
 from streams.metrics import scrape_totals
 from streams.settings import Secret, Settings, SettingsError
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         log = settings.data_dir / "worker.log"
         with log.open("ab") as out:
-            command = [sys.executable, "-m", "streams.cli", "worker"]
+            command = [sys.executable, "-m", "sendguard.cli", "worker"]
             worker = subprocess.Popen(command, env=os.environ, stdout=out, stderr=out)
         say(f"worker starting (pid {worker.pid}); its log: {log}")
         wait_ready(settings.web_port, worker, log, timeout=180)

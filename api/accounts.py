@@ -3,7 +3,7 @@
 Every call needs ``Authorization: Bearer <token>``: 401 when it is missing or bad, 403 when
 it belongs to someone who may not make the call. Bodies are size-limited and validated
 (422 naming the field). Each request is answered by the worker that owns the account's
-partition (``streams.routing``); writes go through the guard agent (``streams.commands``).
+partition (``api.forwarding``); writes go through the guard agent (``streams.commands``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from typing import Any
 from faust import web as faust_web
 
 from agents.envelope import wrap
+from api.auth import Principal, authenticate
+from api.forwarding import on_owner
 from policy.appeals import admit_appeal
 from policy.engine import period_of
 from policy.state import AccountState
@@ -35,9 +37,7 @@ from schemas.appeals import (
 )
 from schemas.types import CHANNELS, AccountMeta
 from streams.app import Runtime
-from streams.auth import Principal, authenticate
 from streams.commands import CommandResult
-from streams.routing import on_owner
 from tables.batch import read_only
 
 log = logging.getLogger("sendguard.api")

@@ -24,11 +24,11 @@ def run_worker(settings: Settings) -> int:
     agents.register(rt)
     from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 
-    from streams import api, monitoring, web
+    import api
+    from streams import monitoring
 
     # Faust's own sensor (messages in/out, table operations, send latency) on our registry.
     rt.app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(rt.metrics.registry, "faust"))
-    web.register(rt)
     api.register(rt)
     monitoring.register(rt)
     monitoring.start_watchdog(rt)
