@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from policy import NotSuspended
 from policy.appeals import admit_appeal
-from policy.engine import decision_id
+from policy.engine import RestoreReason, decision_id
 from policy.guard import Guard, Position, Step
 from schemas.appeals import Appeal, DecideAppeal, FileAppeal, Notification, decode_appeal
 from schemas.parse import encode
@@ -93,7 +93,9 @@ class AppealDesk:
             return CommandResult(409, {"error": f"appeal already {appeal.status}"}), None
         step = None
         if command.decision == "restore":
-            reason = "review_approved" if appeal.kind == "review" else "appeal_approved"
+            reason: RestoreReason = (
+                "review_approved" if appeal.kind == "review" else "appeal_approved"
+            )
             try:
                 step = guard.step_restore(
                     appeal.account_id, appeal.channel, reason, appeal.appeal_id, position

@@ -152,8 +152,9 @@ class GuardAgent:
     def register(self) -> None:
         app = self.rt.app
         app.hold_back = lambda: self.held_back
-        app.on_partitions_revoked.connect(self._on_revoked)
-        app.on_partitions_assigned.connect(self._on_assigned)
+        # mode types a receiver as taking *args; faust calls it (app, tps, signal=...).
+        app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
         app.timer(0.25)(self._report_progress)
         topics = self.rt.topics
         agent_topic = app.topic(

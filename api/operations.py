@@ -7,10 +7,11 @@ from typing import Any
 from prometheus_client import generate_latest
 
 from streams.app import Runtime
+from streams.faust_ext import tables_recovered
 
 
 def health(rt: Runtime) -> tuple[bool, str]:
-    if not rt.app.tables.recovery.completed.is_set():
+    if not tables_recovered(rt.app):
         return False, "recovering tables from their changelogs"
     if rt.lost.happened:
         return False, rt.lost.describe()

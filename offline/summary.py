@@ -72,7 +72,7 @@ def compare(
     other: Sequence[Decision],
 ) -> Comparison:
     ours, theirs = _first_suspensions(base), _first_suspensions(other)
-    order = sorted(set(ours) | set(theirs), key=lambda k: (CHANNELS.index(k[1]), k[0]))  # type: ignore[arg-type]
+    order = sorted(set(ours) | set(theirs), key=lambda k: (CHANNELS.index(k[1]), k[0]))
     result = Comparison(base_version, other_version)
     for key in order:
         if key in theirs and key not in ours:

@@ -155,7 +155,7 @@ def parse_operator_decision(raw: bytes) -> OperatorDecision:
     return OperatorDecision(decision=decision, note=note.strip())
 
 
-_COMMANDS = msgspec.json.Decoder(Command)
+_COMMANDS: msgspec.json.Decoder[FileAppeal | DecideAppeal] = msgspec.json.Decoder(Command)
 _APPEAL = msgspec.json.Decoder(Appeal)
 
 

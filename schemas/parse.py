@@ -177,7 +177,7 @@ def _load(raw: Raw | Mapping[str, Any], wire: type[_Wire]) -> _Wire:
     raise TypeError(f"expected bytes, str or a mapping, got {type(raw).__name__}")
 
 
-def _not_json(raw: Raw, exc: ValueError) -> InvalidEvent:
+def _not_json(raw: Raw, exc: msgspec.DecodeError | ValueError) -> InvalidEvent:
     if isinstance(exc, UnicodeDecodeError):  # its position is within one string: omit it
         return InvalidEvent(f"not JSON: invalid UTF-8 in a string ({exc.reason})")
     if not (raw if isinstance(raw, str) else bytes(raw)).strip():

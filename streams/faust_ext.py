@@ -23,7 +23,7 @@ then stops fetching for them) until the watermark catches up.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -58,7 +58,8 @@ def _batch(tp: TP, records: list[Any], generation_id: int) -> RecordBatch:
         tp.topic,
         tp.partition,
         last.offset,
-        last.timestamp / 1000.0 if last.timestamp is not None else None,  # seconds, as faust
+        # Seconds, as faust; None only from brokers older than 0.10 (faust casts it too).
+        last.timestamp / 1000.0 if last.timestamp is not None else cast(float, None),
         last.timestamp_type,
         None,
         None,
@@ -194,9 +195,24 @@ def partition_db(table: Any, partition: int) -> Any:
     return table.data._db_for_partition(partition)
 
 
+def mark_persisted(table: Any, tp: TP, offset: int) -> None:
+    """Record in ``table``'s store that its changelog ``tp`` is applied through ``offset``.
+
+    Needed after writing to :func:`partition_db` directly, so that a restart recovers
+    the changelog from there (faust's store does this itself for writes it makes).
+    """
+    table.data.set_persisted_offset(tp, offset)
+
+
 def producer_knows_topic(app: faust.App, topic: str) -> bool:
     """Whether faust's producer has metadata for ``topic`` (a restarted broker may not)."""
     # Internal: aiokafka asserts on an explicit partition of a topic it has no metadata
     # for, and the assertion kills faust's producer task.
     metadata = app.producer._ensure_producer()._metadata  # type: ignore[attr-defined]
     return bool(metadata.partitions_for_topic(topic))
+
+
+def tables_recovered(app: faust.App) -> bool:
+    """Whether faust has finished recovering the tables from their changelogs."""
+    # Public on faust's TableManager, but absent from the TableManagerT protocol it is typed as.
+    return bool(app.tables.recovery.completed.is_set())  # type: ignore[attr-defined]

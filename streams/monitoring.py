@@ -16,7 +16,7 @@ import threading
 import time
 
 from streams.app import Runtime
-from streams.faust_ext import committed_offset
+from streams.faust_ext import committed_offset, tables_recovered
 from streams.lost_events import watch
 
 log = logging.getLogger("sendguard.monitoring")
@@ -34,14 +34,14 @@ def register(rt: Runtime) -> None:
 
     watch(rt.lost)
 
-    @app.on_partitions_assigned.connect
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # see agents.guard
     async def on_assigned(app: object, assigned: object, **kwargs: object) -> None:
         liveness.rebalanced()
         watch(rt.lost)  # again, after faust set up logging, before the first fetch
 
     @app.timer(LAG_INTERVAL_S)
     async def measure_lag() -> None:
-        if not app.tables.recovery.completed.is_set():
+        if not tables_recovered(app):
             # Recovering tables is not stalling (/healthz says "recovering" meanwhile).
             liveness.rebalanced()
             return

@@ -14,25 +14,26 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+from faust.types import TableT
 
 DAY_S = 86_400
 
 
 @dataclass(frozen=True)
 class Tables:
-    accounts: faust.Table
+    accounts: TableT
     """account_id -> policy.state.AccountState: counters per channel and month, campaign
     counters, status, warns issued, listings in force, last applied source offset."""
-    seen: faust.Table
+    seen: TableT
     """event_id -> b"partition:offset": dedup of MTA retries; expires after the grace."""
-    suppressions: faust.Table
+    suppressions: TableT
     """account_id/recipient -> b"reason": recipients already suppressed (emitted once)."""
-    meta: faust.Table
+    meta: TableT
     """account_id -> schemas.types.AccountMeta from the compacted ``accounts`` topic."""
-    appeals: faust.Table
+    appeals: TableT
     """appeal_id -> schemas.appeals.Appeal (the id embeds the account, see api.accounts)."""
 
-    def all(self) -> tuple[faust.Table, ...]:
+    def all(self) -> tuple[TableT, ...]:
         return (self.accounts, self.seen, self.suppressions, self.meta, self.appeals)
 
 

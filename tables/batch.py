@@ -27,7 +27,7 @@ from faust.types import TP
 from policy.state import AccountState, decode_state, encode_state
 from schemas.parse import decode_account, encode
 from schemas.types import AccountMeta
-from streams.faust_ext import partition_db
+from streams.faust_ext import mark_persisted, partition_db
 from streams.partitioning import account_partition
 from tables import Tables
 
@@ -156,7 +156,7 @@ class TableBatch:
                 self._db(table, partition).write(batch)
                 offset = offsets.get((topic, partition))
                 if offset is not None:
-                    table.data.set_persisted_offset(TP(topic, partition), offset)
+                    mark_persisted(table, TP(topic, partition), offset)
 
     def forget(self, belongs: Callable[[int], bool]) -> None:
         """Drop cached rows and staged writes of partitions this worker no longer owns."""
