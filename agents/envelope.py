@@ -12,6 +12,7 @@ import msgspec
 
 from agents.progress import ProgressReport
 from schemas.appeals import DecideAppeal, FileAppeal, decode_command
+from schemas.errors import SchemaError, SendguardError
 from schemas.parse import decode_account, decode_event, encode
 from schemas.types import AccountMeta, Event
 
@@ -34,14 +35,23 @@ def wrap(record: Event | AccountMeta | FileAppeal | DecideAppeal) -> bytes:
     return tag + encode(record)
 
 
-def unwrap(data: bytes) -> Record:
+class UndecodableRecord(SendguardError):
+    """A record on ``sendguard.events`` that is not one this module wrote."""
+
+
+def unwrap(data: bytes | None) -> Record:
+    if data is None:
+        raise UndecodableRecord("no value (a tombstone)")
     tag, body = data[:1], data[1:]
-    if tag == EVENT:
-        return decode_event(body)
-    if tag == ACCOUNT:
-        return decode_account(body)
-    if tag == COMMAND:
-        return decode_command(body)
-    if tag == PROGRESS:
-        return _PROGRESS.decode(body)
-    raise ValueError(f"unknown envelope tag {tag!r}")
+    try:
+        if tag == EVENT:
+            return decode_event(body)
+        if tag == ACCOUNT:
+            return decode_account(body)
+        if tag == COMMAND:
+            return decode_command(body)
+        if tag == PROGRESS:
+            return _PROGRESS.decode(body)
+    except (SchemaError, msgspec.DecodeError, ValueError) as exc:
+        raise UndecodableRecord(str(exc)) from exc
+    raise UndecodableRecord(f"unknown envelope tag {tag!r}")

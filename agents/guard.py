@@ -38,7 +38,7 @@ from faust.types import TP
 
 from agents.appeals import AppealDesk
 from agents.continuity import Rewind, not_taken, verdict
-from agents.envelope import PROGRESS, unwrap, wrap
+from agents.envelope import PROGRESS, UndecodableRecord, unwrap, wrap
 from agents.ordering import PartitionClock
 from agents.outbox import Outbox
 from agents.progress import ProgressReport, SourceProgress, from_micros, source_name, to_micros
@@ -353,7 +353,7 @@ class GuardAgent:
         for record in records:
             try:
                 item = unwrap(record.value)
-            except Exception as exc:
+            except UndecodableRecord as exc:
                 log.error("undecodable record on %s@%s: %s", source, record.offset, exc)
                 self.metrics.undecodable.inc()
                 self._reject("sendguard.events", record, f"undecodable internal record: {exc}")

@@ -35,6 +35,7 @@ from schemas.appeals import (
     parse_appeal_form,
     parse_operator_decision,
 )
+from schemas.errors import SendguardError
 from schemas.types import CHANNELS, AccountMeta
 from streams.app import Runtime
 from streams.commands import CommandResult
@@ -46,7 +47,9 @@ COMMAND_TIMEOUT_S = 15.0
 Handler = Callable[..., Awaitable[Any]]
 
 
-class HttpError(Exception):
+class HttpError(SendguardError):
+    """A request answered with ``status`` and ``{"error": message}``: the API's one error."""
+
     def __init__(self, status: int, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.status = status

@@ -79,7 +79,8 @@ class SenderGate:
             parts = self._consumer.partitions_for_topic(topic)
             if parts:
                 return parts
-            await self._consumer._client.force_metadata_update()
+            # aiokafka's consumer has no public metadata refresh; its client has one.
+            await self._consumer._client.force_metadata_update()  # noqa: SLF001
             await asyncio.sleep(0.1)
         raise RuntimeError(f"topic {topic} does not exist; is a Sendguard worker running?")
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from schemas.errors import SendguardError
 
-class OfflineError(Exception):
+
+class OfflineError(SendguardError):
     """Root of the errors of ``offline``: a problem the user can fix (a file, a broker)."""
 
 

@@ -6,8 +6,10 @@ programming errors, while the subclasses keep the HTTP layer able to map each to
 
 from __future__ import annotations
 
+from schemas.errors import SendguardError
 
-class PolicyError(Exception):
+
+class PolicyError(SendguardError):
     """Root of every error raised by ``policy``: a bad policy file or a refused transition."""
 
 

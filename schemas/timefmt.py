@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from schemas.errors import SchemaError
+
 #: RFC 3339 ``date-time``. ``T``/``Z`` may be lower case (RFC 3339 section 5.6) and a space
 #: may separate date and time (its note on readability).
 _DATE_TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
@@ -20,7 +22,7 @@ _NO_OFFSET = re.compile(_DATE_TIME)
 _SHOW_CHARS = 40
 
 
-class TimestampError(ValueError):
+class TimestampError(SchemaError, ValueError):
     """A text that is not an RFC 3339 timestamp with offset; ``str(exc)`` says why."""
 
 

@@ -15,13 +15,11 @@ from pathlib import Path
 
 from localkafka.broker import default_broker
 from localkafka.jars import KAFKA_VERSION, KafkaSetupError
-from policy import PolicyError
-from streams.local_state import LocalStateError
-from streams.provision import ProvisionError
-from streams.settings import Settings, SettingsError
+from schemas.errors import SendguardError
+from streams.settings import Settings
 
 
-class CliError(Exception):
+class CliError(SendguardError):
     """A problem to report to the user as one message, with exit code 1."""
 
 
@@ -70,7 +68,6 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
-    from offline.errors import OfflineError
     from offline.replay import replay
     from policy import load_policy
 
@@ -91,8 +88,6 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
             compare_policy=other,
             report_path=args.report,
         )
-    except OfflineError as exc:
-        raise CliError(str(exc)) from exc
     except BrokenPipeError:
         # Whoever read stdout went away (``| head``): stop quietly, as cat would.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -112,7 +107,6 @@ def _start_time(text: str | None, days: int) -> datetime:
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from offline.errors import OfflineError
     from offline.simulate import simulate, to_kafka, write_jsonl
 
     start = _start_time(args.start, args.days)
@@ -135,10 +129,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     from streams.provision import ensure_topics
 
     asyncio.run(ensure_topics(settings))
-    try:
-        counts = to_kafka(events, settings.kafka_bootstrap, settings.topic_prefix)
-    except OfflineError as exc:
-        raise CliError(str(exc)) from exc
+    counts = to_kafka(events, settings.kafka_bootstrap, settings.topic_prefix)
     for topic, count in sorted(counts.items()):
         print(f"{settings.topic(topic)}\t{count}")
     return 0
@@ -206,9 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return int(args.run(args, settings))
-    except (
-        CliError, SettingsError, KafkaSetupError, ProvisionError, PolicyError, LocalStateError
-    ) as exc:  # fmt: skip
+    except (SendguardError, KafkaSetupError) as exc:
         print(f"sendguard: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

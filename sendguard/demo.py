@@ -32,9 +32,10 @@ from localkafka.broker import LocalBroker, default_broker
 from localkafka.jars import KafkaSetupError
 from offline.produce import to_kafka
 from offline.simulate import default_start, simulate
+from schemas.errors import SendguardError
 from streams.kafka_admin import end_offsets, topic_partitions
 from streams.metrics import scrape_totals
-from streams.settings import Secret, Settings, SettingsError
+from streams.settings import Secret, Settings
 
 DEMO_SECRET = "demo-signing-secret"
 DEMO_OPERATOR = "demo-operator-token"
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"worker starting (pid {worker.pid}); its log: {log}")
         wait_ready(settings.web_port, worker, log, timeout=180)
         return play(settings, worker, args.accounts, args.days)
-    except (SettingsError, KafkaSetupError) as exc:
+    except (SendguardError, KafkaSetupError) as exc:
         print(f"demo: error: {exc}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, _Stop):

@@ -160,8 +160,8 @@ async def ack_batch(stream: Any, event: Any, after: int | None) -> None:
     start = after + 1 if after is not None else committed_offset(stream.app, message.tp)
     start = message.first_offset if start is None else min(start, message.first_offset)
     if message.offset > start:
-        # Internal: Consumer._add_gap marks offsets as needing no ack of their own.
-        await consumer._add_gap(message.tp, start, message.offset - 1)
+        # Consumer._add_gap marks offsets as needing no ack of their own.
+        await consumer._add_gap(message.tp, start, message.offset - 1)  # noqa: SLF001 no public call
     await stream.ack(event)
 
 
@@ -185,14 +185,14 @@ class BatchingApp(faust.App):
 
 def committed_offset(app: faust.App, tp: TP) -> int | None:
     """The consumer group's committed offset of ``tp`` as faust last saw it."""
-    # Internal: faust keeps it in Consumer._committed_offset; there is no public getter.
-    return app.consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
+    # faust keeps it in Consumer._committed_offset; there is no public getter.
+    return app.consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # noqa: SLF001
 
 
 def partition_db(table: Any, partition: int) -> Any:
     """The rocksdict database behind one partition of a faust table (opened if needed)."""
-    # Internal: faust's RocksDB store keeps one database per partition.
-    return table.data._db_for_partition(partition)
+    # faust's RocksDB store keeps one database per partition, and has no public getter.
+    return table.data._db_for_partition(partition)  # noqa: SLF001
 
 
 def mark_persisted(table: Any, tp: TP, offset: int) -> None:
@@ -206,9 +206,11 @@ def mark_persisted(table: Any, tp: TP, offset: int) -> None:
 
 def producer_knows_topic(app: faust.App, topic: str) -> bool:
     """Whether faust's producer has metadata for ``topic`` (a restarted broker may not)."""
-    # Internal: aiokafka asserts on an explicit partition of a topic it has no metadata
-    # for, and the assertion kills faust's producer task.
-    metadata = app.producer._ensure_producer()._metadata  # type: ignore[attr-defined]
+    # aiokafka asserts on an explicit partition of a topic it has no metadata for, and the
+    # assertion kills faust's producer task. There is no public way to the aiokafka
+    # producer under faust's, nor to its metadata.
+    producer = app.producer._ensure_producer()  # type: ignore[attr-defined]  # noqa: SLF001
+    metadata = producer._metadata  # noqa: SLF001
     return bool(metadata.partitions_for_topic(topic))
 
 

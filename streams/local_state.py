@@ -24,6 +24,7 @@ import rocksdict
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.errors import StreamsError
 from tables import changelog_topic
 
 log = logging.getLogger("sendguard.state")
@@ -33,7 +34,7 @@ OFFSET_KEY = b"__faust\x00offset__"
 _DB_NAME = re.compile(r"^(?P<table>.+)-(?P<partition>\d+)\.db$")
 
 
-class LocalStateError(RuntimeError):
+class LocalStateError(StreamsError):
     """The local table state cannot be used with this broker."""
 
 

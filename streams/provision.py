@@ -15,13 +15,14 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams import topics as t
+from streams.errors import StreamsError
 from streams.settings import Settings
 from tables import changelog_topic, table_specs
 
 log = logging.getLogger("sendguard.provision")
 
 
-class ProvisionError(RuntimeError):
+class ProvisionError(StreamsError):
     """The broker refused to create a topic Sendguard needs."""
 
 

@@ -11,12 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from streams.errors import StreamsError
+
 #: Faust's worker --loglevel choices, and the spellings people also use for them.
 _LOG_LEVELS = {"debug": "debug", "info": "info", "warn": "warn", "warning": "warn",
                "error": "error", "crit": "crit", "critical": "crit"}  # fmt: skip
 
 
-class SettingsError(ValueError):
+class SettingsError(StreamsError, ValueError):
     """An environment variable holds a value Sendguard cannot use."""
 
 

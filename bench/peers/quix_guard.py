@@ -562,7 +562,7 @@ def build(args: argparse.Namespace, run: Run) -> Application:
         def validate(value: Any, kind: str = kind) -> dict[str, Any] | None:
             try:
                 return parse_event(kind, value, datetime.now(UTC), grace)
-            except Exception as exc:  # Invalid, or a bug: skip it, never stop the stream
+            except Exception as exc:  # noqa: BLE001 Invalid, or a bug: skip it, never stop the stream
                 if isinstance(exc, Invalid) and exc.late:
                     run.late += 1
                 else:

@@ -43,7 +43,7 @@ class Pipeline:
         deadline = time.monotonic() + timeout
         confirmed = 0
         while confirmed < 2:
-            behind = await self._behind()
+            behind = await self.behind()
             if behind:
                 confirmed = 0
                 if time.monotonic() > deadline:
@@ -54,7 +54,7 @@ class Pipeline:
                 if confirmed < 2:
                     await asyncio.sleep(0.8)
 
-    async def _behind(self) -> dict[Any, tuple[int, int]]:
+    async def behind(self) -> dict[Any, tuple[int, int]]:
         names = [self.topic(n) for n in (*t.INPUT_TOPICS, t.ACCOUNTS, t.EVENTS)]
         partitions = await topic_partitions(self.bootstrap, names)
         if not partitions:  # not created yet, or a restarted broker still loading

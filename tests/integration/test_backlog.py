@@ -72,7 +72,7 @@ async def test_kill_9_while_draining_a_backlog_loses_nothing_and_counts_nothing_
     kills = 0
     while kills < KILLS:
         await asyncio.sleep(rng.uniform(0.5, 3.0))
-        if not await pipeline._behind():
+        if not await pipeline.behind():
             break
         worker.kill()
         kills += 1

@@ -39,7 +39,7 @@ async def test_failover_to_a_second_worker(
     first.start()
     second = worker_factory("w2", **env)
     await asyncio.sleep(3.0)
-    assert await pipeline._behind(), "the work was done before the failover"
+    assert await pipeline.behind(), "the work was done before the failover"
     first.kill()
     # The survivor re-reads what the dead worker had not committed, and faust drops a
     # fetched batch in the rebalance now and then (agents.continuity reads it again).
@@ -71,13 +71,13 @@ async def test_broker_restart_mid_stream(
         await produce(worker, pipeline, backlog_month)
         worker.start()
         await asyncio.sleep(2.0)
-        assert await pipeline._behind(), "the work was done before the restart"
+        assert await pipeline.behind(), "the work was done before the restart"
         broker.stop()
         await asyncio.sleep(3.0)
         broker.start()
         restarts = 0
         deadline = asyncio.get_running_loop().time() + 300
-        while await pipeline._behind():  # supervise: restart the worker whenever it exits
+        while await pipeline.behind():  # supervise: restart the worker whenever it exits
             assert asyncio.get_running_loop().time() < deadline, worker.log_tail()
             assert worker.proc is not None
             if worker.proc.poll() is not None:
