@@ -136,8 +136,12 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    settings = "\n".join(f"  {name:<30} {doc}" for name, doc in Settings.variables().items())
     parser = argparse.ArgumentParser(
-        prog="sendguard", description="Streaming email deliverability guard."
+        prog="sendguard",
+        description="Streaming email deliverability guard.",
+        epilog=f"settings, from the environment:\n{settings}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -35,7 +35,7 @@ from offline.simulate import default_start, simulate
 from schemas.errors import SendguardError
 from streams.kafka_admin import end_offsets, topic_partitions
 from streams.metrics import scrape_totals
-from streams.settings import Secret, Settings
+from streams.settings import Settings
 
 DEMO_SECRET = "demo-signing-secret"
 DEMO_OPERATOR = "demo-operator-token"
@@ -152,7 +152,8 @@ def summary(decisions: list[dict[str, Any]], accounts: int) -> None:
             f"suspended {states['suspended']}")  # fmt: skip
 
 
-def curl_help(port: int, decisions: list[dict[str, Any]]) -> None:
+def curl_help(settings: Settings, decisions: list[dict[str, Any]]) -> None:
+    port = settings.web_port
     suspended = [
         d for d in decisions
         if d["action"] == "suspend" and d["suspension_type"] == "deliverability"
@@ -162,14 +163,14 @@ def curl_help(port: int, decisions: list[dict[str, Any]]) -> None:
     if not suspended:
         return
     account, channel = suspended[0]["account_id"], suspended[0]["channel"]
-    token = mint_account_token(Secret(os.environ["SENDGUARD_SECRET"]), account)
+    token = mint_account_token(settings.secret, account)
     print(f"""demo: appeal and restore {account} ({channel}) yourself:
   curl -s -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/accounts/{account}
   curl -s -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
     http://127.0.0.1:{port}/accounts/{account}/appeals -d '{{"channel": "{channel}",
     "opt_out_list_imported": true, "lists_cleaned": true, "contact_source": "sign-up form",
     "emailed_within_last_year": true, "details": "removed the bought list"}}'
-  curl -s -X POST -H 'Authorization: Bearer {os.environ["SENDGUARD_OPERATOR_TOKEN"]}' \\
+  curl -s -X POST -H 'Authorization: Bearer {settings.operator_token.value}' \\
     -H 'Content-Type: application/json' http://127.0.0.1:{port}/appeals/APPEAL_ID/decision \\
     -d '{{"decision": "restore", "note": "verified"}}'
   (a free-tier account's marketing appeal is refused with 403, as POLICY.md says)""",
@@ -189,7 +190,7 @@ def play(settings: Settings, worker: subprocess.Popen[bytes], accounts: int, day
     decisions = asyncio.run(show_decisions(settings, start, events))
     say(f"{len(decisions)} decisions for {accounts} accounts; accounts by state:")
     summary(decisions, accounts)
-    curl_help(settings.web_port, decisions)
+    curl_help(settings, decisions)
     say("running; Ctrl-C stops the worker and the broker this run started.")
     return worker.wait()
 
@@ -210,12 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _stop_on_signal)
-    os.environ.setdefault("SENDGUARD_SECRET", DEMO_SECRET)
-    os.environ.setdefault("SENDGUARD_OPERATOR_TOKEN", DEMO_OPERATOR)
+    # The demo's tokens, unless the user set their own; the worker gets the same.
+    env = {"SENDGUARD_SECRET": DEMO_SECRET, "SENDGUARD_OPERATOR_TOKEN": DEMO_OPERATOR}
+    env.update({name: value for name, value in os.environ.items() if value})
     broker: LocalBroker | None = None
     worker: subprocess.Popen[bytes] | None = None
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(env)
         local = default_broker(settings.home, *settings.bootstrap_host_port)
         if local.answers():
             say(f"using the Kafka broker at {local.bootstrap}")
@@ -228,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         log = settings.data_dir / "worker.log"
         with log.open("ab") as out:
             command = [sys.executable, "-m", "sendguard.cli", "worker"]
-            worker = subprocess.Popen(command, env=os.environ, stdout=out, stderr=out)
+            worker = subprocess.Popen(command, env=env, stdout=out, stderr=out)
         say(f"worker starting (pid {worker.pid}); its log: {log}")
         wait_ready(settings.web_port, worker, log, timeout=180)
         return play(settings, worker, args.accounts, args.days)

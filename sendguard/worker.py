@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import sys
+from typing import NoReturn
 
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+
+import agents
+import api
+from streams import monitoring
 from streams.app import build_runtime
+from streams.faust_ext import faust_main
 from streams.local_state import reconcile
 from streams.provision import ensure_topics
 from streams.settings import Settings
 from tables import table_specs
 
 
-def run_worker(settings: Settings) -> int:
-    import agents
-
+def run_worker(settings: Settings) -> NoReturn:
     rt = build_runtime(settings)  # loads the policy first: a bad file fails before Kafka
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     seen_ttl_days = rt.policy.late_grace_days + 2
@@ -22,19 +26,13 @@ def run_worker(settings: Settings) -> int:
     ttl_tables = {spec.name for spec in table_specs(seen_ttl_days) if "ttl" in spec.store_options}
     asyncio.run(reconcile(settings.data_dir, settings.app_id, settings.kafka_bootstrap, ttl_tables))
     agents.register(rt)
-    from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
-
-    import api
-    from streams import monitoring
-
     # Faust's own sensor (messages in/out, table operations, send latency) on our registry.
     rt.app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(rt.metrics.registry, "faust"))
     api.register(rt)
     monitoring.register(rt)
     monitoring.start_watchdog(rt)
     loop = ["--loop", "uvloop"] if _has_uvloop() else []
-    sys.argv = [
-        "sendguard",
+    faust_main(rt.app, [
         *loop,
         "worker",
         "--loglevel",
@@ -45,9 +43,7 @@ def run_worker(settings: Settings) -> int:
         settings.web_host,
         "--web-bind",
         settings.web_host,
-    ]
-    rt.app.main()
-    return 0
+    ])  # fmt: skip
 
 
 def _has_uvloop() -> bool:

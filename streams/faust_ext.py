@@ -23,7 +23,7 @@ then stops fetching for them) until the watermark catches up.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -218,3 +218,19 @@ def tables_recovered(app: faust.App) -> bool:
     """Whether faust has finished recovering the tables from their changelogs."""
     # Public on faust's TableManager, but absent from the TableManagerT protocol it is typed as.
     return bool(app.tables.recovery.completed.is_set())  # type: ignore[attr-defined]
+
+
+def faust_main(app: faust.App, argv: list[str]) -> NoReturn:
+    """Run Faust's command line (``worker …``) on ``app`` with ``argv``.
+
+    What ``app.main()`` does, except that ``app.main()`` reads ``sys.argv``, which this
+    process would have to overwrite. The app has autodiscovery off, so there is nothing
+    to discover.
+    """
+    from faust.cli.faust import cli
+
+    app.finalize()
+    app.worker_init()
+    app.worker_init_post_autodiscover()
+    cli.main(args=argv, prog_name="sendguard", app=app)
+    raise SystemExit(0)  # click exits itself; this is for the type checker

@@ -1,15 +1,17 @@
 """Every runtime setting of Sendguard, read from the environment in exactly one place.
 
-Each field documents its variable and default; README.md's "Configuration" table lists the
-same. Secrets are wrapped in :class:`Secret` so they never show up in logs or reprs.
+Each field declares its variable, its default and its meaning once (``_env``); README.md's
+"Configuration" table lists the same, which a test checks. Secrets are wrapped in
+:class:`Secret` so they never show up in logs or reprs.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from streams.errors import StreamsError
 
@@ -39,93 +41,69 @@ def default_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sendguard"
 
 
+def _env(name: str, doc: str, *, minimum: int = 0, **default: Any) -> Any:
+    """A setting read from ``SENDGUARD_<name>``: its one declaration (name, rule, meaning).
+
+    ``doc`` is what README.md's "Configuration" table says of it; a test keeps the two
+    in step. ``minimum`` applies to integers.
+    """
+    return field(metadata={"env": f"SENDGUARD_{name}", "doc": doc, "minimum": minimum}, **default)
+
+
 @dataclass(frozen=True)
 class Settings:
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    """SENDGUARD_KAFKA_BOOTSTRAP: host:port of the Kafka broker."""
-    policy_path: Path | None = None
-    """SENDGUARD_POLICY: a policy TOML file; unset means the built-in policy."""
-    data_dir: Path = Path("./sendguard-data")
-    """SENDGUARD_DATA_DIR: where the worker keeps its RocksDB table state."""
-    web_port: int = 6066
-    """SENDGUARD_WEB_PORT: the worker's HTTP port (health, metrics, API)."""
-    web_host: str = "127.0.0.1"
-    """SENDGUARD_WEB_HOST: the address the HTTP server binds to."""
-    operator_token: Secret = Secret("")
-    """SENDGUARD_OPERATOR_TOKEN: bearer token of operators; unset disables operator calls."""
-    secret: Secret = Secret("")
-    """SENDGUARD_SECRET: key that signs account tokens; unset disables account calls."""
-    home: Path = field(default_factory=default_home)
-    """SENDGUARD_HOME: cache for the Kafka jars and the local broker's files."""
-    app_id: str = "sendguard"
-    """SENDGUARD_APP_ID: Faust app id, i.e. the consumer group and changelog topic prefix."""
-    topic_prefix: str = ""
-    """SENDGUARD_TOPIC_PREFIX: prefixed to every topic name (tests use a unique one)."""
-    partitions: int = 4
-    """SENDGUARD_PARTITIONS: partitions of the topics Sendguard creates."""
-    table_standby_replicas: int = 1
-    """SENDGUARD_STANDBY_REPLICAS: standby copies of each table partition on other workers."""
-    block_cache_bytes: int = 4 * 1024 * 1024
-    """SENDGUARD_BLOCK_CACHE_BYTES: RocksDB block cache per table partition."""
-    log_level: str = "info"
-    """SENDGUARD_LOG_LEVEL: worker log level."""
-    reorder_allowance_s: int = 5
-    """SENDGUARD_REORDER_ALLOWANCE_S: disorder tolerated inside one input partition."""
-    exit_on_stall_s: int = 180
-    """SENDGUARD_EXIT_ON_STALL_S: exit with code 3 after a stall this long (0: never), so
-    that a supervisor that restarts on exit (systemd, a container restart policy) acts on
-    it: three stall windows, long enough for a broker restart or a long pause to pass."""
-    session_timeout_s: int = 10
-    """SENDGUARD_SESSION_TIMEOUT_S: a silent worker leaves the consumer group after this."""
-    stall_after_s: int = 60
-    """SENDGUARD_STALL_SECONDS: messages waiting and no progress this long = stalled."""
-    fault_stall_after: int = 0
-    """SENDGUARD_FAULT_STALL_AFTER: chaos testing only: the guard hangs after this many
-    records, as a stalled faust consumer would (0, the default, is off)."""
+    kafka_bootstrap: str = _env("KAFKA_BOOTSTRAP", "host:port of the Kafka broker",
+                                default="127.0.0.1:9092")
+    policy_path: Path | None = _env("POLICY", "a policy TOML file; unset means the built-in "
+                                    "policy", default=None)
+    data_dir: Path = _env("DATA_DIR", "where the worker keeps its RocksDB table state",
+                          default=Path("./sendguard-data"))
+    web_port: int = _env("WEB_PORT", "the worker's HTTP port (health, metrics, API)",
+                         minimum=1, default=6066)
+    web_host: str = _env("WEB_HOST", "the address the HTTP server binds to",
+                         default="127.0.0.1")
+    operator_token: Secret = _env("OPERATOR_TOKEN", "bearer token of operators; unset "
+                                  "disables operator calls", default=Secret(""))
+    secret: Secret = _env("SECRET", "key that signs account tokens; unset disables account "
+                          "calls", default=Secret(""))
+    home: Path = _env("HOME", "cache for the Kafka jars and the local broker's files",
+                      default_factory=default_home)
+    app_id: str = _env("APP_ID", "Faust app id, i.e. the consumer group and changelog "
+                       "topic prefix", default="sendguard")
+    topic_prefix: str = _env("TOPIC_PREFIX", "prefixed to every topic name (tests use a "
+                             "unique one)", default="")
+    partitions: int = _env("PARTITIONS", "partitions of the topics Sendguard creates",
+                           minimum=1, default=4)
+    table_standby_replicas: int = _env("STANDBY_REPLICAS", "standby copies of each table "
+                                       "partition on other workers", default=1)
+    block_cache_bytes: int = _env("BLOCK_CACHE_BYTES", "RocksDB block cache per table "
+                                  "partition", minimum=1024 * 1024, default=4 * 1024 * 1024)
+    log_level: str = _env("LOG_LEVEL", "worker log level", default="info")
+    session_timeout_s: int = _env("SESSION_TIMEOUT_S", "a silent worker leaves the consumer "
+                                  "group after this", minimum=6, default=10)
+    stall_after_s: int = _env("STALL_SECONDS", "messages waiting and no progress this long "
+                              "= stalled", minimum=1, default=60)
+    # Three stall windows: long enough for a broker restart or a long pause to pass.
+    exit_on_stall_s: int = _env(
+        "EXIT_ON_STALL_S",
+        "exit with code 3 after a stall this long (0: never), for a supervisor that "
+        "restarts on exit (systemd, a container's restart policy)",
+        default=180,
+    )
+    fault_stall_after: int = _env("FAULT_STALL_AFTER", "chaos testing only: the guard hangs "
+                                  "after this many records (0, the default, is off)", default=0)
+    reorder_allowance_s: int = _env("REORDER_ALLOWANCE_S", "disorder in event time "
+                                    "tolerated inside one input partition", default=5)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-
-        def get(name: str) -> str | None:
-            value = env.get(f"SENDGUARD_{name}")
-            return value if value not in (None, "") else None
-
-        def integer(name: str, default: int, minimum: int = 0) -> int:
-            raw = get(name)
-            if raw is None:
-                return default
-            try:
-                value = int(raw)
-            except ValueError:
-                raise SettingsError(f"SENDGUARD_{name}: expected an integer, got {raw!r}") from None
-            if value < minimum:
-                raise SettingsError(f"SENDGUARD_{name}: must be >= {minimum}, got {value}")
-            return value
-
-        base = cls()
-        policy = get("POLICY")
-        settings = cls(
-            kafka_bootstrap=get("KAFKA_BOOTSTRAP") or base.kafka_bootstrap,
-            policy_path=Path(policy) if policy else None,
-            data_dir=Path(get("DATA_DIR") or base.data_dir),
-            web_port=integer("WEB_PORT", base.web_port, 1),
-            web_host=get("WEB_HOST") or base.web_host,
-            operator_token=Secret(get("OPERATOR_TOKEN") or ""),
-            secret=Secret(get("SECRET") or ""),
-            home=Path(get("HOME") or base.home),
-            app_id=get("APP_ID") or base.app_id,
-            topic_prefix=get("TOPIC_PREFIX") or "",
-            partitions=integer("PARTITIONS", base.partitions, 1),
-            table_standby_replicas=integer("STANDBY_REPLICAS", base.table_standby_replicas),
-            block_cache_bytes=integer("BLOCK_CACHE_BYTES", base.block_cache_bytes, 1024 * 1024),
-            log_level=(get("LOG_LEVEL") or base.log_level).lower(),
-            stall_after_s=integer("STALL_SECONDS", base.stall_after_s, 1),
-            session_timeout_s=integer("SESSION_TIMEOUT_S", base.session_timeout_s, 6),
-            exit_on_stall_s=integer("EXIT_ON_STALL_S", base.exit_on_stall_s),
-            fault_stall_after=integer("FAULT_STALL_AFTER", 0),
-            reorder_allowance_s=integer("REORDER_ALLOWANCE_S", base.reorder_allowance_s),
-        )
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            raw = env.get(spec.metadata["env"])
+            if raw not in (None, ""):
+                values[spec.name] = _parse(spec, raw)
+        settings = cls(**values)
         if settings.log_level not in _LOG_LEVELS:
             raise SettingsError(
                 f"SENDGUARD_LOG_LEVEL: expected one of {', '.join(sorted(_LOG_LEVELS))}, "
@@ -133,6 +111,11 @@ class Settings:
             )
         settings.bootstrap_host_port  # noqa: B018 - validates host:port early
         return settings
+
+    @classmethod
+    def variables(cls) -> dict[str, str]:
+        """Each environment variable and what it sets."""
+        return {spec.metadata["env"]: spec.metadata["doc"] for spec in fields(cls)}
 
     @property
     def faust_log_level(self) -> str:
@@ -149,3 +132,23 @@ class Settings:
                 f"SENDGUARD_KAFKA_BOOTSTRAP: expected host:port, got {self.kafka_bootstrap!r}"
             )
         return host, int(port)
+
+
+def _parse(spec: Field[Any], raw: str) -> Any:
+    """One variable's text as its field's type (annotations are strings here)."""
+    name = spec.metadata["env"]
+    if spec.type == "int":
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: expected an integer, got {raw!r}") from None
+        if value < spec.metadata["minimum"]:
+            raise SettingsError(f"{name}: must be >= {spec.metadata['minimum']}, got {value}")
+        return value
+    if spec.type in ("Path", "Path | None"):
+        return Path(raw)
+    if spec.type == "Secret":
+        return Secret(raw)
+    if spec.name == "log_level":
+        return raw.lower()
+    return raw

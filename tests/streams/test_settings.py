@@ -1,0 +1,101 @@
+"""Settings: each variable declared once, read with its type, and documented in README.md."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+import pytest
+
+from streams.settings import Secret, Settings, SettingsError
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_rows() -> dict[str, str]:
+    """variable -> its default cell, from the README's "Configuration" table."""
+    section = README.read_text(encoding="utf-8").split("## Configuration", 1)[1]
+    section = section.split("\n#", 1)[0]
+    return dict(re.findall(r"^\| `(SENDGUARD_[A-Z_]+)` \| ([^|]+) \|", section, re.MULTILINE))
+
+
+def test_readme_table_lists_every_setting_in_order() -> None:
+    assert list(_readme_rows()) == list(Settings.variables())
+
+
+def test_readme_table_shows_each_plain_default() -> None:
+    rows = _readme_rows()
+    for spec in fields(Settings):
+        default = spec.default
+        if default is MISSING or default is None or isinstance(default, Secret) or default == "":
+            continue  # shown in words (unset, empty, built-in, the cache directory)
+        shown = f"./{default}" if isinstance(default, Path) else default
+        assert f"`{shown}`" in rows[spec.metadata["env"]], spec.name
+
+
+def test_every_variable_is_read_with_its_type() -> None:
+    env = {
+        "SENDGUARD_KAFKA_BOOTSTRAP": "kafka.internal:19092",
+        "SENDGUARD_POLICY": "/etc/sendguard/policy.toml",
+        "SENDGUARD_DATA_DIR": "/var/lib/sendguard",
+        "SENDGUARD_WEB_PORT": "7000",
+        "SENDGUARD_WEB_HOST": "0.0.0.0",
+        "SENDGUARD_OPERATOR_TOKEN": "op",
+        "SENDGUARD_SECRET": "sign",
+        "SENDGUARD_HOME": "/tmp/sg-home",
+        "SENDGUARD_APP_ID": "sg-test",
+        "SENDGUARD_TOPIC_PREFIX": "t1.",
+        "SENDGUARD_PARTITIONS": "8",
+        "SENDGUARD_STANDBY_REPLICAS": "0",
+        "SENDGUARD_BLOCK_CACHE_BYTES": "8388608",
+        "SENDGUARD_LOG_LEVEL": "WARNING",
+        "SENDGUARD_REORDER_ALLOWANCE_S": "2",
+        "SENDGUARD_EXIT_ON_STALL_S": "0",
+        "SENDGUARD_SESSION_TIMEOUT_S": "30",
+        "SENDGUARD_STALL_SECONDS": "5",
+        "SENDGUARD_FAULT_STALL_AFTER": "100",
+    }
+    assert set(env) == set(Settings.variables())
+    settings = Settings.from_env(env)
+    assert settings == Settings(
+        kafka_bootstrap="kafka.internal:19092",
+        policy_path=Path("/etc/sendguard/policy.toml"),
+        data_dir=Path("/var/lib/sendguard"),
+        web_port=7000,
+        web_host="0.0.0.0",
+        operator_token=Secret("op"),
+        secret=Secret("sign"),
+        home=Path("/tmp/sg-home"),
+        app_id="sg-test",
+        topic_prefix="t1.",
+        partitions=8,
+        table_standby_replicas=0,
+        block_cache_bytes=8388608,
+        log_level="warning",
+        reorder_allowance_s=2,
+        exit_on_stall_s=0,
+        session_timeout_s=30,
+        stall_after_s=5,
+        fault_stall_after=100,
+    )
+    assert settings.faust_log_level == "warn"
+
+
+def test_empty_variables_keep_the_defaults() -> None:
+    assert Settings.from_env({name: "" for name in Settings.variables()}) == Settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SENDGUARD_PARTITIONS", "0", "SENDGUARD_PARTITIONS: must be >= 1, got 0"),
+        ("SENDGUARD_SESSION_TIMEOUT_S", "5", "must be >= 6"),
+        ("SENDGUARD_WEB_PORT", "http", "SENDGUARD_WEB_PORT: expected an integer, got 'http'"),
+        ("SENDGUARD_LOG_LEVEL", "loud", "SENDGUARD_LOG_LEVEL: expected one of"),
+        ("SENDGUARD_KAFKA_BOOTSTRAP", "localhost", "expected host:port"),
+    ],
+)
+def test_bad_values_name_their_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings.from_env({name: value})
