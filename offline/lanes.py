@@ -7,13 +7,13 @@ see the same events, watermarks and releases. Held events wait in the guard's
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 from policy.config import Policy
-from policy.guard import DictStore, Guard, Step
+from policy.guard import Guard, Step
 from policy.state import AccountState
+from policy.store import ReplayStore
 from schemas.types import AccountMeta, Decision, Event
 
 Clock = Callable[[], datetime]
@@ -21,31 +21,6 @@ Sink = Callable[[Decision], None]
 
 #: The worker's seen-events table keeps ids this long past the late-event grace.
 SEEN_TTL_EXTRA = timedelta(days=2)
-
-
-class ReplayStore(DictStore):
-    """The guard's state for a replay (a ``GuardStore``), in memory.
-
-    Seen event ids expire like the worker's TTL table, by the replay's event-time clock,
-    so memory follows the grace window rather than the file's length; a repeat older
-    than that would be rejected as late before it reached the guard anyway.
-    """
-
-    def __init__(self, clock: Clock, ttl: timedelta) -> None:
-        super().__init__()
-        self._clock = clock
-        self._ttl_days = max(1, ttl.days + (1 if ttl.seconds else 0))
-        self._days: deque[tuple[int, list[str]]] = deque()
-
-    def mark_seen(self, account_id: str, event_id: str, position: str) -> None:
-        day = self._clock().toordinal()
-        if not self._days or self._days[-1][0] != day:
-            self._days.append((day, []))
-            while self._days[0][0] < day - self._ttl_days:
-                for old in self._days.popleft()[1]:
-                    self.seen.pop(old, None)
-        self._days[-1][1].append(event_id)
-        self.seen[event_id] = position
 
 
 class Lane:

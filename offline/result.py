@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from offline.summary import Comparison
-from policy.guard import DictStore
+from policy.store import DictStore
 from schemas.types import Decision
 
 __all__ = ["ReplayResult"]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal
 
 from policy.config import Policy
 from policy.engine import (
@@ -39,35 +39,12 @@ from policy.engine import (
 )
 from policy.held import Held, HeldEvents, Position, order_key, time_key
 from policy.state import AccountState, SourceMark
+from policy.store import GuardStore
 from schemas.types import AccountMeta, AccountStatus, Channel, Event, Suppression
 
-__all__ = [
-    "DictStore",
-    "Guard",
-    "GuardStore",
-    "Position",
-    "Step",
-    "order_key",
-]
+__all__ = ["Guard", "Position", "Step", "order_key"]
 
 StepKind = Literal["applied", "held", "duplicate", "replayed"]
-
-
-class GuardStore(Protocol):
-    """Where the guard keeps its state: Faust tables in the worker, dicts in the replay.
-
-    ``load_account`` may return the live object the store holds; the guard mutates it
-    and hands it back with ``save_account``.
-    """
-
-    def load_account(self, account_id: str) -> AccountState | None: ...
-    def save_account(self, state: AccountState) -> None: ...
-    def seen_by(self, account_id: str, event_id: str) -> str | None: ...
-    def mark_seen(self, account_id: str, event_id: str, position: str) -> None: ...
-    def is_suppressed(self, account_id: str, key: str) -> bool: ...
-    def mark_suppressed(self, account_id: str, key: str, reason: str) -> None: ...
-    def load_meta(self, account_id: str) -> AccountMeta | None: ...
-    def save_meta(self, meta: AccountMeta) -> None: ...
 
 
 #: The outcome of a step that counted nothing (shared: never mutate it).
@@ -106,40 +83,6 @@ class Step:
         self.counted = counted
         self.done = done
         self.late = False
-
-
-class DictStore:
-    """The in-memory twin of the worker's tables (replay, unit tests)."""
-
-    def __init__(self) -> None:
-        self.accounts: dict[str, AccountState] = {}
-        self.seen: dict[str, str] = {}
-        self.suppressed: dict[str, str] = {}
-        self.meta: dict[str, AccountMeta] = {}
-
-    def load_account(self, account_id: str) -> AccountState | None:
-        return self.accounts.get(account_id)
-
-    def save_account(self, state: AccountState) -> None:
-        self.accounts[state.account_id] = state
-
-    def seen_by(self, account_id: str, event_id: str) -> str | None:
-        return self.seen.get(event_id)
-
-    def mark_seen(self, account_id: str, event_id: str, position: str) -> None:
-        self.seen[event_id] = position
-
-    def is_suppressed(self, account_id: str, key: str) -> bool:
-        return key in self.suppressed
-
-    def mark_suppressed(self, account_id: str, key: str, reason: str) -> None:
-        self.suppressed[key] = reason
-
-    def load_meta(self, account_id: str) -> AccountMeta | None:
-        return self.meta.get(account_id)
-
-    def save_meta(self, meta: AccountMeta) -> None:
-        self.meta[meta.account_id] = meta
 
 
 class Guard:

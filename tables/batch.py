@@ -74,7 +74,7 @@ class TableBatch:
     def put(self, table: Any, partition: int, key: bytes, value: bytes | None) -> None:
         self._writes.setdefault(table.name, {})[key] = (partition, value)
 
-    # policy.guard.GuardStore
+    # policy.store.GuardStore
 
     def load_account(self, account_id: str) -> AccountState | None:
         row = self._rows.get(account_id)

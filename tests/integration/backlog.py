@@ -15,8 +15,8 @@ from typing import Any
 from offline.replay import replay
 from offline.simulate import simulate, write_jsonl
 from policy import load_policy
-from policy.guard import DictStore
 from policy.state import decode_state
+from policy.store import DictStore
 from tests.integration.chaos import comparable, describe_difference
 from tests.integration.kafka_io import read_all
 

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from policy import load_policy
-from policy.guard import DictStore, Guard, order_key
+from policy.guard import Guard, order_key
+from policy.store import DictStore
 from schemas.parse import parse_event
 from tests.integration.http import OPERATOR_TOKEN, call
 from tests.integration.traffic import event

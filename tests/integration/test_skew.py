@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from policy import load_policy
-from policy.guard import DictStore, Guard
+from policy.guard import Guard
+from policy.store import DictStore
 from schemas.parse import parse_event
 from tests.integration.chaos import assert_matches_truth, ground_truth
 from tests.integration.http import AUTH_ENV

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from offline.lanes import ReplayStore
 from offline.replay import replay
 from offline.scan import GAP, scan
 from offline.summary import reason_group
 from policy import load_policy
+from policy.store import ReplayStore
 from schemas.parse import InvalidEvent, parse_event, parse_event_line
 from tests.offline.conftest import T0, WriteFile, at, ev
 

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from policy import load_policy
-from policy.guard import DictStore, Guard, Position
+from policy.guard import Guard, Position
 from policy.state import SourceMark
+from policy.store import DictStore
 from schemas.types import Event
 
 T0 = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
