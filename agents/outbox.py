@@ -29,8 +29,7 @@ class _Pending:
 
 
 class Outbox:
-    def __init__(self, producer: AIOKafkaProducer, partitions: Callable[[str], int]) -> None:
-        self.producer = producer
+    def __init__(self, partitions: Callable[[str], int]) -> None:
         self.partitions = partitions
         self._pending: dict[tuple[str, int], _Pending] = {}
         self._round_robin = 0
@@ -61,27 +60,36 @@ class Outbox:
             found = self._pending[(topic, partition)] = _Pending()
         found.records.append((key, value, timestamp_ms, headers or []))
 
-    async def send(self) -> dict[tuple[str, int], int]:
+    def queued(self) -> list[tuple[str, int, bytes | None, bytes | None, Headers]]:
+        """(topic, partition, key, value, headers) of each record queued, in order per
+        topic partition."""
+        return [
+            (topic, partition, key, value, headers)
+            for (topic, partition), queued in self._pending.items()
+            for key, value, _, headers in queued.records
+        ]
+
+    async def send(self, producer: AIOKafkaProducer) -> dict[tuple[str, int], int]:
         """Publish everything queued and wait for the broker; return the offset of the last
         record written to each topic partition."""
         pending, self._pending = self._pending, {}
         futures: list[tuple[tuple[str, int], int, asyncio.Future[Any]]] = []
         for (topic, partition), queued in pending.items():
-            batch = self.producer.create_batch()
+            batch = producer.create_batch()
             count = 0
             for key, value, timestamp, headers in queued.records:
                 if batch.append(key=key, value=value, timestamp=timestamp, headers=headers) is None:
                     if count == 0:
                         raise ValueError(f"a record for {topic} is larger than a producer batch")
-                    future = await self.producer.send_batch(batch, topic, partition=partition)
+                    future = await producer.send_batch(batch, topic, partition=partition)
                     futures.append(((topic, partition), count, future))
-                    batch, count = self.producer.create_batch(), 0
+                    batch, count = producer.create_batch(), 0
                     if batch.append(key=key, value=value, timestamp=timestamp,
                                     headers=headers) is None:  # fmt: skip
                         raise ValueError(f"a record for {topic} is larger than a producer batch")
                 count += 1
             if count:
-                future = await self.producer.send_batch(batch, topic, partition=partition)
+                future = await producer.send_batch(batch, topic, partition=partition)
                 futures.append(((topic, partition), count, future))
         last: dict[tuple[str, int], int] = {}
         results = await asyncio.gather(*(future for _, _, future in futures))

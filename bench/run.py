@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from bench import latency
 from bench.measure import (
@@ -52,7 +52,7 @@ from offline.replay import replay
 from offline.simulate import default_start, simulate, write_jsonl
 from policy import load_policy
 from streams import topics as t
-from streams.kafka_admin import topic_partitions
+from streams.kafka_admin import end_offsets, topic_partitions
 from streams.provision import ensure_topics
 from streams.settings import Settings, default_home
 
@@ -147,16 +147,6 @@ async def decisions_after(bootstrap: str, topic: str, start: dict[Any, int]) -> 
         await consumer.stop()
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    tps = await topic_partitions(bootstrap, [topic])
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        return dict(await consumer.end_offsets(tps))
-    finally:
-        await consumer.stop()
-
-
 def bare_faust(bootstrap: str, topics: list[str], expect: int, mode: str) -> dict:
     command = [sys.executable, "-m", "bench.bare_faust", "--bootstrap", bootstrap,
                "--topics", ",".join(topics), "--expect", str(expect), "--mode", mode,
@@ -194,7 +184,8 @@ async def sendguard(
     """Run ``workers`` workers in one new group over the month; time, memory, correctness."""
     group = f"{env['SENDGUARD_TOPIC_PREFIX']}sg{workers}w"
     topic = env["SENDGUARD_TOPIC_PREFIX"] + t.DECISIONS
-    before = await end_offsets(env["SENDGUARD_KAFKA_BOOTSTRAP"], topic)
+    bootstrap = env["SENDGUARD_KAFKA_BOOTSTRAP"]
+    before = await end_offsets(bootstrap, await topic_partitions(bootstrap, [topic]))
     envs = [
         dict(
             env,

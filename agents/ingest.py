@@ -1,0 +1,400 @@
+"""The guard's record handling, without Faust: records in, records out, state in a store.
+
+:class:`Ingest` takes one partition's records at a time, in offset order. For each it:
+
+- validates it (``schemas.parse``); a reject goes to the dead-letter topic with its
+  reason;
+- if the record is not on its account's partition (``streams.partitioning``), forwards
+  it to that partition of ``sendguard.events``, where the owner handles it like any input;
+- otherwise steps the pure guard (``policy.guard``) with the partition's watermark
+  (``agents.ordering``): the event is counted, or held in memory until the watermark
+  passes it; records of ``sendguard.events`` (forwarded events, progress reports,
+  appeal commands) are handled likewise.
+
+Its collaborators are explicit: the policy, the store (the worker's ``TableBatch``), the
+outbox the records go to, the metrics, and where each partition stands (``Positions``).
+``agents.guard`` is the Faust shell around it: it delivers the batches in order, flushes
+the outbox and the store, and acknowledges. ``tests/agents/test_ingest.py`` drives this
+class with records and reads the records and state it leaves.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from faust.types import TP
+
+from agents.appeals import AppealDesk
+from agents.envelope import UndecodableRecord, unwrap, wrap
+from agents.ordering import PartitionClock
+from agents.outbox import Outbox
+from agents.progress import ProgressReport, SourceProgress, from_micros, source_name, to_micros
+from policy import Policy
+from policy.guard import Guard, Position, Step
+from policy.held import HeldEvents
+from schemas.appeals import DecideAppeal, FileAppeal
+from schemas.errors import InvalidEvent
+from schemas.parse import dead_letter, encode, parse_account, parse_event
+from schemas.types import AccountMeta, Event
+from streams import topics as t
+from streams.commands import CommandResult
+from streams.metrics import Metrics
+from streams.partitioning import account_partition
+from tables.batch import TableBatch
+
+log = logging.getLogger("sendguard.guard")
+#: An input partition this far ahead of its watermark in event time is not fetched
+#: until the watermark catches up: held events stay a bounded share of memory.
+LOOKAHEAD = timedelta(minutes=1)
+#: Header carrying a forwarded event's original append time (epoch ms, ASCII).
+APPENDED_AT = "sendguard-appended-at"
+LATE_PREFIX = "occurred_at: older than"
+
+#: (highwater, where reading started) of an input partition, as the consumer knows them.
+Positions = Callable[[TP], tuple[int | None, int | None]]
+
+
+def millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Batch:
+    """A delivered record batch (``event``: faust's), acknowledged once none of its
+    events is held."""
+
+    __slots__ = ("event", "held")
+
+    def __init__(self, event: Any) -> None:
+        self.event = event
+        self.held = 0
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    """A held event's message: its batch, and when it was appended (for the latency)."""
+
+    batch: Batch
+    event_id: str
+    appended: int | None
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """The (prefixed) names of the topics the guard reads and writes."""
+
+    inputs: Mapping[str, str]
+    """prefixed input topic -> its contract name"""
+    accounts: str
+    events: str
+    decisions: str
+    account_status: str
+    suppressions: str
+    dead_letter: str
+    appeals: str
+    notifications: str
+
+    @classmethod
+    def prefixed(cls, prefix: str) -> TopicNames:
+        return cls(
+            inputs={prefix + name: name for name in t.INPUT_TOPICS},
+            accounts=prefix + t.ACCOUNTS,
+            events=prefix + t.EVENTS,
+            decisions=prefix + t.DECISIONS,
+            account_status=prefix + t.ACCOUNT_STATUS,
+            suppressions=prefix + t.SUPPRESSIONS,
+            dead_letter=prefix + t.DEAD_LETTER,
+            appeals=prefix + t.APPEALS,
+            notifications=prefix + t.NOTIFICATIONS,
+        )
+
+
+class Ingest:
+    def __init__(
+        self,
+        *,
+        policy: Policy,
+        store: TableBatch,
+        outbox: Outbox,
+        metrics: Metrics,
+        names: TopicNames,
+        partitions: int,
+        input_partitions: Mapping[str, int],
+        allowance: timedelta,
+        positions: Positions,
+        reporter: str,
+    ) -> None:
+        self.policy = policy
+        self.store = store
+        self.outbox = outbox
+        self.metrics = metrics
+        self.names = names
+        self.partitions = partitions
+        self.input_partitions = input_partitions
+        self.allowance = allowance
+        self.positions = positions
+        self.desk = AppealDesk(store, self._publish_record, names.appeals, names.notifications)
+        self.progress = SourceProgress(reporter=reporter)
+        self.guards: dict[int, Guard] = {}
+        self.clocks: dict[int, PartitionClock] = {}
+        self.waiting: dict[Position, _Waiting] = {}
+        #: input partitions too far ahead of their watermark to fetch now
+        self.held_back: set[TP] = set()
+        #: append times (epoch ms) of decisions' trigger events, observed after the flush
+        self.latencies: list[int] = []
+        self.answers: list[tuple[str, CommandResult]] = []
+        #: (topic, outcome) -> input events since the last flush, for the metric
+        self.outcomes: Counter[tuple[str, str]] = Counter()
+        #: account -> channel -> state last published by this process
+        self.published: dict[str, dict[str, str]] = {}
+
+    def take(self, batch: Batch, topic: str, partition: int, records: list[Any]) -> None:
+        """Handle one partition's records (aiokafka ``ConsumerRecord``s), in offset order."""
+        if topic == self.names.events:
+            self._internal(batch, partition, records)
+        elif topic == self.names.accounts:
+            self._accounts(topic, partition, records)
+        else:
+            self._inputs(batch, topic, partition, records)
+        self._advance(partition)
+
+    def forget(self, partitions: set[int]) -> None:
+        """The guard partitions were revoked: drop their guards, clocks and held events."""
+        for partition in partitions:
+            self.guards.pop(partition, None)
+            self.clocks.pop(partition, None)
+        self.waiting = {p: w for p, w in self.waiting.items()
+                        if w.batch.event.message.partition not in partitions}  # fmt: skip
+
+    def held(self) -> int:
+        return sum(len(g.held) for g in self.guards.values())
+
+    def _guard(self, partition: int) -> Guard:
+        guard = self.guards.get(partition)
+        if guard is None:
+            guard = self.guards[partition] = Guard(
+                self.policy, self.store, lambda: datetime.now(UTC), HeldEvents()
+            )
+            sources = [
+                source_name(topic, p)
+                for topic in (*self.names.inputs, self.names.accounts)
+                for p in range(self.input_partitions.get(topic, self.partitions))
+            ]
+            self.clocks[partition] = PartitionClock(partition, self.allowance, sources)
+        return guard
+
+    # -- records in -------------------------------------------------------------------
+
+    def _inputs(self, batch: Batch, topic: str, partition: int, records: list[Any]) -> None:
+        name = self.names.inputs[topic]
+        source = source_name(topic, partition)
+        guard = self._guard(partition)
+        watermark = self.clocks[partition].watermark()
+        now = datetime.now(UTC)
+        grace = self.policy.late_grace_days
+        latest: int | None = None
+        for record in records:
+            try:
+                if record.value is None:
+                    raise InvalidEvent("empty message (null value)")
+                event = parse_event(name, record.value, now=now, late_grace_days=grace)
+            except InvalidEvent as exc:
+                self._reject(name, record, exc.reason)
+                continue
+            except Exception as exc:  # a bug must not stop the stream: dead-letter it
+                log.exception("unexpected error parsing %s@%s", topic, record.offset)
+                self._reject(name, record, f"internal error: {type(exc).__name__}: {exc}")
+                continue
+            micros = to_micros(event.occurred_at)
+            if latest is None or micros > latest:
+                latest = micros
+            owner = account_partition(event.account_id, self.partitions)
+            if owner != partition:
+                self._forward(event.account_id, wrap(event), owner, record.timestamp)
+                continue
+            position = Position(source, record.offset)
+            step = guard.receive(event, position, watermark)
+            self._count_outcome(name, step)
+            self._after(step, _Waiting(batch, event.event_id, record.timestamp), position)
+        self.progress.read(TP(topic, partition), records[-1].offset, latest)
+
+    def _accounts(self, topic: str, partition: int, records: list[Any]) -> None:
+        guard = self._guard(partition)
+        for record in records:
+            try:
+                if record.value is None:
+                    raise InvalidEvent("empty message (null value)")
+                meta = parse_account(record.value)
+            except InvalidEvent as exc:
+                self._reject("accounts", record, exc.reason)
+                continue
+            owner = account_partition(meta.account_id, self.partitions)
+            if owner != partition:
+                self._forward(meta.account_id, wrap(meta), owner, record.timestamp)
+                continue
+            self._publish(guard.step_meta(meta))
+        self.progress.read(TP(topic, partition), records[-1].offset, None)
+
+    def _internal(self, batch: Batch, partition: int, records: list[Any]) -> None:
+        guard = self._guard(partition)
+        clock = self.clocks[partition]
+        source = source_name(self.names.events, partition)
+        for record in records:
+            try:
+                item = unwrap(record.value)
+            except UndecodableRecord as exc:
+                log.error("undecodable record on %s@%s: %s", source, record.offset, exc)
+                self.metrics.undecodable.inc()
+                self._reject("sendguard.events", record, f"undecodable internal record: {exc}")
+                continue
+            position = Position(source, record.offset)
+            if isinstance(item, Event):
+                step = guard.receive(item, position, clock.watermark())
+                self._count_outcome(item.topic, step)
+                self._after(step, _Waiting(batch, item.event_id, _appended_at(record)), position)
+            elif isinstance(item, ProgressReport):
+                clock.apply_report(item)
+            elif isinstance(item, AccountMeta):
+                self._publish(guard.step_meta(item))
+            else:
+                self._command(guard, item, position)
+
+    def _command(
+        self, guard: Guard, command: FileAppeal | DecideAppeal, position: Position
+    ) -> None:
+        try:
+            if isinstance(command, FileAppeal):
+                result = self.desk.file(command)
+            else:
+                result, step = self.desk.decide(command, guard, position)
+                if step is not None:
+                    self._publish(step)
+        except Exception:
+            log.exception("command %s failed", command.command_id)
+            result = CommandResult(500, {"error": "internal error; see the worker log"})
+        self.answers.append((command.command_id, result))
+
+    def _advance(self, partition: int) -> None:
+        """Bring the partition's direct sources up to date, then count what is now due."""
+        guard = self._guard(partition)
+        clock = self.clocks[partition]
+        for topic in (*self.names.inputs, self.names.accounts):
+            tp = TP(topic, partition)
+            state = self.progress.state(tp, *self.positions(tp))
+            clock.direct(source_name(topic, partition), *state)
+        watermark = clock.watermark()
+        for account_id in guard.due(watermark):
+            self._after(guard.release(account_id, watermark), None, None)
+        for topic in self.names.inputs:
+            tp = TP(topic, partition)
+            latest = self.progress.latest.get(tp)
+            ahead = (
+                watermark is not None
+                and latest is not None
+                and from_micros(latest) > watermark + LOOKAHEAD
+            )
+            (self.held_back.add if ahead else self.held_back.discard)(tp)
+        self.metrics.held_events.set(self.held())
+        marks = [c.watermark() for c in self.clocks.values()]
+        lowest = min((m for m in marks if m is not None), default=None)
+        delay = 0.0 if lowest is None else max(0.0, time.time() - lowest.timestamp())
+        self.metrics.watermark_delay.set(delay)
+
+    def _after(self, step: Step, arriving: _Waiting | None, position: Position | None) -> None:
+        """Account for a step: a held message waits, a done one frees its batch."""
+        if step.kind == "held":
+            assert arriving is not None and position is not None
+            arriving.batch.held += 1
+            self.waiting[position] = arriving
+            return
+        appended: dict[str, int | None] = {}
+        if arriving is not None:
+            appended[arriving.event_id] = arriving.appended
+        for done in step.done:
+            waited = self.waiting.pop(done, None)
+            if waited is not None:
+                waited.batch.held -= 1
+                appended[waited.event_id] = waited.appended
+        for decision in step.outcome.decisions:
+            start = appended.get(decision.trigger_event_id or "")
+            if start is not None:
+                self.latencies.append(start)
+        self._publish(step)
+
+    # -- records out ------------------------------------------------------------------
+
+    def _count_outcome(self, topic: str, step: Step) -> None:
+        if step.kind == "replayed":
+            return
+        if step.kind == "duplicate":
+            outcome = "duplicate"
+        else:
+            outcome = "late_counted" if step.late else "accepted"
+        self.outcomes[(topic, outcome)] += 1
+
+    def _reject(self, topic: str, record: Any, reason: str) -> None:
+        self.outcomes[(topic, "late" if reason.startswith(LATE_PREFIX) else "invalid")] += 1
+        log.info("rejected %s[%s]@%s: %s", topic, record.partition, record.offset, reason)
+        letter = dead_letter(topic, record.partition, record.offset, reason, record.value)
+        self.outbox.add(self.names.dead_letter, record.key, encode(letter), now_ms())
+
+    def _forward(self, account_id: str, value: bytes, partition: int, appended: int | None) -> None:
+        headers = [(APPENDED_AT, str(appended).encode())] if appended is not None else []
+        self.outbox.add(self.names.events, account_id.encode(), value, now_ms(), partition,
+                        headers)  # fmt: skip
+
+    def _publish_record(self, topic: str, account_id: str, value: bytes, at: datetime) -> None:
+        self.outbox.add(topic, account_id.encode(), value, millis(at))
+
+    def _publish(self, step: Step) -> None:
+        outbox = self.outbox
+        names = self.names
+        key = step.account_id.encode()
+        metrics = self.metrics
+        for decision in step.outcome.decisions:
+            outbox.add(names.decisions, key, encode(decision), millis(decision.decided_at))
+            metrics.decisions.labels(
+                action=decision.action, reason=decision.reason, channel=decision.channel
+            ).inc()
+            log.info(
+                "decision %s %s/%s reason=%s period=%s trigger=%s id=%s",
+                decision.action, decision.account_id, decision.channel, decision.reason,
+                decision.period, decision.trigger_event_id, decision.decision_id,
+            )  # fmt: skip
+        for suppression in step.suppressions:
+            outbox.add(names.suppressions, suppression.key.encode(), encode(suppression),
+                       millis(suppression.suppressed_at))  # fmt: skip
+            metrics.suppressions.labels(reason=suppression.reason).inc()
+        if step.status is not None:
+            outbox.add(names.account_status, key, encode(step.status),
+                       millis(step.status.updated_at))  # fmt: skip
+            self._track_status(step.account_id, step.status.channels)
+
+    def _track_status(self, account_id: str, channels: dict[str, Any]) -> None:
+        before = self.published.get(account_id, {})
+        after = {name: channel.state for name, channel in channels.items()}
+        for channel, state in before.items():
+            self.metrics.accounts.labels(state=state, channel=channel).dec()
+        for channel, state in after.items():
+            self.metrics.accounts.labels(state=state, channel=channel).inc()
+        self.published[account_id] = after
+
+
+def _appended_at(record: Any) -> int | None:
+    for name, value in record.headers or ():
+        if name == APPENDED_AT:
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return record.timestamp
+

@@ -1,0 +1,186 @@
+"""The guard's record handling, data in and data out, without Faust's worker or a broker.
+
+Records go in as aiokafka ``ConsumerRecord``s; what comes out is read from the outbox
+(the records the next flush would publish) and from the store: the worker's own
+``TableBatch`` over real RocksDB tables (faust tables, no broker).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from aiokafka.structs import ConsumerRecord
+from faust.types import TP
+from prometheus_client import CollectorRegistry
+
+from agents.envelope import PROGRESS, wrap
+from agents.ingest import APPENDED_AT, Batch, Ingest, TopicNames
+from agents.outbox import Outbox
+from agents.progress import ProgressReport, source_name
+from policy import load_policy
+from schemas.parse import parse_event
+from streams.app import create_app
+from streams.metrics import Metrics
+from streams.partitioning import account_partition
+from streams.settings import Settings
+from tables import define_tables
+from tables.batch import TableBatch
+from tests.integration.traffic import bounces, deliveries, event
+
+NAMES = TopicNames.prefixed("")
+
+
+class Rig:
+    """An ``Ingest`` over real tables, and the offsets of what each partition was fed."""
+
+    def __init__(self, tmp_path: Path, partitions: int) -> None:
+        app = create_app(Settings(data_dir=tmp_path, app_id="ingest"))
+        tables = define_tables(app, block_cache_bytes=1 << 20, seen_ttl_days=9,
+                               partitions=partitions)  # fmt: skip
+        self.store = TableBatch(tables, partitions)
+        self.outbox = Outbox(lambda topic: partitions)
+        self.metrics = Metrics(CollectorRegistry())
+        #: next offset per topic partition; a partition fed to its end is caught up
+        self.ends: dict[TP, int] = {}
+        #: topic partitions still being written to (not idle even when read to the end)
+        self.busy: set[TP] = set()
+        self.ingest = Ingest(
+            policy=load_policy(), store=self.store, outbox=self.outbox, metrics=self.metrics,
+            names=NAMES, partitions=partitions, input_partitions={},
+            allowance=timedelta(seconds=5), positions=self._positions, reporter="test",
+        )  # fmt: skip
+
+    def _positions(self, tp: TP) -> tuple[int | None, int | None]:
+        end = self.ends.get(tp, 0)
+        return (end + 1 if tp in self.busy else end), 0
+
+    def feed(self, topic: str, partition: int, values: list[Any],
+             headers: list[tuple[str, bytes]] | None = None) -> Batch:  # fmt: skip
+        """Deliver ``values`` as one batch of records at the partition's next offsets."""
+        tp = TP(topic, partition)
+        start = self.ends.get(tp, 0)
+        records = [
+            ConsumerRecord(topic=topic, partition=partition, offset=start + n,
+                           timestamp=1_700_000_000_000 + n, timestamp_type=0, key=b"k",
+                           value=_raw(value), checksum=None, serialized_key_size=1,
+                           serialized_value_size=0, headers=headers or [])
+            for n, value in enumerate(values)
+        ]  # fmt: skip
+        self.ends[tp] = start + len(records)
+        batch = Batch(event=None)
+        self.ingest.take(batch, topic, partition, records)
+        return batch
+
+    def out(self, topic: str) -> list[tuple[int, bytes | None, Any, list[Any]]]:
+        """(partition, key, decoded value, headers) queued for ``topic``."""
+        return [
+            (partition, key, _decoded(value), headers)
+            for name, partition, key, value, headers in self.outbox.queued()
+            if name == topic
+        ]
+
+    def sent(self, account: str) -> int:
+        state = self.store.load_account(account)
+        assert state is not None
+        return sum(p.sent for p in state.channels["marketing"].periods.values())
+
+
+def _raw(value: Any) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    return json.dumps({k: v for k, v in value.items() if k != "topic"}).encode()
+
+
+def _decoded(value: bytes | None) -> Any:
+    if value is None or value[:1] != b"{":
+        return value
+    return json.loads(value)
+
+
+@pytest.fixture
+def one(tmp_path: Path) -> Rig:
+    """One partition: every account is owned here and every source read directly."""
+    return Rig(tmp_path, partitions=1)
+
+
+def test_a_bad_record_is_dead_lettered_and_the_good_ones_around_it_counted(one: Rig) -> None:
+    good = deliveries("acme", 3)
+    one.feed("email.delivery", 0, [good[0], b"{not json", good[1], None, good[2]])
+    letters = [value for _, _, value, _ in one.out("sendguard.dead-letter")]
+    assert [(d["offset"], d["error"][:9], d["raw"]) for d in letters] == [
+        (1, "not JSON:", "{not json"),
+        (3, "empty mes", ""),
+    ]
+    assert one.sent("acme") == 3
+    assert one.ingest.outcomes == {("email.delivery", "accepted"): 3,
+                                   ("email.delivery", "invalid"): 2}  # fmt: skip
+
+
+def test_a_bounce_rate_over_the_limit_suspends_with_status_and_suppressions(one: Rig) -> None:
+    one.feed("email.delivery", 0, deliveries("bad", 1000))
+    bounced = bounces("bad", 60)
+    one.feed("email.bounce", 0, bounced)
+    decisions = [value for _, _, value, _ in one.out("sendguard.decisions")]
+    assert [(d["action"], d["reason"], d["evidence"]["hard_bounces"]) for d in decisions] == [
+        ("warn", "hard_bounce_rate", 21),  # over the warn limit of 2 %
+        ("suspend", "hard_bounce_rate", 51),  # over the suspend limit of 5 %
+    ]
+    status = [value for _, _, value, _ in one.out("sendguard.account-status")]
+    assert status[-1]["channels"]["marketing"]["state"] == "suspended"
+    suppressed = {value["recipient"] for _, _, value, _ in one.out("sendguard.suppressions")}
+    assert suppressed == {b["recipient"] for b in bounced}
+    assert one.store.load_account("bad").channels["marketing"].status.state == "suspended"
+
+
+def test_an_event_waits_for_the_watermark_and_keeps_its_batch_unacknowledged(one: Rig) -> None:
+    late_delivery, bounce = deliveries("acme", 1)[0], bounces("acme", 1)[0]
+    one.busy.add(TP("email.delivery", 0))  # deliveries still coming: the watermark waits
+    batch = one.feed("email.bounce", 0, [bounce])
+    assert batch.held == 1 and one.ingest.held() == 1
+    assert one.store.load_account("acme") is None
+    one.busy.clear()
+    one.feed("email.delivery", 0, [late_delivery])
+    assert batch.held == 0 and one.ingest.held() == 0
+    state = one.store.load_account("acme")
+    assert state is not None
+    (period,) = state.channels["marketing"].periods.values()
+    assert (period.sent, period.hard_bounces) == (1, 1)
+
+
+def test_an_event_off_its_account_partition_is_forwarded_to_the_owner(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, partitions=4)
+    account = next(f"acct-{n}" for n in range(100) if account_partition(f"acct-{n}", 4) == 2)
+    sent = deliveries(account, 1)[0]
+    rig.feed("email.delivery", 0, [sent])
+    ((partition, key, value, headers),) = rig.out("sendguard.events")
+    assert (partition, key) == (2, account.encode())
+    assert headers == [(APPENDED_AT, b"1700000000000")]
+    assert rig.store.load_account(account) is None  # not counted on partition 0
+
+    # The owner reads it from sendguard.events like any input, after the report of the
+    # worker reading the other partitions (all caught up), so the watermark lets it pass.
+    others = {
+        source_name(topic, p): (None, True)
+        for topic in (*NAMES.inputs, NAMES.accounts) for p in (0, 1, 3)
+    }  # fmt: skip
+    report = ProgressReport(reporter="another-worker", reported_at=time.time(), sources=others)
+    rig.feed("sendguard.events", 2, [PROGRESS + msgspec.json.encode(report)])
+    rig.feed("sendguard.events", 2, [value], headers)  # as forwarded: tag E, then JSON
+    assert rig.sent(account) == 1
+
+
+def test_an_undecodable_internal_record_is_dead_lettered_and_counted(one: Rig) -> None:
+    forwarded = wrap(parse_event("email.delivery", {
+        k: v for k, v in event("email.delivery", "acme", recipient="u@x.test").items()
+        if k != "topic"}, now=datetime.now(UTC), late_grace_days=7))  # fmt: skip
+    one.feed("sendguard.events", 0, [b"Zgarbage", forwarded])
+    ((_, _, letter, _),) = one.out("sendguard.dead-letter")
+    assert letter["error"] == "undecodable internal record: unknown envelope tag b'Z'"
+    assert one.metrics.registry.get_sample_value("sendguard_undecodable_records_total") == 1
+    assert one.sent("acme") == 1
