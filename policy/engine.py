@@ -75,12 +75,18 @@ def decision_id(*parts: str | None) -> str:
 
 
 def apply_event(
-    policy: Policy, state: AccountState, event: Event, meta: AccountMeta | None, now: datetime
+    policy: Policy,
+    state: AccountState,
+    event: Event,
+    meta: AccountMeta | None,
+    now: datetime,
+    watermark: datetime | None = None,
 ) -> Outcome:
     """Fold one validated event into ``state`` and return the decisions it tips.
 
     The worker de-duplicates events (by id and offset) before calling this; the engine
-    counts whatever it is given.
+    counts whatever it is given. ``watermark`` is the event time before which no more
+    events are expected (None: unknown); old months are pruned by it, not by ``now``.
     """
     _check_account(state, event.account_id)
     outcome = Outcome()
@@ -88,7 +94,11 @@ def apply_event(
         outcome.status_changed = True
     channel = state.channel(event.channel)
     period = event.period
-    _prune(channel, policy, period, now)
+    if period > channel.period:
+        if channel.period and _warning_expires(channel, now):
+            outcome.status_changed = True
+        channel.period = period
+    _prune(channel, policy, period, now if watermark is None else min(now, watermark))
     counts = channel.counts(period)
     channel_policy = policy.channel(event.channel)
     _count(channel, counts, event, period, channel_policy.campaign is not None)
@@ -120,17 +130,22 @@ def apply_restore(
     """Restore a suspended or under-review channel after an appeal or a review.
 
     ``ref`` (the appeal or review id) makes the decision id, so retrying the same operator
-    action yields the same id. The channel's counts, campaign counts and cancelled-campaign
-    counts start again from zero in every retained month; issued warnings and listings
-    in force stay, and suppressions are not touched.
+    action yields the same id. The channel starts its month again: its counts, campaign
+    counts, cancelled-campaign counts and issued warnings are cleared in every retained
+    month, so a channel that goes bad again is warned before it is suspended. Listings
+    in force stay, and suppressions are not touched. Approving a review lifts only the
+    review: a channel suspended meanwhile (a spam trap, an abuse complaint) stays so.
     """
     chan = state.channel(channel)
-    if chan.status.state not in ("suspended", "under_review"):
+    wanted = ("under_review",) if reason == "review_approved" else ("suspended", "under_review")
+    if chan.status.state not in wanted:
+        detail = f" ({chan.status.reason})" if chan.status.reason else ""
         raise NotSuspended(
-            f"account {state.account_id!r} channel {channel!r} is {chan.status.state}, "
-            "not suspended or under review"
-        )
-    period = period_of(now)
+            f"account {state.account_id!r} channel {channel!r} is {chan.status.state}{detail}, "
+            + ("not under review: approving the review does not lift a suspension"
+               if reason == "review_approved" else "not suspended or under review")
+        )  # fmt: skip
+    period = chan.period or period_of(now)
     counts = chan.periods.get(period, PeriodCounts())
     decision = Decision(
         decision_id=decision_id(state.account_id, channel, "restore", reason, "ref", ref),
@@ -147,8 +162,9 @@ def apply_restore(
         decided_at=now,
     )
     chan.periods.clear()
-    chan.campaigns.clear()
+    chan.campaign_counts.clear()
     chan.cancelled_campaigns.clear()
+    chan.warned.clear()
     chan.status = ChannelStatus(state="active", reason=reason, since=now)
     if reason == "review_approved":
         state.review_approved = True
@@ -186,29 +202,46 @@ def _enter_review(state: AccountState, meta: AccountMeta, now: datetime) -> bool
     return True
 
 
-def _prune(channel: ChannelState, policy: Policy, keep: str, now: datetime) -> None:
-    """Drop months no event can still arrive for; never the month being counted into."""
-    oldest = _oldest_period(now.date(), policy.late_grace_days)
+def _warning_expires(channel: ChannelState, now: datetime) -> bool:
+    """A new month starts for the channel: a warning of the last one no longer holds.
+
+    Warnings are issued per month; the new month's counts start at zero and are judged
+    afresh. True if the channel's status changed.
+    """
+    if channel.status.state != "warned":
+        return False
+    channel.status = ChannelStatus(state="active", since=now)
+    return True
+
+
+def _prune(channel: ChannelState, policy: Policy, keep: str, reference: datetime) -> None:
+    """Drop months no event can still arrive for; never the month being counted into.
+
+    ``reference`` is an event time (the watermark, capped at now): an event accepted
+    before midnight and counted after it must still find its month.
+    """
+    oldest = _oldest_period((reference - timedelta(days=policy.late_grace_days)).date())
     if all(
-        key >= oldest
-        for table in (channel.periods, channel.campaigns, channel.cancelled_campaigns)
-        for key in table
-    ) and all(w >= oldest for w in channel.warned):
+        key >= oldest for table in (channel.periods, channel.cancelled_campaigns) for key in table
+    ) and all(w >= oldest for w in channel.warned) and all(
+        c.period >= oldest for c in channel.campaign_counts.values()
+    ):
         return  # the usual case: nothing to drop
 
     def stale(period: str) -> bool:
         return period < oldest and period != keep
 
-    for table in (channel.periods, channel.campaigns, channel.cancelled_campaigns):
+    for table in (channel.periods, channel.cancelled_campaigns):
         for period in [p for p in table if stale(p)]:
             del table[period]
+    for campaign_id in [c for c, counts in channel.campaign_counts.items() if stale(counts.period)]:
+        del channel.campaign_counts[campaign_id]
     channel.warned = [w for w in channel.warned if not stale(w.partition("/")[0])]
 
 
 @functools.lru_cache(maxsize=64)
-def _oldest_period(today: date, grace_days: int) -> str:
-    """The oldest month an event accepted today can count in."""
-    oldest = today - timedelta(days=grace_days)
+def _oldest_period(oldest: date) -> str:
+    """The month of the oldest day an event can still be counted for."""
     return f"{oldest.year:04d}-{oldest.month:02d}"
 
 
@@ -234,8 +267,11 @@ def _count(
     elif kind == "blocklist":
         _count_listing(channel, event)
     if campaigns and event.campaign_id is not None and (kind == "delivery" or hard):
-        by_campaign = channel.campaigns.setdefault(period, {})
-        campaign = by_campaign.setdefault(event.campaign_id, CampaignCounts())
+        campaign = channel.campaign_counts.get(event.campaign_id)
+        if campaign is None:
+            campaign = channel.campaign_counts[event.campaign_id] = CampaignCounts()
+        if period > campaign.period:
+            campaign.period = period
         if hard:
             campaign.hard_bounces += 1
         else:
@@ -281,13 +317,14 @@ def _decide(
 def _apply_verdict(channel: ChannelState, period: str, verdict: Verdict, now: datetime) -> bool:
     """Record ``verdict`` in the channel; True if the channel's status changed."""
     if verdict.action == "cancel_campaign" and verdict.campaign_id is not None:
-        channel.campaigns[period][verdict.campaign_id].cancelled = True
+        channel.campaign_counts[verdict.campaign_id].cancelled = True
         channel.cancelled_campaigns[period] = channel.cancelled_campaigns.get(period, 0) + 1
         return False
     if verdict.action == "warn":
         channel.warned.append(f"{period}/{verdict.reason}")
-        if channel.status.state != "active":
+        if channel.status.state not in ("active", "warned"):
             return False
+        # A later warning names the newest problem, and when it was found.
         channel.status = ChannelStatus(state="warned", reason=verdict.reason, since=now)
         return True
     if verdict.action == "suspend":

@@ -148,7 +148,7 @@ class Guard:
         outcome = Outcome()
         meta = self.store.load_meta(account_id)
         for held in counting:
-            result = apply_event(self.policy, state, held.event, meta, now)
+            result = apply_event(self.policy, state, held.event, meta, now, watermark)
             outcome.decisions.extend(result.decisions)
             outcome.suppressions.extend(result.suppressions)
             outcome.status_changed |= result.status_changed

@@ -32,7 +32,6 @@ _RATE_FIELDS: dict[Reason, str] = {
     "spam_report_rate": "spam_reports",
     "unsubscribe_rate": "unsubscribes",
 }
-_BLOCKED_STATES = frozenset({"suspended", "under_review"})
 
 
 @dataclass(frozen=True)
@@ -67,13 +66,19 @@ def evaluate(
     reason of :data:`SUSPEND_PRECEDENCE`) or the ``warn`` verdicts not yet issued this
     period. A suspended or under-review channel gets nothing.
 
+    An under-review channel is still suspended by a spam-trap hit or an abuse complaint.
     Count signals (abuse complaints, spam-trap hits, cancelled campaigns) are judged on
     every event: counts only grow until a restore resets them. Blocklistings are judged
     only on a new listing, because listings in force survive a restore, and judging them
     on every event would re-suspend a restored account on its next delivery.
     """
-    if channel.status.state in _BLOCKED_STATES:
+    state = channel.status.state
+    if state == "suspended":
         return []
+    if state == "under_review":
+        # A review holds sending, but must not hide fraud or abuse behind it.
+        fraud = _fraud_or_abuse(policy, counts)
+        return [fraud] if fraud is not None else []
     verdicts: list[Verdict] = []
     cancel = _campaign_cancel(policy, channel, event)
     if cancel is not None:
@@ -117,13 +122,9 @@ def _suspend(
     cancelled_now: bool,
 ) -> Verdict | None:
     limits = policy.suspend
-    if _at_least(counts.spam_trap_hits, limits.spam_trap_hits):
-        return Verdict(
-            "suspend", "spam_trap", make_evidence(counts, None, limits.spam_trap_hits), "fraud"
-        )
-    if _at_least(counts.abuse_complaints, limits.abuse_complaints):
-        evidence = make_evidence(counts, None, limits.abuse_complaints)
-        return Verdict("suspend", "abuse_complaint", evidence, "deliverability")
+    fraud = _fraud_or_abuse(policy, counts)
+    if fraud is not None:
+        return fraud
     if _new_listing(event) and _at_least(len(channel.blocklists), limits.blocklistings):
         evidence = make_evidence(counts, None, limits.blocklistings)
         return Verdict("suspend", "blocklist", evidence, "deliverability")
@@ -138,6 +139,19 @@ def _suspend(
         if _at_least(cancelled, campaign.cancelled_to_suspend):
             evidence = make_evidence(counts, None, campaign.cancelled_to_suspend)
             return Verdict("suspend", "repeated_cancelled_campaigns", evidence, "deliverability")
+    return None
+
+
+def _fraud_or_abuse(policy: ChannelPolicy, counts: PeriodCounts) -> Verdict | None:
+    """A spam-trap hit (fraud) or abuse-desk complaints over the limit: suspend at once."""
+    limits = policy.suspend
+    if _at_least(counts.spam_trap_hits, limits.spam_trap_hits):
+        return Verdict(
+            "suspend", "spam_trap", make_evidence(counts, None, limits.spam_trap_hits), "fraud"
+        )
+    if _at_least(counts.abuse_complaints, limits.abuse_complaints):
+        evidence = make_evidence(counts, None, limits.abuse_complaints)
+        return Verdict("suspend", "abuse_complaint", evidence, "deliverability")
     return None
 
 
@@ -170,7 +184,7 @@ def _campaign_cancel(policy: ChannelPolicy, channel: ChannelState, event: Event)
     campaign = policy.campaign
     if campaign is None or event.campaign_id is None:
         return None
-    counts = channel.campaigns.get(event.period, {}).get(event.campaign_id)
+    counts = channel.campaign_counts.get(event.campaign_id)
     if counts is None or counts.cancelled:
         return None
     limit = campaign.hard_bounce_rate

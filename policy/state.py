@@ -36,19 +36,26 @@ class PeriodCounts(msgspec.Struct, kw_only=True):
 
 
 class CampaignCounts(msgspec.Struct, kw_only=True):
-    """One marketing campaign in one month; ``cancelled`` stops a second cancel."""
+    """One marketing campaign, whole: a campaign is one send, even across a month's end.
+
+    ``period`` is the latest month it had an event in (it is pruned after that month);
+    ``cancelled`` stops a second cancel.
+    """
 
     sent: int = 0
     hard_bounces: int = 0
     cancelled: bool = False
+    period: str = ""
 
 
 class ChannelState(msgspec.Struct, kw_only=True):
     status: ChannelStatus = msgspec.field(default_factory=ChannelStatus)
     periods: dict[str, PeriodCounts] = msgspec.field(default_factory=dict)
-    #: period -> campaign_id -> counts (marketing only).
-    campaigns: dict[str, dict[str, CampaignCounts]] = msgspec.field(default_factory=dict)
-    #: period -> campaigns cancelled in it.
+    #: The latest month (event time) the channel counted an event in: its current month.
+    period: str = ""
+    #: campaign_id -> counts over all its months (marketing only).
+    campaign_counts: dict[str, CampaignCounts] = msgspec.field(default_factory=dict)
+    #: period -> campaigns cancelled in it (the month of the event that cancelled it).
     cancelled_campaigns: dict[str, int] = msgspec.field(default_factory=dict)
     #: ``"YYYY-MM/reason"`` for every warn already issued, so each is issued once.
     warned: list[str] = msgspec.field(default_factory=list)

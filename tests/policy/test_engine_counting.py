@@ -63,13 +63,13 @@ def test_every_kind_is_counted(run, state, make_event) -> None:
 def test_late_event_within_grace_counts_in_its_own_period(run, state, make_event) -> None:
     chan = state.channel("marketing")
     chan.periods = {"2026-09": PeriodCounts(sent=9), "2026-10": PeriodCounts(sent=5)}
-    chan.campaigns = {"2026-09": {"c": CampaignCounts(sent=1)}}
+    chan.campaign_counts = {"c": CampaignCounts(sent=1, period="2026-09")}
     chan.cancelled_campaigns = {"2026-09": 1}
     chan.warned = ["2026-09/hard_bounce_rate", "2026-10/unsubscribe_rate"]
     now = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)  # grace reaches back to 2026-10-27
     run([make_event(occurred_at=datetime(2026, 10, 30, 12, 0, tzinfo=UTC))], at=now)
     assert chan.periods == {"2026-10": PeriodCounts(sent=6)}
-    assert chan.campaigns == {}
+    assert chan.campaign_counts == {}
     assert chan.cancelled_campaigns == {}
     assert chan.warned == ["2026-10/unsubscribe_rate"]
 
@@ -156,10 +156,10 @@ def test_campaign_counts_only_marketing(run, state, make_event) -> None:
             make_event(channel="crm", campaign_id="c1"),
         ]
     )
-    assert state.channel("marketing").campaigns == {
-        "2026-11": {"c1": CampaignCounts(sent=2, hard_bounces=1)}
+    assert state.channel("marketing").campaign_counts == {
+        "c1": CampaignCounts(sent=2, hard_bounces=1, period="2026-11")
     }
-    assert state.channel("crm").campaigns == {}
+    assert state.channel("crm").campaign_counts == {}
 
 
 def test_event_of_another_account_is_refused(policy, state, make_event, now) -> None:
@@ -182,3 +182,19 @@ def test_new_account_has_both_channels_active() -> None:
     assert {c.status.state for c in state.channels.values()} == {"active"}
     assert state.review_approved is False
     assert state.done == {}
+
+
+def test_old_months_are_pruned_by_the_watermark_not_the_clock(policy, state, make_event) -> None:
+    """An event accepted before midnight, held, and counted after it finds its month."""
+    chan = state.channel("marketing")
+    chan.periods = {"2026-10": PeriodCounts(sent=500)}
+    after_midnight = datetime(2026, 11, 8, 0, 1, tzinfo=UTC)  # the clock's grace: Nov 1 on
+    watermark = datetime(2026, 10, 31, 23, 59, tzinfo=UTC)  # events of Oct 31 still due
+    apply_event(policy, state, make_event(occurred_at=datetime(2026, 11, 7, 23, 0, tzinfo=UTC)),
+                None, after_midnight, watermark)  # fmt: skip
+    held = make_event(occurred_at=datetime(2026, 10, 31, 23, 59, 30, tzinfo=UTC))
+    apply_event(policy, state, held, None, after_midnight, watermark)
+    assert chan.periods["2026-10"] == PeriodCounts(sent=501)
+    later = datetime(2026, 11, 9, 0, 0, tzinfo=UTC)
+    apply_event(policy, state, make_event(occurred_at=later), None, later, later)
+    assert "2026-10" not in chan.periods  # once the watermark is past the grace, it goes

@@ -157,7 +157,7 @@ def test_campaign_cancel_then_repeated_cancels_suspend(run, state, make_event) -
     assert third.decisions[1].suspension_type == "deliverability"
     assert chan.status.state == "suspended"
     assert chan.cancelled_campaigns == {"2026-11": 3}
-    assert chan.campaigns["2026-11"]["c3"].cancelled is True
+    assert chan.campaign_counts["c3"].cancelled is True
 
 
 def test_restore_resets_counts_and_a_new_bad_stream_resuspends(
@@ -185,13 +185,39 @@ def test_restore_resets_counts_and_a_new_bad_stream_resuspends(
     assert outcome.status_changed is True
     assert chan.status == ChannelStatus(state="active", reason="appeal_approved", since=later)
     assert chan.periods == {}
-    assert chan.warned == ["2026-11/hard_bounce_rate"]
+    assert chan.warned == []  # the month starts again: a new offence is warned first
     assert chan.blocklists == ["sbl|192.0.2.1"]
 
     calm = run(deliveries(make_event, 999) + [make_event("bounce") for _ in range(60)], at=later)
     assert calm.decisions == []  # only 999 sends since the restore
     again = run(deliveries(make_event, 1), at=later)
     assert summary(again) == [("marketing", "suspend", "hard_bounce_rate")]
+
+
+def test_a_restored_channel_that_goes_bad_again_is_warned_before_it_is_suspended(
+    policy, run, state, make_event, now
+) -> None:
+    bad = deliveries(make_event, 1000) + [make_event("bounce") for _ in range(51)]
+    assert summary(run(bad)) == [
+        ("marketing", "warn", "hard_bounce_rate"), ("marketing", "suspend", "hard_bounce_rate")
+    ]
+    later = now + timedelta(days=1)
+    apply_restore(policy, state, "marketing", "appeal_approved", "appeal-8", later)
+    again = deliveries(make_event, 1000) + [make_event("bounce") for _ in range(51)]
+    assert summary(run(again, at=later)) == [
+        ("marketing", "warn", "hard_bounce_rate"), ("marketing", "suspend", "hard_bounce_rate")
+    ]
+
+
+def test_a_restore_is_stamped_with_the_channels_month_not_the_clocks(
+    policy, run, state, make_event, now
+) -> None:
+    run([make_event("spam_trap", occurred_at=datetime(2026, 11, 30, 23, 0, tzinfo=UTC))])
+    processed = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)  # an appeal decided in December
+    [decision] = apply_restore(
+        policy, state, "marketing", "appeal_approved", "ap-3", processed
+    ).decisions
+    assert decision.period == "2026-11"
 
 
 def test_restore_keeps_listings_without_resuspending(policy, run, state, make_event, now) -> None:
@@ -265,7 +291,7 @@ def test_restore_resets_campaign_counts_and_cancellations(
     chan = state.channel("marketing")
     assert chan.cancelled_campaigns == {"2026-11": 2}
     apply_restore(policy, state, "marketing", "appeal_approved", "ap-2", now)
-    assert chan.campaigns == {}
+    assert chan.campaign_counts == {}
     assert chan.cancelled_campaigns == {}
     third = run(
         [
@@ -276,3 +302,48 @@ def test_restore_resets_campaign_counts_and_cancellations(
     )
     assert [(d.action, d.campaign_id) for d in third.decisions] == [("cancel_campaign", "c1")]
     assert chan.status.state == "active"
+
+
+def test_a_warning_expires_when_the_channels_next_month_starts(
+    policy, run, state, make_event, now
+) -> None:
+    november = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    run(deliveries(make_event, 1000, occurred_at=november)
+        + [make_event("bounce", occurred_at=november) for _ in range(21)])  # fmt: skip
+    chan = state.channel("marketing")
+    assert (chan.status.state, chan.status.reason) == ("warned", "hard_bounce_rate")
+    late_november = run([make_event(occurred_at=november)], at=now)
+    assert late_november.status_changed is False and chan.status.state == "warned"
+    december = datetime(2026, 12, 1, 0, 5, tzinfo=UTC)
+    clean = run([make_event(occurred_at=december)], at=december)
+    assert clean.status_changed is True  # a status record says so
+    assert clean.decisions == []
+    assert chan.status == ChannelStatus(state="active", since=december)
+    assert state.channel("crm").status.state == "active"
+
+
+def test_a_later_warning_names_the_newest_problem_and_when(
+    policy, run, state, make_event, now
+) -> None:
+    run(deliveries(make_event, 1000) + [make_event("bounce") for _ in range(21)])
+    later = now + timedelta(hours=2)
+    outcome = run([make_event("unsubscribe") for _ in range(21)], at=later)
+    assert summary(outcome) == [("marketing", "warn", "unsubscribe_rate")]
+    assert outcome.status_changed is True
+    assert state.channel("marketing").status == ChannelStatus(
+        state="warned", reason="unsubscribe_rate", since=later
+    )
+
+
+def test_a_campaign_across_the_months_end_is_judged_on_all_its_events(run, make_event) -> None:
+    run([make_event(occurred_at=datetime(2026, 11, 29, tzinfo=UTC)) for _ in range(3000)])
+    before, after = datetime(2026, 11, 30, 23, 0, tzinfo=UTC), datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+    sends = [make_event(campaign_id="big", occurred_at=at) for at in (before, after) for _ in range(150)]
+    bounces = [make_event("bounce", campaign_id="big", occurred_at=at)
+               for at in (before, after) for _ in range(30)]  # fmt: skip
+    outcome = run(sends + bounces, at=after)
+    assert [(d.action, d.campaign_id, d.period) for d in outcome.decisions] == [
+        ("cancel_campaign", "big", "2026-12")
+    ]
+    evidence = outcome.decisions[0].evidence
+    assert (evidence.sent, evidence.hard_bounces) == (300, 31)  # cancelled as it crossed 10 %

@@ -39,11 +39,32 @@ def test_review_does_not_soften_a_suspension(policy, run, state, make_event, now
 
 
 def test_event_with_meta_enters_review_before_judging(run, state, make_event) -> None:
-    outcome = run([make_event("abuse_complaint")], meta=NEEDS_REVIEW)
+    outcome = run([make_event() for _ in range(1000)] + [make_event("bounce") for _ in range(60)],
+                  meta=NEEDS_REVIEW)  # fmt: skip
     assert outcome.status_changed is True
-    assert outcome.decisions == []  # under review: no suspend
+    assert outcome.decisions == []  # under review: rates are not judged
     assert state.channel("marketing").status.state == "under_review"
-    assert state.channel("marketing").periods["2026-11"].abuse_complaints == 1
+    assert state.channel("marketing").periods["2026-11"].hard_bounces == 60
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason", "suspension_type"),
+    [("spam_trap", "spam_trap", "fraud"), ("abuse_complaint", "abuse_complaint", "deliverability")],
+)
+def test_a_review_does_not_hide_fraud_and_its_approval_does_not_erase_it(
+    policy, run, state, make_event, now, kind, reason, suspension_type
+) -> None:
+    run([make_event()], meta=NEEDS_REVIEW)
+    outcome = run([make_event(kind)], meta=NEEDS_REVIEW)
+    assert [(d.action, d.reason, d.suspension_type) for d in outcome.decisions] == [
+        ("suspend", reason, suspension_type)
+    ]
+    marketing = state.channel("marketing")
+    assert (marketing.status.state, marketing.status.reason) == ("suspended", reason)
+    with pytest.raises(NotSuspended, match="approving the review does not lift a suspension"):
+        apply_restore(policy, state, "marketing", "review_approved", "review-1", now)
+    assert marketing.status.state == "suspended"
+    assert marketing.periods["2026-11"].sent == 1  # the signal is kept, not cleared
 
 
 def test_under_review_marketing_does_not_block_crm(run, state, make_event) -> None:

@@ -167,14 +167,36 @@ def test_precedence_when_everything_crosses_at_once(marketing, make_event) -> No
     assert first(counts, channel) == ("suspend", "repeated_cancelled_campaigns")
 
 
-@pytest.mark.parametrize("blocked", ["suspended", "under_review"])
-def test_blocked_channel_gets_nothing(marketing, make_event, blocked: str) -> None:
+def test_suspended_channel_gets_nothing(marketing, make_event) -> None:
     channel = ChannelState(
-        status=ChannelStatus(state=blocked),
-        campaigns={PERIOD: {"c1": CampaignCounts(sent=200, hard_bounces=100)}},
+        status=ChannelStatus(state="suspended"),
+        campaign_counts={"c1": CampaignCounts(sent=200, hard_bounces=100, period=PERIOD)},
     )
     counts = PeriodCounts(sent=1000, hard_bounces=900, abuse_complaints=5, spam_trap_hits=5)
     assert evaluate(marketing, counts, channel, make_event("bounce", campaign_id="c1")) == []
+
+
+def test_under_review_channel_gets_no_rate_warn_suspend_or_cancel(marketing, make_event) -> None:
+    channel = ChannelState(
+        status=ChannelStatus(state="under_review"),
+        campaign_counts={"c1": CampaignCounts(sent=200, hard_bounces=100, period=PERIOD)},
+    )
+    counts = PeriodCounts(sent=1000, hard_bounces=900, unsubscribes=900)
+    assert evaluate(marketing, counts, channel, make_event("bounce", campaign_id="c1")) == []
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        (PeriodCounts(spam_trap_hits=1), ("suspend", "spam_trap", "fraud")),
+        (PeriodCounts(abuse_complaints=1), ("suspend", "abuse_complaint", "deliverability")),
+        (PeriodCounts(spam_trap_hits=1, abuse_complaints=1), ("suspend", "spam_trap", "fraud")),
+    ],
+)
+def test_a_review_does_not_hide_fraud_or_abuse(marketing, make_event, counts, expected) -> None:
+    channel = ChannelState(status=ChannelStatus(state="under_review"))
+    [verdict] = evaluate(marketing, counts, channel, make_event("spam_trap"))
+    assert (verdict.action, verdict.reason, verdict.suspension_type) == expected
 
 
 def test_warned_channel_can_still_be_suspended(marketing, make_event) -> None:
@@ -247,9 +269,9 @@ def test_blocklist_judged_only_on_a_new_listing(marketing, make_event) -> None:
 
 def test_campaign_cancel_just_over_its_limit(marketing, make_event) -> None:
     event = make_event("bounce", campaign_id="c1")
-    at = ChannelState(campaigns={PERIOD: {"c1": CampaignCounts(sent=200, hard_bounces=20)}})
+    at = ChannelState(campaign_counts={"c1": CampaignCounts(sent=200, hard_bounces=20, period=PERIOD)})
     assert evaluate(marketing, PeriodCounts(sent=5000), at, event) == []
-    over = ChannelState(campaigns={PERIOD: {"c1": CampaignCounts(sent=200, hard_bounces=21)}})
+    over = ChannelState(campaign_counts={"c1": CampaignCounts(sent=200, hard_bounces=21, period=PERIOD)})
     [verdict] = evaluate(marketing, PeriodCounts(sent=5000), over, event)
     assert (verdict.action, verdict.reason, verdict.campaign_id) == (
         "cancel_campaign",
@@ -270,10 +292,10 @@ def test_campaign_cancel_just_over_its_limit(marketing, make_event) -> None:
 
 def test_campaign_needs_its_min_sends_and_is_cancelled_once(marketing, make_event) -> None:
     event = make_event("bounce", campaign_id="c1")
-    small = ChannelState(campaigns={PERIOD: {"c1": CampaignCounts(sent=199, hard_bounces=150)}})
+    small = ChannelState(campaign_counts={"c1": CampaignCounts(sent=199, hard_bounces=150, period=PERIOD)})
     assert evaluate(marketing, PeriodCounts(sent=5000), small, event) == []
     done = ChannelState(
-        campaigns={PERIOD: {"c1": CampaignCounts(sent=300, hard_bounces=150, cancelled=True)}}
+        campaign_counts={"c1": CampaignCounts(sent=300, hard_bounces=150, cancelled=True, period=PERIOD)}
     )
     assert evaluate(marketing, PeriodCounts(sent=5000), done, event) == []
 
@@ -281,7 +303,7 @@ def test_campaign_needs_its_min_sends_and_is_cancelled_once(marketing, make_even
 def test_third_cancel_in_a_period_suspends(marketing, make_event) -> None:
     event = make_event("bounce", campaign_id="c3")
     channel = ChannelState(
-        campaigns={PERIOD: {"c3": CampaignCounts(sent=200, hard_bounces=30)}},
+        campaign_counts={"c3": CampaignCounts(sent=200, hard_bounces=30, period=PERIOD)},
         cancelled_campaigns={PERIOD: 2, "2026-10": 5},
     )
     verdicts = evaluate(marketing, PeriodCounts(sent=5000, hard_bounces=30), channel, event)
@@ -297,6 +319,6 @@ def test_third_cancel_in_a_period_suspends(marketing, make_event) -> None:
 
 
 def test_crm_has_no_campaigns(policy, make_event) -> None:
-    channel = ChannelState(campaigns={PERIOD: {"c1": CampaignCounts(sent=500, hard_bounces=400)}})
+    channel = ChannelState(campaign_counts={"c1": CampaignCounts(sent=500, hard_bounces=400, period=PERIOD)})
     event = make_event("bounce", channel="crm", campaign_id="c1")
     assert evaluate(policy.channel("crm"), PeriodCounts(sent=5000), channel, event) == []
