@@ -23,20 +23,22 @@ from faust import web as faust_web
 from agents.envelope import wrap
 from api.auth import Principal, authenticate
 from api.forwarding import on_owner
-from policy.appeals import admit_appeal
+from policy.appeals import Admission, admit_appeal
 from policy.engine import period_of
 from policy.state import AccountState
 from schemas.appeals import (
     MAX_BODY_BYTES,
     Appeal,
+    AppealForm,
     DecideAppeal,
     FileAppeal,
     InvalidRequest,
+    appeal_channel,
     parse_appeal_form,
     parse_operator_decision,
 )
 from schemas.errors import SendguardError
-from schemas.types import CHANNELS, AccountMeta
+from schemas.types import CHANNELS, AccountMeta, Tier
 from streams.app import Runtime
 from streams.commands import CommandResult
 from tables.batch import read_only
@@ -71,6 +73,16 @@ def account_of_appeal(appeal_id: str) -> str:
         return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise HttpError(404, f"no appeal {appeal_id!r}") from None
+
+
+def admit_filing(body: bytes, tier: Tier, state: AccountState) -> tuple[AppealForm, Admission]:
+    """An appeal's checks in their order: the body and its channel (422), then the tier
+    and the channel's state (403, 409), and only then the form's answers (422)."""
+    channel = appeal_channel(body)
+    admission = admit_appeal(tier, channel, state.channel(channel).status)
+    if not admission.accepted:
+        raise HttpError(admission.status, admission.reason)
+    return parse_appeal_form(body), admission
 
 
 def account_view(account_id: str, state: AccountState | None, meta: AccountMeta | None) -> dict:
@@ -190,15 +202,13 @@ def register(rt: Runtime) -> None:
             if who.account_id != account_id:
                 raise HttpError(403, "this token belongs to another account")
             body = await read_body(request)
-            form = parse_appeal_form(body)
+            appeal_channel(body)  # a body that is not an appeal at all: 422 at once
 
             async def answer() -> Any:
                 state, meta = read(account_id)
                 state = state or AccountState.new(account_id)
+                form, admission = admit_filing(body, meta.tier if meta else "free", state)
                 status = state.channel(form.channel).status
-                admission = admit_appeal(meta.tier if meta else "free", form.channel, status)
-                if not admission.accepted:
-                    raise HttpError(admission.status, admission.reason)
                 appeal = Appeal(
                     appeal_id=appeal_id_for(account_id),
                     account_id=account_id,

@@ -8,6 +8,9 @@ with the dotted key named, instead of silently disabling a protection.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import logging
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +20,8 @@ from types import MappingProxyType
 from typing import Any
 
 from policy.errors import PolicyError
+
+log = logging.getLogger("sendguard.policy")
 
 __all__ = [
     "CampaignPolicy",
@@ -122,7 +127,25 @@ def load_policy(path: str | Path | None = None) -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: not valid TOML: {exc}") from exc
     _validate(overrides, _SCHEMA, "", source)
-    return _build(_merge(_builtin_table(), overrides))
+    merged = _merge(_builtin_table(), overrides)
+    if "version" not in overrides and merged != _builtin_table():
+        merged["version"] = derived_version(merged)
+        log.warning("%s names no version: its limits differ from the built-in policy's, "
+                    "so its decisions carry the version %s, derived from its content",
+                    source, merged["version"])  # fmt: skip
+    return _build(merged)
+
+
+def derived_version(table: Mapping[str, Any]) -> str:
+    """``<built-in version>+<12 hex digits>``, a digest of the effective limits.
+
+    Two policies get the same derived version only if every limit is the same, so a
+    decision's ``policy_version`` always tells which limits it was made under.
+    """
+    limits = _normal({key: value for key, value in table.items() if key != "version"})
+    canonical = json.dumps(limits, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    return f"{_builtin_table()['version']}+{digest}"
 
 
 @functools.cache
@@ -201,6 +224,15 @@ def _build(table: Mapping[str, Any]) -> Policy:
         late_grace_days=table["late_grace_days"],
         channels=MappingProxyType(channels),
     )
+
+
+def _normal(table: Mapping[str, Any]) -> dict[str, Any]:
+    """``table`` with every rate a float, at any depth (``0`` and ``0.0`` are one limit)."""
+    return {
+        key: _normal(value) if isinstance(value, Mapping)
+        else float(value) if key.endswith("_rate") else value
+        for key, value in table.items()
+    }  # fmt: skip
 
 
 def _floats(table: Mapping[str, Any]) -> dict[str, Any]:

@@ -123,13 +123,22 @@ def _text(body: dict[str, Any], field: str) -> str:
     return value.strip()
 
 
-def parse_appeal_form(raw: bytes) -> AppealForm:
-    body = _object(raw)
+def appeal_channel(raw: bytes) -> Channel:
+    """The channel an appeal body is for (default marketing): what is checked first."""
+    return _channel(_object(raw))
+
+
+def _channel(body: dict[str, Any]) -> Channel:
     channel = body.get("channel", "marketing")
     if channel not in CHANNELS:
         raise InvalidRequest("channel", f"unknown value {channel!r} (expected marketing or crm)")
+    return channel  # type: ignore[no-any-return]
+
+
+def parse_appeal_form(raw: bytes) -> AppealForm:
+    body = _object(raw)
     return AppealForm(
-        channel=channel,
+        channel=_channel(body),
         opt_out_list_imported=_confirmed(body, "opt_out_list_imported"),
         lists_cleaned=_confirmed(body, "lists_cleaned"),
         contact_source=_text(body, "contact_source"),

@@ -192,3 +192,23 @@ def test_error_names_the_file(write) -> None:
     with pytest.raises(PolicyError) as info:
         load_policy(path)
     assert str(info.value).startswith(f"{path}: ")
+
+
+def test_a_file_without_a_version_gets_one_from_its_content(write, caplog) -> None:
+    stricter = load_policy(write("[marketing.suspend]\nhard_bounce_rate = 0.04\n"))
+    looser = load_policy(write("[marketing.suspend]\nhard_bounce_rate = 0.06\n"))
+    default = load_policy().version
+    assert stricter.version.startswith(f"{default}+") and looser.version.startswith(f"{default}+")
+    assert len({stricter.version, looser.version, default}) == 3  # never shared
+    assert "names no version" in caplog.text and stricter.version in caplog.text
+    # The same limits, however written, are the same policy.
+    again = load_policy(write("[marketing.suspend]\nhard_bounce_rate = 0.040\n"))
+    assert again.version == stricter.version
+    zero = load_policy(write("[crm.suspend]\nunsubscribe_rate = 0\n"))
+    assert load_policy(write("[crm.suspend]\nunsubscribe_rate = 0.0\n")).version == zero.version
+
+
+def test_a_file_that_changes_no_limit_keeps_the_builtin_version(write) -> None:
+    assert load_policy(write("[marketing.suspend]\nhard_bounce_rate = 0.05\n")).version == (
+        load_policy().version
+    )

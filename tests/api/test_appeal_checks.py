@@ -1,0 +1,61 @@
+"""The order of an appeal's checks: who may appeal and what state come before the form.
+
+A free account, or one with nothing suspended, must hear that (403, 409) rather than be
+asked to complete a form it can never file (422).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from api.accounts import HttpError, admit_filing
+from policy.state import AccountState
+from schemas.appeals import InvalidRequest
+from schemas.types import ChannelStatus
+
+COMPLETE = {
+    "channel": "marketing", "opt_out_list_imported": True, "lists_cleaned": True,
+    "contact_source": "sign-up form", "emailed_within_last_year": True,
+    "details": "removed the bought list",
+}  # fmt: skip
+INCOMPLETE = json.dumps({"channel": "marketing", "details": "please"}).encode()
+
+
+def _account(state: str) -> AccountState:
+    account = AccountState.new("acme")
+    account.channel("marketing").status = ChannelStatus(state=state, reason="hard_bounce_rate",
+                                                        suspension_type="deliverability")  # fmt: skip
+    return account
+
+
+@pytest.mark.parametrize(
+    ("tier", "state", "status", "says"),
+    [
+        ("free", "suspended", 403, "free accounts cannot appeal"),
+        ("starter", "active", 409, "not suspended"),
+        ("free", "warned", 409, "not suspended"),
+    ],
+)
+def test_tier_and_state_are_checked_before_the_form(tier, state, status, says) -> None:
+    with pytest.raises(HttpError) as info:
+        admit_filing(INCOMPLETE, tier, _account(state))
+    assert info.value.status == status and says in str(info.value)
+
+
+def test_an_admitted_appeal_with_an_incomplete_form_is_422() -> None:
+    with pytest.raises(InvalidRequest, match="opt_out_list_imported"):
+        admit_filing(INCOMPLETE, "starter", _account("suspended"))
+
+
+def test_a_body_that_is_not_an_appeal_is_422_first() -> None:
+    with pytest.raises(InvalidRequest, match="not JSON"):
+        admit_filing(b"{nope", "free", _account("active"))
+    with pytest.raises(InvalidRequest, match="channel"):
+        admit_filing(json.dumps({"channel": "sms"}).encode(), "free", _account("active"))
+
+
+def test_a_complete_appeal_is_admitted() -> None:
+    form, admission = admit_filing(json.dumps(COMPLETE).encode(), "starter", _account("suspended"))
+    assert (form.channel, admission.accepted, admission.queue) == ("marketing", True, "deliverability")
