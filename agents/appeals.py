@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from prometheus_client import Counter
+
 from policy import NotSuspended
 from policy.appeals import admit_appeal
 from policy.engine import RestoreReason, decision_id
@@ -45,8 +47,10 @@ class AppealDesk:
         publish: Publish,
         appeals_topic: str,
         notifications_topic: str,
+        unaddressed: Counter,
     ) -> None:
         self.store = store
+        self.unaddressed = unaddressed
         self.table = store.tables.appeals
         self.publish = publish
         self.appeals_topic = appeals_topic
@@ -77,11 +81,14 @@ class AppealDesk:
             return CommandResult(admission.status, {"error": admission.reason})
         appeal.kind, appeal.queue = admission.kind, admission.queue
         self._save(appeal)
+        answer = appeal_view(appeal)
         if admission.notify_account_team and meta is not None:
-            self._notify_account_team(appeal, [meta.primary_contact, meta.csm])
+            warning = self._notify_account_team(appeal, meta.primary_contact, meta.csm)
+            if warning:
+                answer["warning"] = warning
         log.info("appeal %s filed for %s/%s (%s queue)", appeal.appeal_id, appeal.account_id,
                  appeal.channel, appeal.queue)  # fmt: skip
-        return CommandResult(201, appeal_view(appeal))
+        return CommandResult(201, answer)
 
     def decide(
         self, command: DecideAppeal, guard: Guard, position: Position
@@ -111,11 +118,28 @@ class AppealDesk:
         log.info("appeal %s %s", appeal.appeal_id, appeal.status)
         return CommandResult(200, {**appeal_view(appeal), "note": appeal.note}), step
 
-    def _notify_account_team(self, appeal: Appeal, people: list[str | None]) -> None:
+    def _notify_account_team(
+        self, appeal: Appeal, primary_contact: str | None, csm: str | None
+    ) -> str | None:
+        """Tell a legacy account's team of its appeal; a warning if no contact is known.
+
+        Without a primary contact the account itself cannot be reached: the operator is
+        told (the answer, the log, a metric). The CSM, if any, is still notified.
+        """
+        warning = None
+        if not primary_contact:
+            warning = (f"account {appeal.account_id} has no primary_contact on record: "
+                       + (f"only its CSM {csm} was notified" if csm else "nobody was notified")
+                       + "; reach the account another way")  # fmt: skip
+            log.warning("appeal %s: %s", appeal.appeal_id, warning)
+            self.unaddressed.inc()
+        recipients = [p for p in (primary_contact, csm) if p]
+        if not recipients:
+            return warning
         notification = Notification(
             notification_id=decision_id("notify", appeal.appeal_id),
             account_id=appeal.account_id,
-            to=[p for p in people if p],
+            to=recipients,
             subject=f"Legacy account {appeal.account_id} appealed its {appeal.channel} suspension",
             body=(
                 f"Appeal {appeal.appeal_id} ({appeal.suspension_reason}). Contacts came from: "
@@ -127,3 +151,4 @@ class AppealDesk:
         )
         self.publish(self.notifications_topic, appeal.account_id, encode(notification),
                      notification.created_at)  # fmt: skip
+        return warning

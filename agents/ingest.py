@@ -142,7 +142,8 @@ class Ingest:
         self.input_partitions = input_partitions
         self.allowance = allowance
         self.positions = positions
-        self.desk = AppealDesk(store, self._publish_record, names.appeals, names.notifications)
+        self.desk = AppealDesk(store, self._publish_record, names.appeals, names.notifications,
+                               metrics.unaddressed_notifications)  # fmt: skip
         self.progress = SourceProgress(reporter=reporter)
         self.guards: dict[int, Guard] = {}
         self.clocks: dict[int, PartitionClock] = {}

@@ -82,6 +82,12 @@ class Metrics:
             "Records of sendguard.events that could not be decoded (dead-lettered).",
             registry=registry,
         )
+        self.unaddressed_notifications = Counter(
+            f"{prefix}_unaddressed_notifications",
+            "Notifications for an account team that has no primary contact on record "
+            "(legacy appeals); an operator must reach the account another way.",
+            registry=registry,
+        )
         self.offset_resets = Counter(
             f"{prefix}_offset_resets",
             "Times the consumer's position was reset because it fell out of a partition's "
