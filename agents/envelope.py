@@ -16,20 +16,30 @@ from schemas.errors import SchemaError, SendguardError
 from schemas.parse import decode_account, decode_event, encode
 from schemas.types import AccountMeta, Event
 
-Record = Event | AccountMeta | FileAppeal | DecideAppeal | ProgressReport
+
+class MetaDeleted(msgspec.Struct, frozen=True):
+    """A tombstone of ``accounts`` forwarded to the account's partition."""
+
+    account_id: str
+
+
+Record = Event | AccountMeta | MetaDeleted | FileAppeal | DecideAppeal | ProgressReport
 
 EVENT = b"E"
 ACCOUNT = b"A"
 COMMAND = b"C"
 PROGRESS = b"P"
+DELETED = b"D"
 _PROGRESS = msgspec.json.Decoder(ProgressReport)
 
 
-def wrap(record: Event | AccountMeta | FileAppeal | DecideAppeal) -> bytes:
+def wrap(record: Event | AccountMeta | MetaDeleted | FileAppeal | DecideAppeal) -> bytes:
     if isinstance(record, Event):
         tag = EVENT
     elif isinstance(record, AccountMeta):
         tag = ACCOUNT
+    elif isinstance(record, MetaDeleted):
+        return DELETED + record.account_id.encode()
     else:
         tag = COMMAND
     return tag + encode(record)
@@ -52,6 +62,8 @@ def unwrap(data: bytes | None) -> Record:
             return decode_command(body)
         if tag == PROGRESS:
             return _PROGRESS.decode(body)
-    except (SchemaError, msgspec.DecodeError, ValueError) as exc:
+        if tag == DELETED:
+            return MetaDeleted(body.decode())
+    except (SchemaError, msgspec.DecodeError, ValueError) as exc:  # UnicodeDecodeError too
         raise UndecodableRecord(str(exc)) from exc
     raise UndecodableRecord(f"unknown envelope tag {tag!r}")

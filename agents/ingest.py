@@ -31,7 +31,7 @@ from typing import Any
 from faust.types import TP
 
 from agents.appeals import AppealDesk
-from agents.envelope import UndecodableRecord, unwrap, wrap
+from agents.envelope import MetaDeleted, UndecodableRecord, unwrap, wrap
 from agents.ordering import PartitionClock
 from agents.outbox import Outbox
 from agents.progress import ProgressReport, SourceProgress, from_micros, source_name, to_micros
@@ -232,17 +232,17 @@ class Ingest:
         guard = self._guard(partition)
         for record in records:
             try:
-                if record.value is None:
-                    raise InvalidEvent("empty message (null value)")
-                meta = parse_account(record.value)
+                item = _account_record(record)
             except InvalidEvent as exc:
                 self._reject("accounts", record, exc.reason)
                 continue
-            owner = account_partition(meta.account_id, self.partitions)
+            owner = account_partition(item.account_id, self.partitions)
             if owner != partition:
-                self._forward(meta.account_id, wrap(meta), owner, record.timestamp)
-                continue
-            self._publish(guard.step_meta(meta))
+                self._forward(item.account_id, wrap(item), owner, record.timestamp)
+            elif isinstance(item, MetaDeleted):
+                guard.step_meta_deleted(item.account_id)
+            else:
+                self._publish(guard.step_meta(item))
         self.progress.read(TP(topic, partition), records[-1].offset, None)
 
     def _internal(self, batch: Batch, partition: int, records: list[Any]) -> None:
@@ -266,6 +266,8 @@ class Ingest:
                 clock.apply_report(item)
             elif isinstance(item, AccountMeta):
                 self._publish(guard.step_meta(item))
+            elif isinstance(item, MetaDeleted):
+                guard.step_meta_deleted(item.account_id)
             else:
                 self._command(guard, item, position)
 
@@ -388,6 +390,19 @@ class Ingest:
         for channel, state in after.items():
             self.metrics.accounts.labels(state=state, channel=channel).inc()
         self.published[account_id] = after
+
+
+def _account_record(record: Any) -> AccountMeta | MetaDeleted:
+    """An ``accounts`` record: metadata, or a tombstone (a null value) deleting it."""
+    if record.value is not None:
+        return parse_account(record.value)
+    try:
+        account_id = record.key.decode() if record.key else ""
+    except UnicodeDecodeError:
+        account_id = ""
+    if not account_id:
+        raise InvalidEvent("a tombstone (null value) without an account id as its key")
+    return MetaDeleted(account_id)
 
 
 def _appended_at(record: Any) -> int | None:

@@ -172,6 +172,12 @@ class Guard:
         self.store.save_meta(meta)
         return self._finish(state, outcome, now)
 
+    def step_meta_deleted(self, account_id: str) -> Step:
+        """A tombstone on ``accounts``: the account's metadata is gone, as compaction
+        means. It falls back to the defaults of an account never seen; its state stays."""
+        self.store.delete_meta(account_id)
+        return Step("applied", account_id)
+
     def step_restore(
         self,
         account_id: str,

@@ -32,6 +32,7 @@ class GuardStore(Protocol):
     def mark_suppressed(self, account_id: str, key: str, reason: str) -> None: ...
     def load_meta(self, account_id: str) -> AccountMeta | None: ...
     def save_meta(self, meta: AccountMeta) -> None: ...
+    def delete_meta(self, account_id: str) -> None: ...
 
 
 class DictStore:
@@ -66,6 +67,9 @@ class DictStore:
 
     def save_meta(self, meta: AccountMeta) -> None:
         self.meta[meta.account_id] = meta
+
+    def delete_meta(self, account_id: str) -> None:
+        self.meta.pop(account_id, None)
 
 
 class ReplayStore(DictStore):

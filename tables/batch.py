@@ -116,6 +116,9 @@ class TableBatch:
         self.put(self.tables.meta, self.partition_of(meta.account_id), meta.account_id.encode(),
                  encode(meta))  # fmt: skip
 
+    def delete_meta(self, account_id: str) -> None:
+        self.put(self.tables.meta, self.partition_of(account_id), account_id.encode(), None)
+
     # The flush.
 
     def __bool__(self) -> bool:

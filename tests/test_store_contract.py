@@ -99,6 +99,15 @@ class TestGuardStoreContract:
         assert store.load_meta("acme") == meta
         assert store.load_account("other") is None
 
+    @pytest.mark.parametrize("flushed", [False, True], ids=["staged", "flushed"])
+    def test_deleted_metadata_is_gone(self, harness: Harness, flushed: bool) -> None:
+        harness.store.save_meta(AccountMeta(account_id="acme", tier="starter"))
+        harness.durable()
+        harness.store.delete_meta("acme")
+        harness.store.delete_meta("never-seen")  # deleting nothing is no error
+        store = harness.durable() if flushed else harness.store
+        assert store.load_meta("acme") is None
+
     def test_the_last_save_of_a_flush_wins(self, harness: Harness) -> None:
         row = AccountState.new("acme")
         harness.store.save_account(row)

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from agents.envelope import UndecodableRecord, unwrap, wrap
+from agents.envelope import MetaDeleted, UndecodableRecord, unwrap, wrap
 from schemas.types import AccountMeta
 
 
-def test_wrap_then_unwrap_round_trips() -> None:
-    meta = AccountMeta(account_id="acme", tier="starter", primary_contact="ops@acme.test")
-    assert unwrap(wrap(meta)) == meta
+@pytest.mark.parametrize(
+    "record",
+    [
+        AccountMeta(account_id="acme", tier="starter", primary_contact="ops@acme.test"),
+        MetaDeleted("acmé"),
+    ],
+)
+def test_wrap_then_unwrap_round_trips(record: AccountMeta | MetaDeleted) -> None:
+    assert unwrap(wrap(record)) == record
 
 
 @pytest.mark.parametrize(
@@ -23,6 +29,7 @@ def test_wrap_then_unwrap_round_trips() -> None:
         (b"E{not json", "JSON is malformed"),
         (b'A{"account_id": 7}', "Expected `str`"),
         (b"P[]", "Expected `object`"),
+        (b"D\xff", "can't decode"),
     ],
 )
 def test_anything_else_is_an_undecodable_record(data: bytes | None, reason: str) -> None:

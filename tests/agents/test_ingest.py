@@ -61,13 +61,13 @@ class Rig:
         return (end + 1 if tp in self.busy else end), 0
 
     def feed(self, topic: str, partition: int, values: list[Any],
-             headers: list[tuple[str, bytes]] | None = None) -> Batch:  # fmt: skip
+             headers: list[tuple[str, bytes]] | None = None, key: bytes | None = b"k") -> Batch:  # fmt: skip
         """Deliver ``values`` as one batch of records at the partition's next offsets."""
         tp = TP(topic, partition)
         start = self.ends.get(tp, 0)
         records = [
             ConsumerRecord(topic=topic, partition=partition, offset=start + n,
-                           timestamp=1_700_000_000_000 + n, timestamp_type=0, key=b"k",
+                           timestamp=1_700_000_000_000 + n, timestamp_type=0, key=key,
                            value=_raw(value), checksum=None, serialized_key_size=1,
                            serialized_value_size=0, headers=headers or [])
             for n, value in enumerate(values)
@@ -184,3 +184,29 @@ def test_an_undecodable_internal_record_is_dead_lettered_and_counted(one: Rig) -
     assert letter["error"] == "undecodable internal record: unknown envelope tag b'Z'"
     assert one.metrics.registry.get_sample_value("sendguard_undecodable_records_total") == 1
     assert one.sent("acme") == 1
+
+
+def test_a_tombstone_on_accounts_deletes_the_accounts_metadata(one: Rig) -> None:
+    one.feed("accounts", 0, [{"account_id": "acme", "tier": "enterprise"}], key=b"acme")
+    meta = one.store.load_meta("acme")
+    assert meta is not None and meta.tier == "enterprise"
+    one.feed("accounts", 0, [None], key=b"acme")
+    assert one.store.load_meta("acme") is None  # the defaults of an account never seen
+    assert one.out("sendguard.dead-letter") == []
+
+
+def test_a_tombstone_without_a_key_is_dead_lettered(one: Rig) -> None:
+    one.feed("accounts", 0, [None], key=None)
+    ((_, _, letter, _),) = one.out("sendguard.dead-letter")
+    assert letter["error"] == "a tombstone (null value) without an account id as its key"
+
+
+def test_a_tombstone_off_its_partition_is_forwarded_and_deletes_there(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, partitions=4)
+    account = next(f"acct-{n}" for n in range(100) if account_partition(f"acct-{n}", 4) == 1)
+    rig.feed("accounts", 1, [{"account_id": account, "tier": "starter"}], key=account.encode())
+    rig.feed("accounts", 3, [None], key=account.encode())
+    ((partition, _, value, _),) = rig.out("sendguard.events")
+    assert (partition, value) == (1, b"D" + account.encode())
+    rig.feed("sendguard.events", 1, [value])
+    assert rig.store.load_meta(account) is None
