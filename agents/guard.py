@@ -237,7 +237,8 @@ class GuardAgent:
         for rows in (False, True):
             store.changelog(rows, add)
             offsets = await outbox.send(producer) if len(outbox) else {}
-            store.apply(offsets, rows=rows)
+            for partition, created in store.apply(offsets, rows=rows).items():
+                ingest.census.created(partition, created)
         for (topic, outcome), count in ingest.outcomes.items():
             self.metrics.events.labels(topic=topic, outcome=outcome).inc(count)
         ingest.outcomes.clear()

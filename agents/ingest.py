@@ -31,6 +31,7 @@ from typing import Any
 from faust.types import TP
 
 from agents.appeals import AppealDesk
+from agents.census import AccountCensus
 from agents.envelope import MetaDeleted, UndecodableRecord, unwrap, wrap
 from agents.ordering import PartitionClock
 from agents.outbox import Outbox
@@ -155,8 +156,7 @@ class Ingest:
         self.answers: list[tuple[str, CommandResult]] = []
         #: (topic, outcome) -> input events since the last flush, for the metric
         self.outcomes: Counter[tuple[str, str]] = Counter()
-        #: account -> channel -> state last published by this process
-        self.published: dict[str, dict[str, str]] = {}
+        self.census = AccountCensus(metrics.accounts)
 
     def take(self, batch: Batch, topic: str, partition: int, records: list[Any]) -> None:
         """Handle one partition's records (aiokafka ``ConsumerRecord``s), in offset order."""
@@ -173,6 +173,7 @@ class Ingest:
         for partition in partitions:
             self.guards.pop(partition, None)
             self.clocks.pop(partition, None)
+        self.census.forget(partitions)
         self.waiting = {p: w for p, w in self.waiting.items()
                         if w.batch.event.message.partition not in partitions}  # fmt: skip
 
@@ -191,6 +192,8 @@ class Ingest:
                 for p in range(self.input_partitions.get(topic, self.partitions))
             ]
             self.clocks[partition] = PartitionClock(partition, self.allowance, sources)
+            if not self.census.counted(partition):
+                self.census.count(partition, self.store.account_states(partition))
         return guard
 
     # -- records in -------------------------------------------------------------------
@@ -380,16 +383,10 @@ class Ingest:
         if step.status is not None:
             outbox.add(names.account_status, key, encode(step.status),
                        millis(step.status.updated_at))  # fmt: skip
-            self._track_status(step.account_id, step.status.channels)
-
-    def _track_status(self, account_id: str, channels: dict[str, Any]) -> None:
-        before = self.published.get(account_id, {})
-        after = {name: channel.state for name, channel in channels.items()}
-        for channel, state in before.items():
-            self.metrics.accounts.labels(state=state, channel=channel).dec()
-        for channel, state in after.items():
-            self.metrics.accounts.labels(state=state, channel=channel).inc()
-        self.published[account_id] = after
+            self.census.published(
+                account_partition(step.account_id, self.partitions), step.account_id,
+                {name: channel.state for name, channel in step.status.channels.items()},
+            )  # fmt: skip
 
 
 def _account_record(record: Any) -> AccountMeta | MetaDeleted:

@@ -189,6 +189,11 @@ def committed_offset(app: faust.App, tp: TP) -> int | None:
     return app.consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # noqa: SLF001
 
 
+#: faust's own key in each table partition's RocksDB database: the changelog offset
+#: applied there (faust.stores.rocksdb.Store.offset_key).
+OFFSET_KEY = b"__faust\x00offset__"
+
+
 def partition_db(table: Any, partition: int) -> Any:
     """The rocksdict database behind one partition of a faust table (opened if needed)."""
     # faust's RocksDB store keeps one database per partition, and has no public getter.

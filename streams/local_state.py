@@ -25,12 +25,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.errors import StreamsError
+from streams.faust_ext import OFFSET_KEY
 from tables import changelog_topic
 
 log = logging.getLogger("sendguard.state")
 CLUSTER_MARKER = "cluster.id"
 #: faust's key for the applied changelog offset in each partition database
-OFFSET_KEY = b"__faust\x00offset__"
 _DB_NAME = re.compile(r"^(?P<table>.+)-(?P<partition>\d+)\.db$")
 
 

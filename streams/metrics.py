@@ -46,7 +46,7 @@ class Metrics:
         )
         self.accounts = Gauge(
             f"{prefix}_accounts",
-            "Accounts whose status this worker last published, by state and channel.",
+            "Accounts in each state, on the partitions this worker owns (from its table).",
             ["state", "channel"],
             registry=registry,
         )

@@ -29,7 +29,7 @@ from streams.app import create_app
 from streams.metrics import Metrics
 from streams.partitioning import account_partition
 from streams.settings import Settings
-from tables import define_tables
+from tables import Tables, define_tables
 from tables.batch import TableBatch
 from tests.integration.traffic import bounces, deliveries, event
 
@@ -39,10 +39,12 @@ NAMES = TopicNames.prefixed("")
 class Rig:
     """An ``Ingest`` over real tables, and the offsets of what each partition was fed."""
 
-    def __init__(self, tmp_path: Path, partitions: int) -> None:
-        app = create_app(Settings(data_dir=tmp_path, app_id="ingest"))
-        tables = define_tables(app, block_cache_bytes=1 << 20, seen_ttl_days=9,
-                               partitions=partitions)  # fmt: skip
+    def __init__(self, tmp_path: Path, partitions: int, tables: Tables | None = None) -> None:
+        if tables is None:
+            app = create_app(Settings(data_dir=tmp_path, app_id="ingest"))
+            tables = define_tables(app, block_cache_bytes=1 << 20, seen_ttl_days=9,
+                                   partitions=partitions)  # fmt: skip
+        self.tables = tables
         self.store = TableBatch(tables, partitions)
         self.outbox = Outbox(lambda topic: partitions)
         self.metrics = Metrics(CollectorRegistry())
@@ -76,6 +78,13 @@ class Rig:
         batch = Batch(event=None)
         self.ingest.take(batch, topic, partition, records)
         return batch
+
+    def flush(self) -> None:
+        """What the worker's flush does to the store (the records stay queued here)."""
+        for rows in (False, True):
+            self.store.changelog(rows, lambda *record: None)
+            for partition, created in self.store.apply({}, rows).items():
+                self.ingest.census.created(partition, created)
 
     def out(self, topic: str) -> list[tuple[int, bytes | None, Any, list[Any]]]:
         """(partition, key, decoded value, headers) queued for ``topic``."""
@@ -210,3 +219,29 @@ def test_a_tombstone_off_its_partition_is_forwarded_and_deletes_there(tmp_path: 
     assert (partition, value) == (1, b"D" + account.encode())
     rig.feed("sendguard.events", 1, [value])
     assert rig.store.load_meta(account) is None
+
+
+def test_the_accounts_gauge_counts_the_table_also_after_a_restart(tmp_path: Path) -> None:
+    def gauge(rig: Rig) -> dict[tuple[str, str], float]:
+        return {
+            (s.labels["state"], s.labels["channel"]): s.value
+            for family in rig.metrics.registry.collect() if family.name == "sendguard_accounts"
+            for s in family.samples if s.value
+        }  # fmt: skip
+
+    first = Rig(tmp_path, partitions=1)
+    first.feed("email.delivery", 0, deliveries("calm", 3) + deliveries("noisy", 1000)
+               + deliveries("bad", 1))  # fmt: skip
+    first.feed("email.bounce", 0, bounces("noisy", 21))
+    first.feed("email.abuse-desk", 0, [event("email.abuse-desk", "bad", complaint_id="c")])
+    first.flush()
+    expected = {("active", "marketing"): 1, ("warned", "marketing"): 1,
+                ("suspended", "marketing"): 1, ("active", "crm"): 3}  # fmt: skip
+    assert gauge(first) == expected
+
+    restarted = Rig(tmp_path, partitions=1, tables=first.tables)  # a new process, same table
+    restarted.feed("email.delivery", 0, deliveries("newcomer", 1))
+    restarted.flush()
+    assert gauge(restarted) == {**expected, ("active", "marketing"): 2, ("active", "crm"): 4}
+    restarted.ingest.forget({0})  # the partition was revoked: its accounts are another's
+    assert gauge(restarted) == {}

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import rocksdict
 
-from streams.local_state import OFFSET_KEY, persisted_offsets, tables_dir
+from streams.faust_ext import OFFSET_KEY
+from streams.local_state import persisted_offsets, tables_dir
 
 
 def write_offset(path: Path, offset: int, ttl: bool) -> None:
