@@ -31,9 +31,11 @@ class Reply:
 
 async def call(
     base: str, method: str, path: str, token: str | None = None, body: Any = None,
-    raw: bytes | None = None,
+    raw: bytes | None = None, headers: dict[str, str] | None = None,
 ) -> Reply:  # fmt: skip
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = dict(headers or {})
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     if data is not None:
         headers["Content-Type"] = "application/json"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from streams import topics as t
@@ -21,13 +22,19 @@ class Pipeline:
     def topic(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
-    async def send(self, events: list[dict[str, Any]]) -> int:
-        """Produce JSON-lines style records: each dict names its input topic in ``topic``."""
+    async def send(
+        self, events: list[dict[str, Any]], key: Callable[[int, dict[str, Any]], bytes | None]
+        = lambda n, record: str(record.get("account_id", "")).encode(),
+    ) -> int:
+        """Produce JSON-lines style records: each dict names its input topic in ``topic``.
+
+        ``key(n, record)`` keys the n-th record; by default by account, as CONTRACT.md asks.
+        """
         messages = []
-        for record in events:
+        for n, record in enumerate(events):
             body = {k: v for k, v in record.items() if k != "topic"}
-            key = str(body.get("account_id", "")).encode()
-            messages.append((self.topic(record["topic"]), key, json.dumps(body).encode()))
+            value = json.dumps(body).encode()
+            messages.append((self.topic(record["topic"]), key(n, record), value))
         return await produce(self.bootstrap, messages)
 
     async def send_raw(self, topic: str, value: bytes | None, key: bytes | None = None) -> None:
@@ -53,6 +60,19 @@ class Pipeline:
                 confirmed += 1
                 if confirmed < 2:
                     await asyncio.sleep(0.8)
+
+    async def wait_working(self, timeout: float = 60.0) -> bool:
+        """Wait until the group has committed some of its work; False if it did it all."""
+        deadline = time.monotonic() + timeout
+        while True:
+            behind = await self.behind()
+            if not behind:
+                return False
+            if any(committed > 0 for committed, _ in behind.values()):
+                return True
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the workers committed nothing within {timeout} s")
+            await asyncio.sleep(0.2)
 
     async def behind(self) -> dict[Any, tuple[int, int]]:
         names = [self.topic(n) for n in (*t.INPUT_TOPICS, t.ACCOUNTS, t.EVENTS)]
@@ -87,7 +107,14 @@ class Pipeline:
         return await self.latest(t.ACCOUNT_STATUS)
 
     async def suppressions(self) -> dict[str, Any]:
-        return await self.latest(t.SUPPRESSIONS)
+        """Every suppression record by key; each account and recipient must come once."""
+        found: dict[str, Any] = {}
+        for record in await self.read(t.SUPPRESSIONS):
+            assert record.key is not None
+            key = record.key.decode()
+            assert key not in found, f"suppression {key} emitted twice"
+            found[key] = record.json()
+        return found
 
     async def dead_letters(self) -> list[dict[str, Any]]:
         return [r.json() for r in await self.read(t.DEAD_LETTER)]

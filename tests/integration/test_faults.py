@@ -38,8 +38,7 @@ async def test_failover_to_a_second_worker(
     await produce(first, pipeline, backlog_month)
     first.start()
     second = worker_factory("w2", **env)
-    await asyncio.sleep(3.0)
-    assert await pipeline.behind(), "the work was done before the failover"
+    assert await pipeline.wait_working(), "the work was done before the failover"
     first.kill()
     # The survivor re-reads what the dead worker had not committed, and faust drops a
     # fetched batch in the rebalance now and then (agents.continuity reads it again).
@@ -70,8 +69,7 @@ async def test_broker_restart_mid_stream(
         )  # fmt: skip
         await produce(worker, pipeline, backlog_month)
         worker.start()
-        await asyncio.sleep(2.0)
-        assert await pipeline.behind(), "the work was done before the restart"
+        assert await pipeline.wait_working(), "the work was done before the restart"
         broker.stop()
         await asyncio.sleep(3.0)
         broker.start()

@@ -1,0 +1,59 @@
+"""Two workers: a call to the one that does not own the account reaches the owner, body
+and all, on every endpoint of the API."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from api.forwarding import FORWARDED
+from streams.partitioning import account_partition
+from tests.integration.http import AUTH_ENV, OPERATOR_TOKEN, account_token, appeal_form, call
+from tests.integration.traffic import event
+
+pytestmark = pytest.mark.integration
+
+
+async def owns(base: str, account_id: str) -> bool:
+    """Whether the worker at ``base`` owns the account: a request marked as forwarded is
+    answered only by the owner (another answers 503 rather than forward it again)."""
+    reply = await call(base, "GET", f"/accounts/{account_id}", OPERATOR_TOKEN,
+                       headers={FORWARDED: "1"})  # fmt: skip
+    assert reply.status in (200, 503), reply.text
+    return reply.status == 200
+
+
+async def test_calls_to_the_other_worker_reach_the_owner(worker_factory, pipeline) -> None:
+    first, second = worker_factory("w1", **AUTH_ENV), worker_factory("w2", **AUTH_ENV)
+    accounts = [next(f"acct-{n}" for n in range(1000) if account_partition(f"acct-{n}", 4) == p)
+                for p in range(4)]  # fmt: skip
+    await pipeline.send(
+        [{"topic": "accounts", "account_id": a, "tier": "starter"} for a in accounts]
+        + [event("email.abuse-desk", a, complaint_id="c1") for a in accounts]
+    )
+    await pipeline.wait_drained()
+    bases = [first.url(""), second.url("")]
+    for _ in range(100):  # until the group has settled: each account has one owner
+        owners = [[await owns(base, a) for base in bases] for a in accounts]
+        if all(sorted(o) == [False, True] for o in owners):
+            break
+        await asyncio.sleep(0.3)
+    else:
+        raise AssertionError(f"no single owner per account: {owners}")
+    assert {o.index(True) for o in owners} == {0, 1}  # both workers own some accounts
+
+    for account, owner in zip(accounts, owners, strict=True):
+        other = bases[owner.index(False)]
+        token = account_token(account)
+        view = await call(other, "GET", f"/accounts/{account}", token)
+        assert view.status == 200, view.text
+        assert view.json()["channels"]["marketing"]["state"] == "suspended"
+        filed = await call(other, "POST", f"/accounts/{account}/appeals", token, appeal_form())
+        assert filed.status == 201, filed.text  # the form travelled with the request
+        decision = await call(other, "POST", f"/appeals/{filed.json()['appeal_id']}/decision",
+                              OPERATOR_TOKEN, {"decision": "restore", "note": "cleaned up"})  # fmt: skip
+        assert decision.status == 200, decision.text
+        assert decision.json()["status"] == "restored" and decision.json()["note"] == "cleaned up"
+        after = await call(other, "GET", f"/accounts/{account}", token)
+        assert after.json()["channels"]["marketing"]["state"] == "active", after.text
