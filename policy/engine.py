@@ -221,11 +221,10 @@ def _prune(channel: ChannelState, policy: Policy, keep: str, reference: datetime
     before midnight and counted after it must still find its month.
     """
     oldest = _oldest_period((reference - timedelta(days=policy.late_grace_days)).date())
+    # A campaign's month always has counts in ``periods`` too, so it needs no check here.
     if all(
         key >= oldest for table in (channel.periods, channel.cancelled_campaigns) for key in table
-    ) and all(w >= oldest for w in channel.warned) and all(
-        c.period >= oldest for c in channel.campaign_counts.values()
-    ):
+    ) and all(w >= oldest for w in channel.warned):
         return  # the usual case: nothing to drop
 
     def stale(period: str) -> bool:
