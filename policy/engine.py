@@ -220,7 +220,10 @@ def _prune(channel: ChannelState, policy: Policy, keep: str, reference: datetime
     ``reference`` is an event time (the watermark, capped at now): an event accepted
     before midnight and counted after it must still find its month.
     """
-    oldest = _oldest_period((reference - timedelta(days=policy.late_grace_days)).date())
+    try:
+        oldest = _oldest_period((reference - timedelta(days=policy.late_grace_days)).date())
+    except OverflowError:  # the watermark still at the beginning of time: nothing is old
+        return
     # A campaign's month always has counts in ``periods`` too, so it needs no check here.
     if all(
         key >= oldest for table in (channel.periods, channel.cancelled_campaigns) for key in table

@@ -15,6 +15,7 @@ from policy import (
     encode_state,
     period_of,
 )
+from policy.ordering import BEGINNING
 from policy.state import CampaignCounts, SourceMark
 from schemas.types import Suppression
 
@@ -198,3 +199,12 @@ def test_old_months_are_pruned_by_the_watermark_not_the_clock(policy, state, mak
     later = datetime(2026, 11, 9, 0, 0, tzinfo=UTC)
     apply_event(policy, state, make_event(occurred_at=later), None, later, later)
     assert "2026-10" not in chan.periods  # once the watermark is past the grace, it goes
+
+
+def test_a_watermark_at_the_beginning_of_time_prunes_nothing(policy, state, make_event) -> None:
+    """A source not heard from yet holds the watermark at ``BEGINNING``."""
+    chan = state.channel("marketing")
+    chan.periods = {"2026-01": PeriodCounts(sent=5)}
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    apply_event(policy, state, make_event(), None, now, BEGINNING)
+    assert set(chan.periods) == {"2026-01", "2026-11"}
