@@ -42,30 +42,22 @@ _PROBE = textwrap.dedent(
 )
 
 
+def _probe(source: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", source.format(forbidden=FORBIDDEN)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
 def test_policy_imports_with_faust_and_kafka_blocked() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(forbidden=FORBIDDEN)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _probe(_PROBE)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
 
 
 def test_blocker_really_blocks() -> None:
     """The probe would pass vacuously if its finder did not fire; prove it does."""
-    probe = _PROBE.replace("import policy\n", "import policy\nimport faust\n", 1)
-    result = subprocess.run(
-        [sys.executable, "-c", probe.format(forbidden=FORBIDDEN)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _probe(_PROBE.replace("import policy\n", "import policy\nimport faust\n", 1))
     assert result.returncode != 0
     assert "layering: faust must not be imported here" in result.stderr
 
