@@ -14,12 +14,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from offline.replay import replay
 from offline.simulate import write_jsonl
-from policy import load_policy
+from policy import load_policy, period_of
+from policy.state import PeriodCounts
 from tests.integration.chaos import comparable, describe_difference
+from tests.integration.http import AUTH_ENV, OPERATOR_TOKEN, call
 from tests.integration.traffic import bounces, deliveries, event, stamp
 
 pytestmark = pytest.mark.integration
@@ -102,7 +105,7 @@ async def test_lifecycle_equals_the_replay_whatever_the_keys(
     # The whole file first, then the worker (as test_stream_equals_replay does): a topic
     # read to its end counts as caught up, so traffic still being produced could
     # otherwise arrive behind the watermark, and late events are counted on arrival.
-    worker = worker_factory(SENDGUARD_POLICY=str(policy_path))  # creates the topics
+    worker = worker_factory(SENDGUARD_POLICY=str(policy_path), **AUTH_ENV)  # creates the topics
     worker.stop()
     await pipeline.send(lines, key=_other_keys)
     worker.start()
@@ -125,6 +128,15 @@ async def test_lifecycle_equals_the_replay_whatever_the_keys(
     assert states["campaigner"]["marketing"] == "suspended"
     assert states["rolling"]["marketing"] == "active"  # the warning expired with its month
     assert states["listed"]["marketing"] == "warned"
+
+    # This month's counts, as the API shows them, equal the replay's (last month's are in
+    # the evidence of its warning, compared above).
+    month = period_of(datetime.now(UTC))
+    for account, row in result.store.accounts.items():
+        view = (await call(worker.url(""), "GET", f"/accounts/{account}", OPERATOR_TOKEN)).json()
+        for name, channel in row.channels.items():
+            counts = msgspec.structs.asdict(channel.periods.get(month, PeriodCounts()))
+            assert view["channels"][name]["counts"] == counts, (account, name)
 
     suppressions = await pipeline.suppressions()  # raw records: each key once
     assert set(suppressions) == set(result.store.suppressed)
