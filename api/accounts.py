@@ -113,6 +113,7 @@ def account_view(account_id: str, state: AccountState | None, meta: AccountMeta 
             "reason": channel.status.reason,
             "suspension_type": channel.status.suspension_type,
             "since": channel.status.since.isoformat() if channel.status.since else None,
+            "banner": channel.banner,
             "blocklistings_in_force": len(channel.blocklists),
             "counts": c,
             "rates": {

@@ -15,6 +15,7 @@ from typing import Literal
 
 import msgspec
 
+from policy.advice import advice
 from policy.config import Policy
 from policy.errors import AccountMismatch, NotSuspended
 from policy.rules import Verdict, evaluate, make_evidence
@@ -107,6 +108,7 @@ def apply_event(
         outcome.decisions.append(decision)
         if _apply_verdict(channel, period, verdict, now):
             outcome.status_changed = True
+            channel.banner = decision.advice
     suppression = _suppression(event, now)
     if suppression is not None:
         outcome.suppressions.append(suppression)
@@ -165,6 +167,7 @@ def apply_restore(
     chan.campaign_counts.clear()
     chan.cancelled_campaigns.clear()
     chan.warned.clear()
+    chan.banner = None
     chan.status = ChannelStatus(state="active", reason=reason, since=now)
     if reason == "review_approved":
         state.review_approved = True
@@ -211,6 +214,7 @@ def _warning_expires(channel: ChannelState, now: datetime) -> bool:
     if channel.status.state != "warned":
         return False
     channel.status = ChannelStatus(state="active", since=now)
+    channel.banner = None
     return True
 
 
@@ -313,6 +317,7 @@ def _decide(
         trigger_event_id=event.event_id,
         policy_version=policy.version,
         decided_at=now,
+        advice=advice(verdict.action, verdict.reason, verdict.evidence, event.channel),
     )
 
 

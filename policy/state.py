@@ -59,6 +59,8 @@ class ChannelState(msgspec.Struct, kw_only=True):
     cancelled_campaigns: dict[str, int] = msgspec.field(default_factory=dict)
     #: ``"YYYY-MM/reason"`` for every warn already issued, so each is issued once.
     warned: list[str] = msgspec.field(default_factory=list)
+    #: The advice of the warn or suspend behind the current status (None when active).
+    banner: str | None = None
     #: Listings in force, ``"blocklist-name|ip-or-domain"``. Not per month: a listing
     #: stays in force until its delisting arrives, whatever the month.
     blocklists: list[str] = msgspec.field(default_factory=list)

@@ -122,6 +122,8 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     trigger_event_id: str | None
     policy_version: str
     decided_at: datetime
+    advice: str | None = None
+    """For ``warn`` and ``suspend``: what the account should do, with its figures."""
 
 
 class ChannelStatus(msgspec.Struct, kw_only=True):

@@ -9,6 +9,8 @@ import pytest
 
 from offline.errors import ReplayInputError
 from offline.replay import MAX_BAD_LINES_SHOWN
+from policy.advice import advice
+from schemas.types import Evidence
 from tests.offline.conftest import (
     RunReplay,
     WriteFile,
@@ -29,11 +31,17 @@ def expected_bounce_decisions() -> list[dict]:
 
     common = {"account_id": "acme", "channel": "marketing", "reason": "hard_bounce_rate",
               "campaign_id": None, "period": "2026-10", "policy_version": "2026-11-default"}  # fmt: skip
+    def banner(action: str, hard: int, rate: float, limit: float) -> str | None:
+        return advice(action, "hard_bounce_rate",  # type: ignore[arg-type]
+                      Evidence(**evidence(hard, rate, limit)), "marketing")  # fmt: skip
+
     return [
         {**common, "action": "warn", "suspension_type": None,
-         "evidence": evidence(21, 0.021, 0.02), "trigger_event_id": "acme-b21"},
+         "evidence": evidence(21, 0.021, 0.02), "trigger_event_id": "acme-b21",
+         "advice": banner("warn", 21, 0.021, 0.02)},
         {**common, "action": "suspend", "suspension_type": "deliverability",
-         "evidence": evidence(51, 0.051, 0.05), "trigger_event_id": "acme-b51"},
+         "evidence": evidence(51, 0.051, 0.05), "trigger_event_id": "acme-b51",
+         "advice": banner("suspend", 51, 0.051, 0.05)},
     ]  # fmt: skip
 
 
@@ -203,10 +211,12 @@ def test_summary_names_counts_reasons_and_states(
 def test_decisions_are_the_exact_contract_records(
     write_file: WriteFile, run_replay: RunReplay
 ) -> None:
+    """CONTRACT.md's fields in its order, then the fields Sendguard adds (``advice``)."""
     record = run_replay(write_file(BOUNCE_MONTH)).records[0]
     assert list(record) == [
         "decision_id", "account_id", "channel", "action", "reason", "suspension_type",
         "campaign_id", "period", "evidence", "trigger_event_id", "policy_version", "decided_at",
+        "advice",
     ]  # fmt: skip
 
 
