@@ -368,6 +368,7 @@ class Ingest:
         metrics = self.metrics
         for decision in step.outcome.decisions:
             outbox.add(names.decisions, key, encode(decision), millis(decision.decided_at))
+            self.store.record_decision(decision)
             metrics.decisions.labels(
                 action=decision.action, reason=decision.reason, channel=decision.channel
             ).inc()

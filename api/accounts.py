@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
+import msgspec
 from faust import web as faust_web
 
 from agents.envelope import wrap
@@ -41,9 +42,11 @@ from schemas.errors import SendguardError
 from schemas.types import CHANNELS, AccountMeta, Tier
 from streams.app import Runtime
 from streams.commands import CommandResult
-from tables.batch import read_only
+from tables.batch import decision_list, read_only
 
 log = logging.getLogger("sendguard.api")
+#: ``GET /accounts/{id}/decisions`` lists at most this many, newest first.
+DECISIONS_LISTED = 200
 COMMAND_TIMEOUT_S = 15.0
 
 Handler = Callable[..., Awaitable[Any]]
@@ -134,6 +137,7 @@ def account_view(account_id: str, state: AccountState | None, meta: AccountMeta 
 def register(rt: Runtime) -> None:
     app = rt.app
     read = read_only(rt.tables, rt.settings.partitions)
+    newest_decisions = decision_list(rt.tables, rt.settings.partitions)
     settings = rt.settings
 
     def principal(request: Any) -> Principal:
@@ -190,6 +194,22 @@ def register(rt: Runtime) -> None:
             async def answer() -> Any:
                 view = account_view(account_id, *read(account_id))
                 return self.json(view)
+
+            return await on_owner(rt, self, request, account_id, answer)
+
+    @app.page("/accounts/{account_id}/decisions")
+    class DecisionsPage(faust_web.View):
+        @guarded
+        async def get(self, request: Any, account_id: str) -> Any:
+            """The account's decisions with their evidence and advice, newest first."""
+            if not principal(request).may_act_for(account_id):
+                raise HttpError(403, "this token belongs to another account")
+
+            async def answer() -> Any:
+                records = b",".join(newest_decisions(account_id, DECISIONS_LISTED))
+                body = b'{"account_id":' + msgspec.json.encode(account_id)
+                return self.bytes(body + b',"decisions":[' + records + b"]}",
+                                  content_type="application/json")  # fmt: skip
 
             return await on_owner(rt, self, request, account_id, answer)
 

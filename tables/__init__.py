@@ -17,6 +17,8 @@ import faust
 from faust.types import TableT
 
 DAY_S = 86_400
+#: An account's decisions are listed for this long: a year and a month, for audits.
+DECISIONS_KEPT_DAYS = 400
 
 
 @dataclass(frozen=True)
@@ -32,9 +34,13 @@ class Tables:
     """account_id -> schemas.types.AccountMeta from the compacted ``accounts`` topic."""
     appeals: TableT
     """appeal_id -> schemas.appeals.Appeal (the id embeds the account, see api.accounts)."""
+    decisions: TableT
+    """account_id, decided_at, decision_id -> schemas.types.Decision: each account's
+    decisions in time order, for ``GET /accounts/{id}/decisions``; kept 400 days."""
 
     def all(self) -> tuple[TableT, ...]:
-        return (self.accounts, self.seen, self.suppressions, self.meta, self.appeals)
+        return (self.accounts, self.seen, self.suppressions, self.meta, self.appeals,
+                self.decisions)  # fmt: skip
 
 
 def _store_options(block_cache_bytes: int, **extra: Any) -> dict[str, Any]:
@@ -85,6 +91,16 @@ def table_specs(seen_ttl_days: int) -> list[TableSpec]:
         TableSpec("suppressions", "suppressed recipients per account", {}, compacted),
         TableSpec("account-meta", "account metadata from the accounts topic", {}, compacted),
         TableSpec("appeals", "appeals and account reviews", {}, compacted),
+        TableSpec(
+            "decisions",
+            "each account's decisions",
+            {"ttl": DECISIONS_KEPT_DAYS * DAY_S},
+            {
+                "cleanup.policy": "compact,delete",
+                "retention.ms": str(DECISIONS_KEPT_DAYS * DAY_S * 1000),
+                "segment.ms": str(DAY_S * 1000),
+            },
+        ),
     ]
 
 
@@ -116,4 +132,5 @@ def define_tables(
         suppressions=built["suppressions"],
         meta=built["account-meta"],
         appeals=built["appeals"],
+        decisions=built["decisions"],
     )

@@ -27,7 +27,7 @@ from faust.types import TP
 
 from policy.state import AccountState, decode_state, encode_state
 from schemas.parse import decode_account, encode
-from schemas.types import CHANNELS, AccountMeta
+from schemas.types import CHANNELS, AccountMeta, Decision
 from streams.faust_ext import OFFSET_KEY, mark_persisted, partition_db
 from streams.partitioning import account_partition
 from tables import Tables
@@ -142,6 +142,11 @@ class TableBatch:
     def delete_meta(self, account_id: str) -> None:
         self.put(self.tables.meta, self.partition_of(account_id), account_id.encode(), None)
 
+    def record_decision(self, decision: Decision) -> None:
+        """Keep a published decision for the account's decision list."""
+        self.put(self.tables.decisions, self.partition_of(decision.account_id),
+                 decision_key(decision), encode(decision))  # fmt: skip
+
     # The flush.
 
     def __bool__(self) -> bool:
@@ -224,6 +229,29 @@ class TableBatch:
             if oldest in self._dirty_rows:
                 break  # written at the next flush; trimmed after it
             del self._rows[oldest]
+
+
+def decision_key(decision: Decision) -> bytes:
+    """``<account_id> US <decided_at, µs, 20 digits> US <decision_id>``: an account's
+    decisions sort together, oldest first."""
+    micros = int(decision.decided_at.timestamp() * 1_000_000)
+    return f"{decision.account_id}\x1f{micros:020d}\x1f{decision.decision_id}".encode()
+
+
+def decision_list(tables: Tables, partitions: int) -> Callable[[str, int], list[bytes]]:
+    """What the HTTP view reads: an account's newest decisions as last flushed."""
+
+    def newest(account_id: str, limit: int) -> list[bytes]:
+        prefix = f"{account_id}\x1f".encode()
+        db = partition_db(tables.decisions, account_partition(account_id, partitions))
+        found: list[bytes] = []
+        for key, value in db.items(backwards=True, from_key=prefix + b"\xff"):
+            if not key.startswith(prefix) or len(found) >= limit:
+                break
+            found.append(value)
+        return found
+
+    return newest
 
 
 def read_only(

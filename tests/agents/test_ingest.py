@@ -30,7 +30,7 @@ from streams.metrics import Metrics
 from streams.partitioning import account_partition
 from streams.settings import Settings
 from tables import Tables, define_tables
-from tables.batch import TableBatch
+from tables.batch import TableBatch, decision_list
 from tests.integration.traffic import bounces, deliveries, event
 
 NAMES = TopicNames.prefixed("")
@@ -145,6 +145,14 @@ def test_a_bounce_rate_over_the_limit_suspends_with_status_and_suppressions(one:
     suppressed = {value["recipient"] for _, _, value, _ in one.out("sendguard.suppressions")}
     assert suppressed == {b["recipient"] for b in bounced}
     assert one.store.load_account("bad").channels["marketing"].status.state == "suspended"
+    one.flush()
+    listed = [json.loads(d) for d in decision_list(one.tables, 1)("bad", 10)]
+    assert [(d["action"], d["decision_id"]) for d in listed] == [
+        (d["action"], d["decision_id"]) for d in reversed(decisions)
+    ]  # newest first, as published
+    assert "51 of 1,000" in listed[0]["advice"]
+    assert [json.loads(d) for d in decision_list(one.tables, 1)("bad", 1)] == listed[:1]
+    assert decision_list(one.tables, 1)("ba", 10) == []  # a prefix of another account
 
 
 def test_an_event_waits_for_the_watermark_and_keeps_its_batch_unacknowledged(one: Rig) -> None:

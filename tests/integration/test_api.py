@@ -35,6 +35,7 @@ async def test_auth_on_every_endpoint(worker_factory, pipeline) -> None:
     form = appeal_form()
     endpoints = [
         ("GET", "/accounts/acme", None),
+        ("GET", "/accounts/acme/decisions", None),
         ("POST", "/accounts/acme/appeals", form),
         ("POST", "/appeals/ap-0000-YWNtZQ/decision", {"decision": "deny", "note": "no"}),
     ]
@@ -175,6 +176,12 @@ async def test_restore_end_to_end(worker_factory, pipeline) -> None:
                 if d["action"] in ("warn", "suspend")]  # fmt: skip
     assert offences == [("warn", 21), ("suspend", 51), ("warn", 21), ("suspend", 51)]
     assert len({d["period"] for d in await pipeline.decisions()}) == 1
+    listed = await call(base, "GET", "/accounts/phoenix/decisions", token)
+    assert listed.status == 200, listed.text
+    assert [d["action"] for d in listed.json()["decisions"]] == [
+        "suspend", "warn", "restore", "suspend", "warn"  # newest first
+    ]
+    assert "51 of 1,000 marketing emails" in listed.json()["decisions"][0]["advice"]
 
 
 async def test_account_review_flow(worker_factory, pipeline) -> None:

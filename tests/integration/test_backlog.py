@@ -124,7 +124,7 @@ async def assert_every_record_is_stamped_with_its_time(
     describes (its own time field, or when it was written), within a minute."""
     changelogs = [f"{app_id}-{table}-changelog"
                   for table in ("accounts", "seen-events", "suppressions", "account-meta",
-                                "appeals")]  # fmt: skip
+                                "appeals", "decisions")]  # fmt: skip
     topics = [pipeline.topic(name) for name in DESCRIBED_BY] + changelogs
     records = await read_all(pipeline.bootstrap, topics)
     seen = {r.topic for r in records}
