@@ -81,8 +81,7 @@ class Driver:
         self.result.by_action_reason[(decision.action, decision.reason)] += 1
 
     def _keep_other(self, decision: Decision) -> None:
-        if decision.action == "suspend":
-            self.other_decisions.append(decision)
+        self.other_decisions.append(decision)
 
     def pass_two(self, path: str | Path, bar: Progress) -> None:
         self.bar = bar
@@ -172,7 +171,7 @@ class Driver:
         if self.other is not None:
             result.comparison = compare(
                 self.policy.version,
-                [d for d in result.decisions if d.action == "suspend"],
+                result.decisions,
                 self.other.policy.version,
                 self.other_decisions,
             )

@@ -8,8 +8,10 @@ that make each line's reason unique.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from schemas.types import CHANNELS, Decision
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
     from offline.result import ReplayResult
 
 _STATES = ("active", "warned", "suspended", "under_review")
+#: The comparison prints this many differing decisions, then a count.
+MAX_DIFFERENCES_SHOWN = 50
 _TAIL_CHARS = 48
 _TAIL_CUT = re.compile(r"\s*[(:'\"]")
 
@@ -44,9 +48,32 @@ class Suspended:
     period: str
 
 
+@dataclass(frozen=True)
+class Difference:
+    """One decision the two policies do not share, or share at different times.
+
+    ``base_at`` / ``other_at`` are when each policy decided it (None: that policy never
+    did); for a decision both made, they differ.
+    """
+
+    account_id: str
+    channel: str
+    action: str
+    reason: str
+    campaign_id: str | None
+    base_at: datetime | None
+    other_at: datetime | None
+
+    @property
+    def kind(self) -> str:
+        if self.other_at is None:
+            return "base only"
+        return "other only" if self.base_at is None else "at another time"
+
+
 @dataclass
 class Comparison:
-    """Account-channels one policy suspends and the other does not."""
+    """How two policies' decisions over the same events differ."""
 
     base_version: str
     other_version: str
@@ -54,6 +81,12 @@ class Comparison:
     """Suspended under the other policy only (with the other policy's reason)."""
     spared: list[Suspended] = field(default_factory=list)
     """Suspended under the base policy only (with the base policy's reason)."""
+    differences: list[Difference] = field(default_factory=list)
+    """Every warn, suspend, cancel and restore that differs, in time order."""
+
+    def counts(self) -> Counter[tuple[str, str]]:
+        """(action, kind of difference) -> how many."""
+        return Counter((d.action, d.kind) for d in self.differences)
 
 
 def _first_suspensions(decisions: Iterable[Decision]) -> dict[tuple[str, str], Suspended]:
@@ -65,12 +98,40 @@ def _first_suspensions(decisions: Iterable[Decision]) -> dict[tuple[str, str], S
     return found
 
 
+#: (account, channel, action, reason, campaign), and which one of its kind it is.
+_Occurrence = tuple[str, str, str, str, str | None, int]
+
+
+def _occurrences(decisions: Iterable[Decision]) -> dict[_Occurrence, datetime]:
+    """Each decision keyed by what it is and which time of its kind it is: the 2nd warn
+    of an account-channel for a reason matches the other policy's 2nd."""
+    seen: Counter[tuple[str, str, str, str, str | None]] = Counter()
+    found: dict[_Occurrence, datetime] = {}
+    for d in decisions:
+        what = (d.account_id, d.channel, d.action, d.reason, d.campaign_id)
+        seen[what] += 1
+        found[(*what, seen[what])] = d.decided_at
+    return found
+
+
+def differences(base: Sequence[Decision], other: Sequence[Decision]) -> list[Difference]:
+    ours, theirs = _occurrences(base), _occurrences(other)
+    found = [
+        Difference(key[0], key[1], key[2], key[3], key[4], ours.get(key), theirs.get(key))
+        for key in ours.keys() | theirs.keys()
+        if ours.get(key) != theirs.get(key)
+    ]
+    return sorted(found, key=lambda d: (min(t for t in (d.base_at, d.other_at) if t),
+                                        d.account_id, d.channel, d.action))  # fmt: skip
+
+
 def compare(
     base_version: str,
     base: Sequence[Decision],
     other_version: str,
     other: Sequence[Decision],
 ) -> Comparison:
+    """``base`` and ``other``: every decision of each policy, in the order made."""
     ours, theirs = _first_suspensions(base), _first_suspensions(other)
     order = sorted(set(ours) | set(theirs), key=lambda k: (CHANNELS.index(k[1]), k[0]))
     result = Comparison(base_version, other_version)
@@ -79,6 +140,7 @@ def compare(
             result.newly_suspended.append(theirs[key])
         elif key in ours and key not in theirs:
             result.spared.append(ours[key])
+    result.differences = differences(base, other)
     return result
 
 
@@ -108,6 +170,24 @@ def format_comparison(c: Comparison) -> list[str]:
         table += [(s.channel, s.account_id, s.reason, s.period) for s in rows]
         if rows:
             lines += _table(table, indent="    ")
+    counts = c.counts()
+    lines.append(f"  every decision that differs: {len(c.differences)}")
+    if counts:
+        by_kind = [(a, k, n) for (a, k), n in sorted(counts.items())]
+        lines += _table([("action", "kind", "decisions"), *by_kind], indent="    ")
+
+    def when(at: datetime | None) -> str:
+        return "-" if at is None else f"{at:%Y-%m-%d %H:%M:%S}"
+
+    shown = c.differences[:MAX_DIFFERENCES_SHOWN]
+    if shown:
+        lines.append(f"  decisions ({c.base_version} vs {c.other_version}, event time):")
+        lines += _table([("channel", "account", "action", "reason", "campaign", "base", "other")]
+                        + [(d.channel, d.account_id, d.action, d.reason, d.campaign_id or "",
+                            when(d.base_at), when(d.other_at)) for d in shown],
+                        indent="    ")  # fmt: skip
+    if len(c.differences) > len(shown):
+        lines.append(f"    ({len(c.differences) - len(shown):,} more)")
     return lines
 
 

@@ -4,9 +4,12 @@ and a chart per suspended account-channel."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
+from offline.summary import differences
 from policy import load_policy
+from schemas.types import Decision, Evidence
 from tests.offline.conftest import RunReplay, WriteFile, deliveries, ev, hard_bounces
 
 OTHER_POLICY = """
@@ -92,3 +95,45 @@ def test_report_without_suspensions_is_still_a_page(
     run_replay(write_file(deliveries(10)), report_path=report)
     html = report.read_text(encoding="utf-8")
     assert "0 suspended account-channels" in html and "<svg" not in html
+
+
+def test_compare_reports_every_differing_decision_with_its_time(
+    tmp_path: Path, write_file: WriteFile, run_replay: RunReplay
+) -> None:
+    """Not only the first suspensions: warns too, and decisions both make at other times."""
+    other = tmp_path / "other.toml"
+    other.write_text(OTHER_POLICY)
+    replayed = run_replay(month(tmp_path, write_file), compare_policy=load_policy(other))
+    comparison = replayed.result.comparison
+    assert comparison is not None
+    got = {(d.account_id, d.action, d.reason, d.kind) for d in comparison.differences}
+    assert got == {
+        # 7 % instead of 5 %: the bouncer's suspension is gone, its warning stays.
+        ("bouncer", "suspend", "hard_bounce_rate", "base only"),
+        # 1 % instead of 5 %: suspended at once, so never warned (it was, at 2 %, under
+        # the base policy). The first-suspensions view alone missed the warning.
+        ("unsubber", "suspend", "unsubscribe_rate", "other only"),
+        ("unsubber", "warn", "unsubscribe_rate", "base only"),
+    }
+    assert comparison.counts()[("suspend", "base only")] == 1
+    err = replayed.stderr
+    assert "every decision that differs: " in err
+    assert re.search(r"marketing\s+bouncer\s+suspend\s+hard_bounce_rate\s+\S+ \S+\s+-", err)
+
+
+def test_a_decision_both_make_at_another_time_is_a_difference() -> None:
+    def decision(action: str, at: datetime, n: int = 0) -> Decision:
+        evidence = Evidence(sent=1000, hard_bounces=21, spam_reports=0, unsubscribes=0,
+                            abuse_complaints=0, rate=0.021, limit=0.02)  # fmt: skip
+        return Decision(decision_id=f"d{n}", account_id="acme", channel="marketing",
+                        action=action, reason="hard_bounce_rate",  # type: ignore[arg-type]
+                        suspension_type=None, campaign_id=None, period="2026-11",
+                        evidence=evidence, trigger_event_id=None, policy_version="x",
+                        decided_at=at)  # fmt: skip
+
+    early, late = datetime(2026, 11, 3, tzinfo=UTC), datetime(2026, 11, 9, tzinfo=UTC)
+    same = decision("warn", early)
+    found = differences([same, decision("suspend", early)], [same, decision("suspend", late)])
+    assert [(d.action, d.kind, d.base_at, d.other_at) for d in found] == [
+        ("suspend", "at another time", early, late)
+    ]
