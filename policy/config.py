@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from statistics import NormalDist
 from types import MappingProxyType
 from typing import Any
 
@@ -64,12 +65,26 @@ class CampaignPolicy:
     cancelled_to_suspend: int
 
 
+GATINGS = ("min_sends", "wilson")
+
+
 @dataclass(frozen=True)
 class ChannelPolicy:
     min_sends: int
     suspend: SuspendLimits
     warn: WarnLimits
     campaign: CampaignPolicy | None = None
+    gating: str = "min_sends"
+    """How a rate limit is judged: ``min_sends``, the rate itself once the month's sends
+    reach ``min_sends`` (the contract's rule); ``wilson``, the Wilson score lower bound of
+    the rate at ``confidence``, once the sends reach ``floor``."""
+    confidence: float = 0.95
+    floor: int = 50
+
+    @functools.cached_property
+    def z(self) -> float:
+        """The one-sided normal quantile of ``confidence``: P(true rate >= bound)."""
+        return NormalDist().inv_cdf(self.confidence)
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,7 @@ class Policy:
 
 
 _RATE, _COUNT, _TEXT = "rate", "count", "text"
+_GATING, _CONFIDENCE = "gating", "confidence"
 _SUSPEND = {
     "hard_bounce_rate": _RATE,
     "spam_report_rate": _RATE,
@@ -101,7 +117,8 @@ _WARN = {
     "blocklistings": _COUNT,
 }
 _CAMPAIGN = {"min_sends": _COUNT, "hard_bounce_rate": _RATE, "cancelled_to_suspend": _COUNT}
-_CRM = {"min_sends": _COUNT, "suspend": _SUSPEND, "warn": _WARN}
+_CRM = {"min_sends": _COUNT, "suspend": _SUSPEND, "warn": _WARN, "gating": _GATING,
+        "confidence": _CONFIDENCE, "floor": _COUNT}  # fmt: skip
 _SCHEMA: dict[str, Any] = {
     "version": _TEXT,
     "late_grace_days": _COUNT,
@@ -178,6 +195,16 @@ def _validate(
 
 
 def _check_value(value: Any, kind: str, name: str, source: str) -> None:
+    if kind == _GATING:
+        if value not in GATINGS:
+            raise PolicyError(f"{source}: policy key {name!r} must be one of "
+                              f"{', '.join(GATINGS)}, got {value!r}")  # fmt: skip
+        return
+    if kind == _CONFIDENCE:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.5 <= value < 1:
+            raise PolicyError(f"{source}: policy key {name!r} must be a fraction in [0.5, 1), "
+                              f"got {value!r}")  # fmt: skip
+        return
     if kind == _TEXT:
         if not isinstance(value, str) or not value.strip():
             raise PolicyError(f"{source}: policy key {name!r} must be a non-empty string")
@@ -218,6 +245,9 @@ def _build(table: Mapping[str, Any]) -> Policy:
             suspend=SuspendLimits(**_floats(raw["suspend"])),
             warn=WarnLimits(**_floats(raw["warn"])),
             campaign=CampaignPolicy(**_floats(campaign)) if campaign is not None else None,
+            gating=raw.get("gating", "min_sends"),
+            confidence=float(raw.get("confidence", 0.95)),
+            floor=raw.get("floor", 50),
         )
     return Policy(
         version=table["version"],

@@ -7,6 +7,7 @@ bookkeeping lets every rule be tested with hand-written counts.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from policy.config import ChannelPolicy
@@ -43,6 +44,30 @@ class Verdict:
     evidence: Evidence
     suspension_type: SuspensionType | None = None
     campaign_id: str | None = None
+
+
+def wilson_lower(numerator: int, sent: int, z: float) -> float:
+    """The Wilson score lower bound of the rate ``numerator / sent`` for quantile ``z``."""
+    p = numerator / sent
+    z2 = z * z
+    centre = p + z2 / (2 * sent)
+    margin = z * math.sqrt(p * (1 - p) / sent + z2 / (4 * sent * sent))
+    return max(0.0, (centre - margin) / (1 + z2 / sent))
+
+
+def _crossed(
+    policy: ChannelPolicy, numerator: int, sent: int, limit: float
+) -> tuple[float, float | None] | None:
+    """(rate, lower bound or None) if the rate crosses ``limit`` under the channel's
+    gating, else None. ``wilson``: the lower bound is above the limit, on at least
+    ``floor`` sends; otherwise the contract's rule (:func:`rate_crossed`)."""
+    if policy.gating != "wilson":
+        rate = rate_crossed(numerator, sent, policy.min_sends, limit)
+        return None if rate is None else (rate, None)
+    if sent <= 0 or sent < policy.floor:
+        return None
+    lower = wilson_lower(numerator, sent, policy.z)
+    return (numerator / sent, lower) if lower > limit else None
 
 
 def rate_crossed(numerator: int, sent: int, min_sends: int, limit: float) -> float | None:
@@ -91,9 +116,16 @@ def evaluate(
     return verdicts
 
 
-def make_evidence(counts: PeriodCounts, rate: float | None, limit: float | None) -> Evidence:
-    """The counts behind a decision, with the rate and limit that crossed (if any)."""
-    return Evidence(
+def make_evidence(
+    counts: PeriodCounts,
+    rate: float | None,
+    limit: float | None,
+    policy: ChannelPolicy | None = None,
+    lower_bound: float | None = None,
+) -> Evidence:
+    """The counts behind a decision, with the rate and limit that crossed (if any), and
+    under Wilson gating the lower bound, its confidence and the mode."""
+    evidence = Evidence(
         sent=counts.sent,
         hard_bounces=counts.hard_bounces,
         spam_reports=counts.spam_reports,
@@ -102,6 +134,11 @@ def make_evidence(counts: PeriodCounts, rate: float | None, limit: float | None)
         rate=rate,
         limit=None if limit is None else float(limit),
     )
+    if policy is not None and lower_bound is not None:
+        evidence.lower_bound = round(lower_bound, 6)
+        evidence.confidence = policy.confidence
+        evidence.gating = "wilson"
+    return evidence
 
 
 def _at_least(count: int, limit: int) -> bool:
@@ -130,9 +167,10 @@ def _suspend(
         return Verdict("suspend", "blocklist", evidence, "deliverability")
     for reason, field in _RATE_FIELDS.items():
         limit = getattr(limits, reason)
-        rate = rate_crossed(getattr(counts, field), counts.sent, policy.min_sends, limit)
-        if rate is not None:
-            return Verdict("suspend", reason, make_evidence(counts, rate, limit), "deliverability")
+        crossed = _crossed(policy, getattr(counts, field), counts.sent, limit)
+        if crossed is not None:
+            evidence = make_evidence(counts, crossed[0], limit, policy, crossed[1])
+            return Verdict("suspend", reason, evidence, "deliverability")
     campaign = policy.campaign
     if campaign is not None:
         cancelled = channel.cancelled_campaigns.get(event.period, 0) + int(cancelled_now)
@@ -174,9 +212,10 @@ def _warns(
         verdicts.append(Verdict("warn", "blocklist", evidence))
     for reason, field in _RATE_FIELDS.items():
         limit = getattr(limits, reason)
-        rate = rate_crossed(getattr(counts, field), counts.sent, policy.min_sends, limit)
-        if rate is not None and fresh(reason):
-            verdicts.append(Verdict("warn", reason, make_evidence(counts, rate, limit)))
+        crossed = _crossed(policy, getattr(counts, field), counts.sent, limit)
+        if crossed is not None and fresh(reason):
+            evidence = make_evidence(counts, crossed[0], limit, policy, crossed[1])
+            verdicts.append(Verdict("warn", reason, evidence))
     return verdicts
 
 

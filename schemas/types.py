@@ -97,7 +97,7 @@ class AccountMeta(msgspec.Struct, frozen=True, kw_only=True):
     review_required: bool = False
 
 
-class Evidence(msgspec.Struct, kw_only=True):
+class Evidence(msgspec.Struct, kw_only=True, omit_defaults=True):
     sent: int
     hard_bounces: int
     spam_reports: int
@@ -105,6 +105,11 @@ class Evidence(msgspec.Struct, kw_only=True):
     abuse_complaints: int
     rate: float | None
     limit: float | None
+    #: Under ``gating = "wilson"`` only (omitted otherwise): the rate's Wilson lower
+    #: bound, its confidence, and the mode.
+    lower_bound: float | None = None
+    confidence: float | None = None
+    gating: str | None = None
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
