@@ -117,6 +117,9 @@ def account_view(account_id: str, state: AccountState | None, meta: AccountMeta 
             "suspension_type": channel.status.suspension_type,
             "since": channel.status.since.isoformat() if channel.status.since else None,
             "banner": channel.banner,
+            "probation_until": (
+                channel.probation_until.isoformat() if channel.probation_until else None
+            ),
             "blocklistings_in_force": len(channel.blocklists),
             "counts": c,
             "rates": {

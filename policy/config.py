@@ -7,10 +7,12 @@ with the dotted key named, instead of silently disabling a protection.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
 import logging
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -69,6 +71,14 @@ GATINGS = ("min_sends", "wilson")
 
 
 @dataclass(frozen=True)
+class Probation:
+    """After a restore, for ``days`` (event time), every limit times ``factor``."""
+
+    days: int
+    factor: float
+
+
+@dataclass(frozen=True)
 class ChannelPolicy:
     min_sends: int
     suspend: SuspendLimits
@@ -80,6 +90,24 @@ class ChannelPolicy:
     the rate at ``confidence``, once the sends reach ``floor``."""
     confidence: float = 0.95
     floor: int = 50
+    probation: Probation | None = None
+
+    @functools.cached_property
+    def on_probation(self) -> ChannelPolicy:
+        """These limits times the probation factor: rates scaled; a count limit scaled
+        and rounded up, never below 1 (0 stays off). Itself without probation."""
+        if self.probation is None:
+            return self
+        factor = self.probation.factor
+
+        def scaled(limits: Any) -> Any:
+            return dataclasses.replace(limits, **{
+                name: value * factor if isinstance(value, float)
+                else (max(1, math.ceil(value * factor)) if value > 0 else 0)
+                for name, value in dataclasses.asdict(limits).items()
+            })  # fmt: skip
+
+        return dataclasses.replace(self, suspend=scaled(self.suspend), warn=scaled(self.warn))
 
     @functools.cached_property
     def z(self) -> float:
@@ -118,7 +146,8 @@ _WARN = {
 }
 _CAMPAIGN = {"min_sends": _COUNT, "hard_bounce_rate": _RATE, "cancelled_to_suspend": _COUNT}
 _CRM = {"min_sends": _COUNT, "suspend": _SUSPEND, "warn": _WARN, "gating": _GATING,
-        "confidence": _CONFIDENCE, "floor": _COUNT}  # fmt: skip
+        "confidence": _CONFIDENCE, "floor": _COUNT,
+        "probation": {"days": _COUNT, "factor": _RATE}}  # fmt: skip
 _SCHEMA: dict[str, Any] = {
     "version": _TEXT,
     "late_grace_days": _COUNT,
@@ -248,12 +277,21 @@ def _build(table: Mapping[str, Any]) -> Policy:
             gating=raw.get("gating", "min_sends"),
             confidence=float(raw.get("confidence", 0.95)),
             floor=raw.get("floor", 50),
+            probation=_probation(raw.get("probation"), name),
         )
     return Policy(
         version=table["version"],
         late_grace_days=table["late_grace_days"],
         channels=MappingProxyType(channels),
     )
+
+
+def _probation(table: Mapping[str, Any] | None, channel: str) -> Probation | None:
+    if table is None:
+        return None
+    if set(table) != {"days", "factor"}:
+        raise PolicyError(f"policy table '{channel}.probation' needs both days and factor")
+    return Probation(days=table["days"], factor=float(table["factor"]))
 
 
 def _normal(table: Mapping[str, Any]) -> dict[str, Any]:

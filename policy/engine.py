@@ -102,8 +102,15 @@ def apply_event(
     _prune(channel, policy, period, now if watermark is None else min(now, watermark))
     counts = channel.counts(period)
     channel_policy = policy.channel(event.channel)
+    on_probation = (channel.probation_until is not None
+                    and event.occurred_at < channel.probation_until
+                    and channel_policy.probation is not None)  # fmt: skip
+    if on_probation:
+        channel_policy = channel_policy.on_probation
     _count(channel, counts, event, period, channel_policy.campaign is not None)
     for verdict in evaluate(channel_policy, counts, channel, event):
+        if on_probation and channel_policy.probation is not None:
+            verdict.evidence.probation_factor = channel_policy.probation.factor
         decision = _decide(policy, state, event, period, verdict, now)
         outcome.decisions.append(decision)
         if _apply_verdict(channel, period, verdict, now):
@@ -168,6 +175,8 @@ def apply_restore(
     chan.cancelled_campaigns.clear()
     chan.warned.clear()
     chan.banner = None
+    probation = policy.channel(channel).probation
+    chan.probation_until = None if probation is None else now + timedelta(days=probation.days)
     chan.status = ChannelStatus(state="active", reason=reason, since=now)
     if reason == "review_approved":
         state.review_approved = True
@@ -179,7 +188,10 @@ def account_status(state: AccountState, now: datetime) -> AccountStatus:
     channels: dict[str, ChannelStatus] = {}
     for name in CHANNELS:
         chan = state.channels.get(name)
-        channels[name] = msgspec.structs.replace(chan.status) if chan else ChannelStatus()
+        channels[name] = (
+            msgspec.structs.replace(chan.status, probation_until=chan.probation_until)
+            if chan else ChannelStatus()
+        )  # fmt: skip
     return AccountStatus(account_id=state.account_id, channels=channels, updated_at=now)
 
 

@@ -8,6 +8,8 @@ place and the worker writes it back once.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 
 from schemas.types import CHANNELS, ChannelStatus
@@ -61,6 +63,8 @@ class ChannelState(msgspec.Struct, kw_only=True):
     warned: list[str] = msgspec.field(default_factory=list)
     #: The advice of the warn or suspend behind the current status (None when active).
     banner: str | None = None
+    #: Events before this (event time) are judged under probation after a restore.
+    probation_until: datetime | None = None
     #: Listings in force, ``"blocklist-name|ip-or-domain"``. Not per month: a listing
     #: stays in force until its delisting arrives, whatever the month.
     blocklists: list[str] = msgspec.field(default_factory=list)

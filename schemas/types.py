@@ -110,6 +110,8 @@ class Evidence(msgspec.Struct, kw_only=True, omit_defaults=True):
     lower_bound: float | None = None
     confidence: float | None = None
     gating: str | None = None
+    #: Decided under probation after a restore (omitted otherwise): the limits' factor.
+    probation_factor: float | None = None
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
@@ -136,6 +138,8 @@ class ChannelStatus(msgspec.Struct, kw_only=True):
     reason: Reason | None = None
     suspension_type: SuspensionType | None = None
     since: datetime | None = None
+    probation_until: datetime | None = None
+    """On the status record: the end of a probation after a restore (limits scaled)."""
 
 
 class AccountStatus(msgspec.Struct, kw_only=True):
