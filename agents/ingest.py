@@ -367,8 +367,9 @@ class Ingest:
         key = step.account_id.encode()
         metrics = self.metrics
         for decision in step.outcome.decisions:
-            outbox.add(names.decisions, key, encode(decision), millis(decision.decided_at))
-            self.store.record_decision(decision)
+            value = encode(decision)
+            outbox.add(names.decisions, key, value, millis(decision.decided_at))
+            self.store.record_decision(decision, value)
             metrics.decisions.labels(
                 action=decision.action, reason=decision.reason, channel=decision.channel
             ).inc()

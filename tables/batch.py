@@ -142,10 +142,11 @@ class TableBatch:
     def delete_meta(self, account_id: str) -> None:
         self.put(self.tables.meta, self.partition_of(account_id), account_id.encode(), None)
 
-    def record_decision(self, decision: Decision) -> None:
-        """Keep a published decision for the account's decision list."""
+    def record_decision(self, decision: Decision, value: bytes) -> None:
+        """Keep a published decision (``value``: its encoded record) for the account's
+        decision list."""
         self.put(self.tables.decisions, self.partition_of(decision.account_id),
-                 decision_key(decision), encode(decision))  # fmt: skip
+                 decision_key(decision), value)  # fmt: skip
 
     # The flush.
 

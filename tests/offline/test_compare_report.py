@@ -7,10 +7,10 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from offline.summary import differences
+from offline.summary import Comparison, differences
 from policy import load_policy
 from schemas.types import Decision, Evidence
-from tests.offline.conftest import RunReplay, WriteFile, deliveries, ev, hard_bounces
+from tests.offline.conftest import Replayed, RunReplay, WriteFile, deliveries, ev, hard_bounces
 
 OTHER_POLICY = """
 version = "2026-11-strict-unsubscribes"
@@ -33,14 +33,22 @@ def month(tmp_path: Path, write_file: WriteFile) -> Path:
     )  # fmt: skip
 
 
-def test_compare_lists_newly_suspended_and_spared_accounts(
+def compared(
     tmp_path: Path, write_file: WriteFile, run_replay: RunReplay
-) -> None:
+) -> tuple[Replayed, Comparison]:
+    """The month replayed under the default policy, compared with ``OTHER_POLICY``."""
     other = tmp_path / "other.toml"
     other.write_text(OTHER_POLICY)
     replayed = run_replay(month(tmp_path, write_file), compare_policy=load_policy(other))
     comparison = replayed.result.comparison
     assert comparison is not None
+    return replayed, comparison
+
+
+def test_compare_lists_newly_suspended_and_spared_accounts(
+    tmp_path: Path, write_file: WriteFile, run_replay: RunReplay
+) -> None:
+    replayed, comparison = compared(tmp_path, write_file, run_replay)
     assert [(s.account_id, s.channel, s.reason) for s in comparison.newly_suspended] == [
         ("unsubber", "marketing", "unsubscribe_rate")
     ]
@@ -101,11 +109,7 @@ def test_compare_reports_every_differing_decision_with_its_time(
     tmp_path: Path, write_file: WriteFile, run_replay: RunReplay
 ) -> None:
     """Not only the first suspensions: warns too, and decisions both make at other times."""
-    other = tmp_path / "other.toml"
-    other.write_text(OTHER_POLICY)
-    replayed = run_replay(month(tmp_path, write_file), compare_policy=load_policy(other))
-    comparison = replayed.result.comparison
-    assert comparison is not None
+    replayed, comparison = compared(tmp_path, write_file, run_replay)
     got = {(d.account_id, d.action, d.reason, d.kind) for d in comparison.differences}
     assert got == {
         # 7 % instead of 5 %: the bouncer's suspension is gone, its warning stays.
