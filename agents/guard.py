@@ -57,6 +57,11 @@ class GuardAgent:
         self.names = TopicNames.prefixed(settings.topic_prefix)
         self.events_topic = self.names.events
         self.store = TableBatch(rt.tables, self.partitions)
+        shadow = None
+        if rt.shadow is not None:
+            shadow = (rt.shadow.policy, TableBatch(rt.shadow.tables, self.partitions))
+        #: the live store, then the shadow's: each flush makes both durable together
+        self.stores = [self.store] if shadow is None else [self.store, shadow[1]]
         counts = rt.input_partitions
         self.outbox = Outbox(lambda topic: counts.get(topic, self.partitions))
         self.ingest = Ingest(
@@ -70,6 +75,7 @@ class GuardAgent:
             allowance=timedelta(seconds=settings.reorder_allowance_s),
             positions=lambda tp: (rt.app.consumer.highwater(tp), self._start_of(tp)),
             reporter=uuid.uuid4().hex,
+            shadow=shadow,
         )
         self.progress = self.ingest.progress
         self.producer: AIOKafkaProducer | None = None
@@ -228,17 +234,20 @@ class GuardAgent:
         report = self._report()
         if report is not None:
             self._send_report(outbox, report)
-        store = self.store
         flushed_at = now_ms()
 
         def add(topic: str, partition: int, key: bytes, value: bytes | None) -> None:
             outbox.add(topic, key, value, flushed_at, partition)
 
         for rows in (False, True):
-            store.changelog(rows, add)
+            for store in self.stores:
+                store.changelog(rows, add)
             offsets = await outbox.send(producer) if len(outbox) else {}
-            for partition, created in store.apply(offsets, rows=rows).items():
-                ingest.census.created(partition, created)
+            for store in self.stores:
+                created = store.apply(offsets, rows=rows)
+                if store is self.store:
+                    for partition, accounts in created.items():
+                        ingest.census.created(partition, accounts)
         for (topic, outcome), count in ingest.outcomes.items():
             self.metrics.events.labels(topic=topic, outcome=outcome).inc(count)
         ingest.outcomes.clear()
@@ -331,7 +340,8 @@ class GuardAgent:
         await asyncio.gather(*futures)
 
     async def _on_assigned(self, app: Any, assigned: set[Any], **kwargs: Any) -> None:
-        self.store.rebalanced()
+        for store in self.stores:
+            store.rebalanced()
         self.progress.resend()
 
     async def _on_revoked(self, app: Any, revoked: set[Any], **kwargs: Any) -> None:
@@ -350,7 +360,8 @@ class GuardAgent:
         if not gone:
             return
         self.ingest.forget(gone)
-        self.store.forget(gone.__contains__)
+        for store in self.stores:
+            store.forget(gone.__contains__)
         self.unacked = [b for b in self.unacked if b.event.message.partition not in gone]
         log.info("partitions %s revoked: what they held is read again", sorted(gone))
 

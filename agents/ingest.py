@@ -11,6 +11,13 @@
   passes it; records of ``sendguard.events`` (forwarded events, progress reports,
   appeal commands) are handled likewise.
 
+With a shadow policy (``SENDGUARD_SHADOW_POLICY``) every event and metadata record is
+stepped a second time, by a guard of the shadow's :class:`Lane` over its own store. Its
+decisions go to ``sendguard.shadow-decisions``; its statuses and suppressions are not
+published, and operators' commands (appeals, restores) act on the live lane only, as the
+offline replay, which has no commands, does. A batch is acknowledged once neither lane
+holds an event of it.
+
 Its collaborators are explicit: the policy, the store (the worker's ``TableBatch``), the
 outbox the records go to, the metrics, and where each partition stands (``Positions``).
 ``agents.guard`` is the Faust shell around it: it delivers the batches in order, flushes
@@ -89,6 +96,35 @@ class _Waiting:
     appended: int | None
 
 
+class Lane:
+    """One policy's guards, one per guard partition, over that policy's own store."""
+
+    def __init__(self, name: str, policy: Policy, store: TableBatch) -> None:
+        self.name = name
+        self.policy = policy
+        self.store = store
+        self.guards: dict[int, Guard] = {}
+        #: messages whose events this lane holds, by position
+        self.waiting: dict[Position, _Waiting] = {}
+
+    def guard(self, partition: int) -> Guard:
+        guard = self.guards.get(partition)
+        if guard is None:
+            guard = self.guards[partition] = Guard(
+                self.policy, self.store, lambda: datetime.now(UTC), HeldEvents()
+            )
+        return guard
+
+    def forget(self, partitions: set[int]) -> None:
+        for partition in partitions:
+            self.guards.pop(partition, None)
+        self.waiting = {p: w for p, w in self.waiting.items()
+                        if w.batch.event.message.partition not in partitions}  # fmt: skip
+
+    def held(self) -> int:
+        return sum(len(g.held) for g in self.guards.values())
+
+
 @dataclass(frozen=True)
 class TopicNames:
     """The (prefixed) names of the topics the guard reads and writes."""
@@ -98,6 +134,7 @@ class TopicNames:
     accounts: str
     events: str
     decisions: str
+    shadow_decisions: str
     account_status: str
     suppressions: str
     dead_letter: str
@@ -111,6 +148,7 @@ class TopicNames:
             accounts=prefix + t.ACCOUNTS,
             events=prefix + t.EVENTS,
             decisions=prefix + t.DECISIONS,
+            shadow_decisions=prefix + t.SHADOW_DECISIONS,
             account_status=prefix + t.ACCOUNT_STATUS,
             suppressions=prefix + t.SUPPRESSIONS,
             dead_letter=prefix + t.DEAD_LETTER,
@@ -133,9 +171,13 @@ class Ingest:
         allowance: timedelta,
         positions: Positions,
         reporter: str,
+        shadow: tuple[Policy, TableBatch] | None = None,
     ) -> None:
         self.policy = policy
         self.store = store
+        self.live = Lane("live", policy, store)
+        self.shadow = None if shadow is None else Lane("shadow", *shadow)
+        self.lanes = [self.live] if self.shadow is None else [self.live, self.shadow]
         self.outbox = outbox
         self.metrics = metrics
         self.names = names
@@ -146,9 +188,7 @@ class Ingest:
         self.desk = AppealDesk(store, self._publish_record, names.appeals, names.notifications,
                                metrics.unaddressed_notifications)  # fmt: skip
         self.progress = SourceProgress(reporter=reporter)
-        self.guards: dict[int, Guard] = {}
         self.clocks: dict[int, PartitionClock] = {}
-        self.waiting: dict[Position, _Waiting] = {}
         #: input partitions too far ahead of their watermark to fetch now
         self.held_back: set[TP] = set()
         #: append times (epoch ms) of decisions' trigger events, observed after the flush
@@ -171,21 +211,18 @@ class Ingest:
     def forget(self, partitions: set[int]) -> None:
         """The guard partitions were revoked: drop their guards, clocks and held events."""
         for partition in partitions:
-            self.guards.pop(partition, None)
             self.clocks.pop(partition, None)
+        for lane in self.lanes:
+            lane.forget(partitions)
         self.census.forget(partitions)
-        self.waiting = {p: w for p, w in self.waiting.items()
-                        if w.batch.event.message.partition not in partitions}  # fmt: skip
 
     def held(self) -> int:
-        return sum(len(g.held) for g in self.guards.values())
+        """Events the live policy holds (the shadow holds the same ones)."""
+        return self.live.held()
 
     def _guard(self, partition: int) -> Guard:
-        guard = self.guards.get(partition)
-        if guard is None:
-            guard = self.guards[partition] = Guard(
-                self.policy, self.store, lambda: datetime.now(UTC), HeldEvents()
-            )
+        """The live guard of a partition; the first call also sets up its clock."""
+        if partition not in self.clocks:
             sources = [
                 source_name(topic, p)
                 for topic in (*self.names.inputs, self.names.accounts)
@@ -194,7 +231,26 @@ class Ingest:
             self.clocks[partition] = PartitionClock(partition, self.allowance, sources)
             if not self.census.counted(partition):
                 self.census.count(partition, self.store.account_states(partition))
-        return guard
+        return self.live.guard(partition)
+
+    def _receive(self, guard: Guard, partition: int, event: Event, position: Position,
+                 watermark: datetime | None, arriving: _Waiting) -> Step:  # fmt: skip
+        """Step every lane's guard with an event (``guard``: the live one); the live step
+        is returned."""
+        step = guard.receive(event, position, watermark)
+        self._after(self.live, step, arriving, position)
+        if self.shadow is not None:
+            shadow_step = self.shadow.guard(partition).receive(event, position, watermark)
+            self._after(self.shadow, shadow_step, arriving, position)
+        return step
+
+    def _meta(self, partition: int, item: AccountMeta | MetaDeleted) -> None:
+        for lane in self.lanes:
+            guard = self._guard(partition) if lane is self.live else lane.guard(partition)
+            if isinstance(item, MetaDeleted):
+                guard.step_meta_deleted(item.account_id)
+            else:
+                self._publish(lane, guard.step_meta(item))
 
     # -- records in -------------------------------------------------------------------
 
@@ -226,13 +282,13 @@ class Ingest:
                 self._forward(event.account_id, wrap(event), owner, record.timestamp)
                 continue
             position = Position(source, record.offset)
-            step = guard.receive(event, position, watermark)
+            arriving = _Waiting(batch, event.event_id, record.timestamp)
+            step = self._receive(guard, partition, event, position, watermark, arriving)
             self._count_outcome(name, step)
-            self._after(step, _Waiting(batch, event.event_id, record.timestamp), position)
         self.progress.read(TP(topic, partition), records[-1].offset, latest)
 
     def _accounts(self, topic: str, partition: int, records: list[Any]) -> None:
-        guard = self._guard(partition)
+        self._guard(partition)
         for record in records:
             try:
                 item = _account_record(record)
@@ -242,10 +298,8 @@ class Ingest:
             owner = account_partition(item.account_id, self.partitions)
             if owner != partition:
                 self._forward(item.account_id, wrap(item), owner, record.timestamp)
-            elif isinstance(item, MetaDeleted):
-                guard.step_meta_deleted(item.account_id)
             else:
-                self._publish(guard.step_meta(item))
+                self._meta(partition, item)
         self.progress.read(TP(topic, partition), records[-1].offset, None)
 
     def _internal(self, batch: Batch, partition: int, records: list[Any]) -> None:
@@ -262,15 +316,14 @@ class Ingest:
                 continue
             position = Position(source, record.offset)
             if isinstance(item, Event):
-                step = guard.receive(item, position, clock.watermark())
+                arriving = _Waiting(batch, item.event_id, _appended_at(record))
+                step = self._receive(guard, partition, item, position, clock.watermark(),
+                                     arriving)  # fmt: skip
                 self._count_outcome(item.topic, step)
-                self._after(step, _Waiting(batch, item.event_id, _appended_at(record)), position)
             elif isinstance(item, ProgressReport):
                 clock.apply_report(item)
-            elif isinstance(item, AccountMeta):
-                self._publish(guard.step_meta(item))
-            elif isinstance(item, MetaDeleted):
-                guard.step_meta_deleted(item.account_id)
+            elif isinstance(item, AccountMeta | MetaDeleted):
+                self._meta(partition, item)
             else:
                 self._command(guard, item, position)
 
@@ -283,7 +336,7 @@ class Ingest:
             else:
                 result, step = self.desk.decide(command, guard, position)
                 if step is not None:
-                    self._publish(step)
+                    self._publish(self.live, step)
         except Exception:
             log.exception("command %s failed", command.command_id)
             result = CommandResult(500, {"error": "internal error; see the worker log"})
@@ -298,8 +351,10 @@ class Ingest:
             state = self.progress.state(tp, *self.positions(tp))
             clock.direct(source_name(topic, partition), *state)
         watermark = clock.watermark()
-        for account_id in guard.due(watermark):
-            self._after(guard.release(account_id, watermark), None, None)
+        for lane in self.lanes:
+            lane_guard = guard if lane is self.live else lane.guard(partition)
+            for account_id in lane_guard.due(watermark):
+                self._after(lane, lane_guard.release(account_id, watermark), None, None)
         for topic in self.names.inputs:
             tp = TP(topic, partition)
             latest = self.progress.latest.get(tp)
@@ -315,26 +370,29 @@ class Ingest:
         delay = 0.0 if lowest is None else max(0.0, time.time() - lowest.timestamp())
         self.metrics.watermark_delay.set(delay)
 
-    def _after(self, step: Step, arriving: _Waiting | None, position: Position | None) -> None:
-        """Account for a step: a held message waits, a done one frees its batch."""
+    def _after(
+        self, lane: Lane, step: Step, arriving: _Waiting | None, position: Position | None
+    ) -> None:
+        """Account for a lane's step: a held message waits, a done one frees its batch."""
         if step.kind == "held":
             assert arriving is not None and position is not None
             arriving.batch.held += 1
-            self.waiting[position] = arriving
+            lane.waiting[position] = arriving
             return
         appended: dict[str, int | None] = {}
         if arriving is not None:
             appended[arriving.event_id] = arriving.appended
         for done in step.done:
-            waited = self.waiting.pop(done, None)
+            waited = lane.waiting.pop(done, None)
             if waited is not None:
                 waited.batch.held -= 1
                 appended[waited.event_id] = waited.appended
-        for decision in step.outcome.decisions:
-            start = appended.get(decision.trigger_event_id or "")
-            if start is not None:
-                self.latencies.append(start)
-        self._publish(step)
+        if lane is self.live:
+            for decision in step.outcome.decisions:
+                start = appended.get(decision.trigger_event_id or "")
+                if start is not None:
+                    self.latencies.append(start)
+        self._publish(lane, step)
 
     # -- records out ------------------------------------------------------------------
 
@@ -361,23 +419,30 @@ class Ingest:
     def _publish_record(self, topic: str, account_id: str, value: bytes, at: datetime) -> None:
         self.outbox.add(topic, account_id.encode(), value, millis(at))
 
-    def _publish(self, step: Step) -> None:
+    def _publish(self, lane: Lane, step: Step) -> None:
+        """Queue a step's records: the live lane's all, the shadow's decisions alone."""
         outbox = self.outbox
         names = self.names
         key = step.account_id.encode()
         metrics = self.metrics
+        live = lane is self.live
+        topic = names.decisions if live else names.shadow_decisions
         for decision in step.outcome.decisions:
             value = encode(decision)
-            outbox.add(names.decisions, key, value, millis(decision.decided_at))
-            self.store.record_decision(decision, value)
+            outbox.add(topic, key, value, millis(decision.decided_at))
+            lane.store.record_decision(decision, value)
             metrics.decisions.labels(
-                action=decision.action, reason=decision.reason, channel=decision.channel
-            ).inc()
+                action=decision.action, reason=decision.reason, channel=decision.channel,
+                policy=lane.name,
+            ).inc()  # fmt: skip
             log.info(
-                "decision %s %s/%s reason=%s period=%s trigger=%s id=%s",
-                decision.action, decision.account_id, decision.channel, decision.reason,
-                decision.period, decision.trigger_event_id, decision.decision_id,
+                "%sdecision %s %s/%s reason=%s period=%s trigger=%s id=%s",
+                "" if live else "shadow ", decision.action, decision.account_id,
+                decision.channel, decision.reason, decision.period, decision.trigger_event_id,
+                decision.decision_id,
             )  # fmt: skip
+        if not live:
+            return
         for suppression in step.suppressions:
             outbox.add(names.suppressions, suppression.key.encode(), encode(suppression),
                        millis(suppression.suppressed_at))  # fmt: skip

@@ -137,9 +137,25 @@ def account_view(account_id: str, state: AccountState | None, meta: AccountMeta 
     }
 
 
+def shadow_verdict(state: AccountState | None, policy_version: str) -> dict[str, Any]:
+    """What the shadow policy would have each channel be, for operators."""
+    channels = {}
+    for name in CHANNELS:
+        status = None if state is None else state.channel(name).status
+        channels[name] = {
+            "state": status.state if status else "active",
+            "reason": status.reason if status else None,
+            "suspension_type": status.suspension_type if status else None,
+            "since": status.since.isoformat() if status and status.since else None,
+        }
+    return {"policy_version": policy_version, "channels": channels}
+
+
 def register(rt: Runtime) -> None:
     app = rt.app
     read = read_only(rt.tables, rt.settings.partitions)
+    shadow = rt.shadow
+    read_shadow = None if shadow is None else read_only(shadow.tables, rt.settings.partitions)
     newest_decisions = decision_list(rt.tables, rt.settings.partitions)
     settings = rt.settings
 
@@ -191,11 +207,16 @@ def register(rt: Runtime) -> None:
     class AccountPage(faust_web.View):
         @guarded
         async def get(self, request: Any, account_id: str) -> Any:
-            if not principal(request).may_act_for(account_id):
+            who = principal(request)
+            if not who.may_act_for(account_id):
                 raise HttpError(403, "this token belongs to another account")
 
             async def answer() -> Any:
                 view = account_view(account_id, *read(account_id))
+                if who.operator and shadow is not None and read_shadow is not None:
+                    state, _ = read_shadow(account_id)
+                    view["policy_version"] = rt.policy.version
+                    view["shadow"] = shadow_verdict(state, shadow.policy.version)
                 return self.json(view)
 
             return await on_owner(rt, self, request, account_id, answer)

@@ -15,7 +15,7 @@ from streams.faust_ext import faust_main
 from streams.local_state import reconcile
 from streams.provision import ensure_topics
 from streams.settings import Settings
-from tables import table_specs
+from tables import SHADOW_PREFIX, table_specs
 
 
 def run_worker(settings: Settings) -> NoReturn:
@@ -23,7 +23,9 @@ def run_worker(settings: Settings) -> NoReturn:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     seen_ttl_days = rt.policy.late_grace_days + 2
     rt.input_partitions.update(asyncio.run(ensure_topics(settings, seen_ttl_days=seen_ttl_days)))
-    ttl_tables = {spec.name for spec in table_specs(seen_ttl_days) if "ttl" in spec.store_options}
+    # The shadow's too, also when it is off now: its databases may be left from before.
+    specs = table_specs(seen_ttl_days) + table_specs(seen_ttl_days, SHADOW_PREFIX)
+    ttl_tables = {spec.name for spec in specs if "ttl" in spec.store_options}
     asyncio.run(reconcile(settings.data_dir, settings.app_id, settings.kafka_bootstrap, ttl_tables))
     agents.register(rt)
     # Faust's own sensor (messages in/out, table operations, send latency) on our registry.

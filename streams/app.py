@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import faust
@@ -18,7 +19,9 @@ from streams.liveness import Liveness
 from streams.lost_events import LostEvents
 from streams.metrics import Metrics
 from streams.settings import Settings
-from tables import Tables, define_tables
+from tables import SHADOW_PREFIX, Tables, define_tables
+
+log = logging.getLogger("sendguard.app")
 
 
 @dataclass(frozen=True)
@@ -125,14 +128,45 @@ class Runtime:
     commands: CommandBus
     liveness: Liveness
     lost: LostEvents
+    shadow: Shadow | None = None
+    """The shadow policy and its own tables, when ``SENDGUARD_SHADOW_POLICY`` names one."""
     input_partitions: dict[str, int] = field(default_factory=dict)
     """Partition count of each (prefixed) input topic and of the events topic, at start-up."""
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """A second policy run over the same events with its own state: its decisions go to
+    ``sendguard.shadow-decisions`` and change nothing else."""
+
+    policy: Policy
+    tables: Tables
 
 
 def build_runtime(settings: Settings, registry: CollectorRegistry | None = None) -> Runtime:
     policy = load_policy(settings.policy_path)
     app = create_app(settings)
     metrics = Metrics(registry if registry is not None else CollectorRegistry())
+    seen_ttl_days = policy.late_grace_days + 2  # see tables.table_specs
+    shadow = None
+    if settings.shadow_policy_path is not None:
+        shadow_policy = load_policy(settings.shadow_policy_path)
+        if shadow_policy.version == policy.version:
+            log.warning("the shadow policy's version %r is the live policy's: their "
+                        "decisions cannot be told apart by policy_version",
+                        policy.version)  # fmt: skip
+        shadow = Shadow(
+            policy=shadow_policy,
+            tables=define_tables(
+                app,
+                block_cache_bytes=settings.block_cache_bytes,
+                seen_ttl_days=seen_ttl_days,  # the live policy judges lateness
+                partitions=settings.partitions,
+                prefix=SHADOW_PREFIX,
+            ),
+        )
+        log.info("shadow policy %s (from %s) runs beside the live policy %s",
+                 shadow_policy.version, settings.shadow_policy_path, policy.version)  # fmt: skip
     return Runtime(
         settings=settings,
         policy=policy,
@@ -141,9 +175,10 @@ def build_runtime(settings: Settings, registry: CollectorRegistry | None = None)
         tables=define_tables(
             app,
             block_cache_bytes=settings.block_cache_bytes,
-            seen_ttl_days=policy.late_grace_days + 2,  # see tables.table_specs
+            seen_ttl_days=seen_ttl_days,
             partitions=settings.partitions,
         ),
+        shadow=shadow,
         metrics=metrics,
         commands=CommandBus(),
         liveness=Liveness(stall_after_s=settings.stall_after_s),

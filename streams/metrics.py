@@ -34,8 +34,9 @@ class Metrics:
         )
         self.decisions = Counter(
             f"{prefix}_decisions",
-            "Decisions emitted, by action, reason and channel.",
-            ["action", "reason", "channel"],
+            "Decisions emitted, by action, reason, channel and policy (live, or the shadow "
+            "policy's, which act on nothing).",
+            ["action", "reason", "channel", "policy"],
             registry=registry,
         )
         self.suppressions = Counter(

@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from streams import topics as t
 from streams.errors import StreamsError
 from streams.settings import Settings
-from tables import changelog_topic, table_specs
+from tables import SHADOW_PREFIX, changelog_topic, table_specs
 
 log = logging.getLogger("sendguard.provision")
 
@@ -38,6 +38,9 @@ def wanted_topics(settings: Settings, seen_ttl_days: int = 9) -> list[NewTopic]:
     wanted = [new(name, t.APPEND_ONLY) for name in t.INPUT_TOPICS]
     wanted.append(new(t.ACCOUNTS, t.COMPACTED))
     wanted.extend(new(spec.name, spec.config) for spec in t.OUTPUT_SPECS)
+    specs = table_specs(seen_ttl_days)
+    if settings.shadow_policy_path is not None:
+        specs += table_specs(seen_ttl_days, SHADOW_PREFIX)
     wanted.extend(
         NewTopic(
             changelog_topic(settings.app_id, spec.name),
@@ -45,7 +48,7 @@ def wanted_topics(settings: Settings, seen_ttl_days: int = 9) -> list[NewTopic]:
             replication_factor=1,
             topic_configs=dict(spec.changelog_configs),
         )
-        for spec in table_specs(seen_ttl_days)
+        for spec in specs
     )
     return wanted
 

@@ -56,6 +56,12 @@ class Settings:
                                 default="127.0.0.1:9092")
     policy_path: Path | None = _env("POLICY", "a policy TOML file; unset means the built-in "
                                     "policy", default=None)
+    shadow_policy_path: Path | None = _env(
+        "SHADOW_POLICY",
+        "a second policy TOML run beside the live one, with its own state; its decisions go "
+        "to sendguard.shadow-decisions and change nothing else; unset means no shadow",
+        default=None,
+    )
     data_dir: Path = _env("DATA_DIR", "where the worker keeps its RocksDB table state",
                           default=Path("./sendguard-data"))
     web_port: int = _env("WEB_PORT", "the worker's HTTP port (health, metrics, API)",

@@ -9,6 +9,7 @@ from schemas.types import ACCOUNTS_TOPIC, TOPIC_KINDS
 INPUT_TOPICS: tuple[str, ...] = tuple(TOPIC_KINDS)
 EVENTS = "sendguard.events"
 DECISIONS = "sendguard.decisions"
+SHADOW_DECISIONS = "sendguard.shadow-decisions"
 ACCOUNT_STATUS = "sendguard.account-status"
 SUPPRESSIONS = "sendguard.suppressions"
 DEAD_LETTER = "sendguard.dead-letter"
@@ -28,6 +29,7 @@ class TopicSpec:
 OUTPUT_SPECS: tuple[TopicSpec, ...] = (
     TopicSpec(EVENTS, APPEND_ONLY),
     TopicSpec(DECISIONS, APPEND_ONLY),
+    TopicSpec(SHADOW_DECISIONS, APPEND_ONLY),
     TopicSpec(ACCOUNT_STATUS, COMPACTED),
     TopicSpec(SUPPRESSIONS, COMPACTED),
     TopicSpec(DEAD_LETTER, APPEND_ONLY),

@@ -66,14 +66,18 @@ class TableSpec:
     changelog_configs: dict[str, str]
 
 
-def table_specs(seen_ttl_days: int) -> list[TableSpec]:
+#: Prefixed to the names of the shadow policy's tables (``SENDGUARD_SHADOW_POLICY``).
+SHADOW_PREFIX = "shadow-"
+
+
+def table_specs(seen_ttl_days: int, prefix: str = "") -> list[TableSpec]:
     """Every table, in one list: ``define_tables`` builds them and ``streams.provision``
     creates their changelog topics before the worker starts (a table written before
     faust's metadata knows its brand-new changelog topic crashes the agent with
-    ``PartitionsMismatch``)."""
+    ``PartitionsMismatch``). ``prefix`` names a second set (the shadow policy's state)."""
     compacted = {"cleanup.policy": "compact"}
     seen_ttl_s = seen_ttl_days * DAY_S
-    return [
+    specs = [
         TableSpec("accounts", "per-account guard state", {}, compacted),
         TableSpec(
             "seen-events",
@@ -102,6 +106,8 @@ def table_specs(seen_ttl_days: int) -> list[TableSpec]:
             },
         ),
     ]
+    return [TableSpec(prefix + s.name, s.help, s.store_options, s.changelog_configs)
+            for s in specs]  # fmt: skip
 
 
 def changelog_topic(app_id: str, table: str) -> str:
@@ -110,7 +116,12 @@ def changelog_topic(app_id: str, table: str) -> str:
 
 
 def define_tables(
-    app: faust.App, *, block_cache_bytes: int, seen_ttl_days: int, partitions: int
+    app: faust.App,
+    *,
+    block_cache_bytes: int,
+    seen_ttl_days: int,
+    partitions: int,
+    prefix: str = "",
 ) -> Tables:
     built = {
         spec.name: app.Table(
@@ -124,13 +135,13 @@ def define_tables(
             options=_store_options(block_cache_bytes, **spec.store_options),
             extra_topic_configs=dict(spec.changelog_configs),
         )
-        for spec in table_specs(seen_ttl_days)
+        for spec in table_specs(seen_ttl_days, prefix)
     }
     return Tables(
-        accounts=built["accounts"],
-        seen=built["seen-events"],
-        suppressions=built["suppressions"],
-        meta=built["account-meta"],
-        appeals=built["appeals"],
-        decisions=built["decisions"],
+        accounts=built[prefix + "accounts"],
+        seen=built[prefix + "seen-events"],
+        suppressions=built[prefix + "suppressions"],
+        meta=built[prefix + "account-meta"],
+        appeals=built[prefix + "appeals"],
+        decisions=built[prefix + "decisions"],
     )

@@ -11,6 +11,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
@@ -23,13 +24,13 @@ from agents.envelope import PROGRESS, wrap
 from agents.ingest import APPENDED_AT, Batch, Ingest, TopicNames
 from agents.outbox import Outbox
 from agents.progress import ProgressReport, source_name
-from policy import load_policy
+from policy import Policy, load_policy
 from schemas.parse import parse_event
 from streams.app import create_app
 from streams.metrics import Metrics
 from streams.partitioning import account_partition
 from streams.settings import Settings
-from tables import Tables, define_tables
+from tables import SHADOW_PREFIX, Tables, define_tables
 from tables.batch import TableBatch, decision_list
 from tests.integration.traffic import bounces, deliveries, event
 
@@ -39,13 +40,21 @@ NAMES = TopicNames.prefixed("")
 class Rig:
     """An ``Ingest`` over real tables, and the offsets of what each partition was fed."""
 
-    def __init__(self, tmp_path: Path, partitions: int, tables: Tables | None = None) -> None:
+    def __init__(self, tmp_path: Path, partitions: int, tables: Tables | None = None,
+                 shadow: Policy | None = None) -> None:  # fmt: skip
+        app = create_app(Settings(data_dir=tmp_path, app_id="ingest"))
         if tables is None:
-            app = create_app(Settings(data_dir=tmp_path, app_id="ingest"))
             tables = define_tables(app, block_cache_bytes=1 << 20, seen_ttl_days=9,
                                    partitions=partitions)  # fmt: skip
         self.tables = tables
         self.store = TableBatch(tables, partitions)
+        self.stores = [self.store]
+        shadow_lane = None
+        if shadow is not None:
+            shadow_tables = define_tables(app, block_cache_bytes=1 << 20, seen_ttl_days=9,
+                                          partitions=partitions, prefix=SHADOW_PREFIX)  # fmt: skip
+            shadow_lane = (shadow, TableBatch(shadow_tables, partitions))
+            self.stores.append(shadow_lane[1])
         self.outbox = Outbox(lambda topic: partitions)
         self.metrics = Metrics(CollectorRegistry())
         #: next offset per topic partition; a partition fed to its end is caught up
@@ -56,6 +65,7 @@ class Rig:
             policy=load_policy(), store=self.store, outbox=self.outbox, metrics=self.metrics,
             names=NAMES, partitions=partitions, input_partitions={},
             allowance=timedelta(seconds=5), positions=self._positions, reporter="test",
+            shadow=shadow_lane,
         )  # fmt: skip
 
     def _positions(self, tp: TP) -> tuple[int | None, int | None]:
@@ -75,16 +85,19 @@ class Rig:
             for n, value in enumerate(values)
         ]  # fmt: skip
         self.ends[tp] = start + len(records)
-        batch = Batch(event=None)
+        batch = Batch(event=SimpleNamespace(message=SimpleNamespace(partition=partition)))
         self.ingest.take(batch, topic, partition, records)
         return batch
 
     def flush(self) -> None:
         """What the worker's flush does to the store (the records stay queued here)."""
         for rows in (False, True):
-            self.store.changelog(rows, lambda *record: None)
-            for partition, created in self.store.apply({}, rows).items():
-                self.ingest.census.created(partition, created)
+            for store in self.stores:
+                store.changelog(rows, lambda *record: None)
+                created = store.apply({}, rows)
+                if store is self.store:
+                    for partition, accounts in created.items():
+                        self.ingest.census.created(partition, accounts)
 
     def out(self, topic: str) -> list[tuple[int, bytes | None, Any, list[Any]]]:
         """(partition, key, decoded value, headers) queued for ``topic``."""

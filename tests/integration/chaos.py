@@ -97,7 +97,8 @@ def comparable(decision: Any) -> dict[str, Any]:
     """The parts of a decision that must be equal between runs (not ``decided_at``)."""
     d = decision if isinstance(decision, dict) else _as_dict(decision)
     return {k: d[k] for k in ("decision_id", "account_id", "channel", "action", "reason",
-                              "period", "evidence", "trigger_event_id", "suspension_type")}  # fmt: skip
+                              "period", "evidence", "trigger_event_id", "suspension_type",
+                              "policy_version")}  # fmt: skip
 
 
 def _as_dict(decision: Any) -> dict[str, Any]:

@@ -81,8 +81,10 @@ async def test_metrics_match_the_events_sent(worker_factory, pipeline) -> None:
     assert value(events, topic="email.bounce", outcome="invalid") == 1
     assert value(events, topic="email.bounce", outcome="late") == 1
     decisions = "sendguard_decisions_total"
-    assert value(decisions, action="warn", reason="hard_bounce_rate", channel="marketing") == 1
-    assert value(decisions, action="suspend", reason="hard_bounce_rate", channel="marketing") == 1
+    assert value(decisions, action="warn", reason="hard_bounce_rate", channel="marketing",
+                 policy="live") == 1
+    assert value(decisions, action="suspend", reason="hard_bounce_rate", channel="marketing",
+                 policy="live") == 1
     assert value("sendguard_suppressions_total", reason="hard_bounce") == 60
     assert value("sendguard_accounts", state="suspended", channel="marketing") == 1
     assert value("sendguard_accounts", state="active", channel="crm") == 1

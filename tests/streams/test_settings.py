@@ -38,6 +38,7 @@ def test_every_variable_is_read_with_its_type() -> None:
     env = {
         "SENDGUARD_KAFKA_BOOTSTRAP": "kafka.internal:19092",
         "SENDGUARD_POLICY": "/etc/sendguard/policy.toml",
+        "SENDGUARD_SHADOW_POLICY": "/etc/sendguard/candidate.toml",
         "SENDGUARD_DATA_DIR": "/var/lib/sendguard",
         "SENDGUARD_WEB_PORT": "7000",
         "SENDGUARD_WEB_HOST": "0.0.0.0",
@@ -61,6 +62,7 @@ def test_every_variable_is_read_with_its_type() -> None:
     assert settings == Settings(
         kafka_bootstrap="kafka.internal:19092",
         policy_path=Path("/etc/sendguard/policy.toml"),
+        shadow_policy_path=Path("/etc/sendguard/candidate.toml"),
         data_dir=Path("/var/lib/sendguard"),
         web_port=7000,
         web_host="0.0.0.0",
