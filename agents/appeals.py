@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from prometheus_client import Counter
 
 from policy import NotSuspended
-from policy.appeals import admit_appeal
-from policy.engine import RestoreReason, decision_id
+from policy.appeals import admit_appeal, restore_reason
+from policy.engine import decision_id
 from policy.guard import Guard, Position, Step
 from schemas.appeals import Appeal, DecideAppeal, FileAppeal, Notification, decode_appeal
 from schemas.parse import encode
@@ -99,20 +99,21 @@ class AppealDesk:
         if appeal.status != "pending":
             return CommandResult(409, {"error": f"appeal already {appeal.status}"}), None
         step = None
+        # One time for the restore and the appeal's record: a replay of the audit trail
+        # restores at decided_at, and probation is counted from it.
+        decided_at = datetime.now(UTC)
         if command.decision == "restore":
-            reason: RestoreReason = (
-                "review_approved" if appeal.kind == "review" else "appeal_approved"
-            )
             try:
                 step = guard.step_restore(
-                    appeal.account_id, appeal.channel, reason, appeal.appeal_id, position
-                )
+                    appeal.account_id, appeal.channel, restore_reason(appeal.kind),
+                    appeal.appeal_id, position, at=decided_at,
+                )  # fmt: skip
             except NotSuspended as exc:
                 return CommandResult(409, {"error": str(exc)}), None
             appeal.status = "restored"
         else:
             appeal.status = "denied"
-        appeal.decided_at = datetime.now(UTC)
+        appeal.decided_at = decided_at
         appeal.note = command.note or None
         self._save(appeal)
         log.info("appeal %s %s", appeal.appeal_id, appeal.status)

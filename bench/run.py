@@ -92,10 +92,10 @@ def load(path: Path) -> list[dict | str]:
 def expected_decisions(path: Path, policy: Path) -> dict[str, dict]:
     out = io.BytesIO()
     replay(path, load_policy(policy), progress=False, summary=False, out=out)
-    return {d["decision_id"]: _comparable(d) for d in map(json.loads, out.getvalue().splitlines())}
+    return {d["decision_id"]: comparable(d) for d in map(json.loads, out.getvalue().splitlines())}
 
 
-def _comparable(decision: dict) -> dict:
+def comparable(decision: dict) -> dict:
     return {k: decision[k] for k in DECISION_KEYS}
 
 
@@ -179,10 +179,16 @@ def run_peer(
 
 
 async def sendguard(
-    workers: int, env: dict[str, str], work: Path, events: int, expected: dict[str, dict]
+    workers: int,
+    env: dict[str, str],
+    work: Path,
+    events: int,
+    expected: dict[str, dict],
+    run: str = "",
 ) -> dict[str, Any]:
-    """Run ``workers`` workers in one new group over the month; time, memory, correctness."""
-    group = f"{env['SENDGUARD_TOPIC_PREFIX']}sg{workers}w"
+    """Run ``workers`` workers in one new group (named after ``run`` too) over the month;
+    time, memory, correctness."""
+    group = f"{env['SENDGUARD_TOPIC_PREFIX']}sg{workers}w{run}"
     topic = env["SENDGUARD_TOPIC_PREFIX"] + t.DECISIONS
     bootstrap = env["SENDGUARD_KAFKA_BOOTSTRAP"]
     before = await end_offsets(bootstrap, await topic_partitions(bootstrap, [topic]))
@@ -210,7 +216,7 @@ async def sendguard(
     }
     stop(procs)
     published = await decisions_after(env["SENDGUARD_KAFKA_BOOTSTRAP"], topic, before)
-    got = {d["decision_id"]: _comparable(d) for d in published}
+    got = {d["decision_id"]: comparable(d) for d in published}
     figures["decisions"] = len(got)
     figures["equals_replay"] = got == expected
     if got != expected:

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+import msgspec
+
 from offline.daily import DailyCounts
 from offline.lanes import Lane
 from offline.progress import Progress
@@ -22,6 +24,7 @@ from offline.scan import FileScan, head, read_lines
 from offline.summary import compare, reason_group
 from policy.config import Policy
 from policy.ordering import Watermarks
+from schemas.appeals import APPEALS_TOPIC, decode_appeal_outcome
 from schemas.codec import encode
 from schemas.errors import InvalidEvent
 from schemas.parse import parse_account, parse_event_line
@@ -98,6 +101,9 @@ class Driver:
     def _line(self, number: int, line: bytes) -> None:
         wire = head(line)
         try:
+            if wire is not None and wire.topic == APPEALS_TOPIC:
+                self._appeal(line)
+                return
             if wire is not None and wire.topic == ACCOUNTS_TOPIC:
                 meta = parse_account(line)
                 self.result.account_records += 1
@@ -126,6 +132,20 @@ class Driver:
             self.result.accepted += 1
             self.daily.add(event)
         self._advance(watermark)
+
+    def _appeal(self, line: bytes) -> None:
+        """A record of ``sendguard.appeals``: an approved one restores its channel."""
+        try:
+            appeal = decode_appeal_outcome(line)
+        except msgspec.ValidationError as exc:
+            raise InvalidEvent(f"not an appeal record: {exc}") from None
+        self.result.appeal_records += 1
+        if appeal.status != "restored" or appeal.decided_at is None:
+            return
+        if appeal.decided_at > self.clock.now:
+            self.clock.now = appeal.decided_at
+        applied = [lane.restore(appeal, appeal.decided_at) for lane in self.lanes]
+        self.result.restores += applied[0]
 
     def _after(self, number: int) -> None:
         """Finish topics whose last line this was, announce gaps, release what is due."""

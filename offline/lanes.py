@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
+from policy.appeals import restore_reason
 from policy.config import Policy
+from policy.errors import NotSuspended
 from policy.guard import Guard, Step
 from policy.state import AccountState
 from policy.store import ReplayStore
+from schemas.appeals import AppealOutcome
 from schemas.types import AccountMeta, Decision, Event
 
 Clock = Callable[[], datetime]
@@ -36,6 +39,19 @@ class Lane:
 
     def meta(self, meta: AccountMeta) -> Step:
         return self._publish(self.guard.step_meta(meta))
+
+    def restore(self, appeal: AppealOutcome, at: datetime) -> bool:
+        """An operator approved ``appeal`` at ``at``: count what is held up to then, and
+        restore the channel if this lane has it suspended (or under review)."""
+        self.release(at)
+        try:
+            step = self.guard.step_restore(appeal.account_id, appeal.channel,
+                                           restore_reason(appeal.kind), appeal.appeal_id,
+                                           at=at)  # fmt: skip
+        except NotSuspended:
+            return False
+        self._publish(step)
+        return True
 
     def release(self, watermark: datetime | None) -> None:
         """Count every held event at or before ``watermark`` (all of them for None)."""

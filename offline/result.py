@@ -25,6 +25,9 @@ class ReplayResult:
     duplicates: int = 0
     rejected: int = 0
     account_records: int = 0
+    appeal_records: int = 0
+    restores: int = 0
+    """Approved appeals from the file that restored a channel under the (base) policy."""
     accounts: int = 0
     decisions: list[Decision] = field(default_factory=list)
     by_action_reason: Counter[tuple[str, str]] = field(default_factory=Counter)

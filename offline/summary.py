@@ -206,6 +206,9 @@ def format_summary(r: ReplayResult) -> str:
         ),
         f"  accounts: {r.accounts:,}",
     ]
+    if r.appeal_records:
+        lines.append(f"  appeal records: {r.appeal_records:,}, of which {r.restores:,} "
+                     "restored a channel")  # fmt: skip
     if len(r.bad_lines) < r.rejected:
         lines.append(f"  (first {len(r.bad_lines)} bad lines shown above; "
                      f"{r.rejected - len(r.bad_lines):,} more)")  # fmt: skip

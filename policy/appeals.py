@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from policy.engine import RestoreReason
 from schemas.appeals import AppealKind, AppealQueue
 from schemas.types import Channel, ChannelStatus, Tier
 
@@ -18,6 +19,11 @@ class Admission:
     kind: AppealKind = "appeal"
     queue: AppealQueue = "deliverability"
     notify_account_team: bool = False
+
+
+def restore_reason(kind: AppealKind) -> RestoreReason:
+    """The reason of the restore an approved appeal (or account review) makes."""
+    return "review_approved" if kind == "review" else "appeal_approved"
 
 
 def admit_appeal(tier: Tier, channel: Channel, status: ChannelStatus) -> Admission:

@@ -185,8 +185,10 @@ class Guard:
         reason: RestoreReason,
         ref: str,
         position: Position | None = None,
+        at: datetime | None = None,
     ) -> Step:
-        """An operator restored a channel; raises ``NotSuspended`` if there is nothing to.
+        """An operator restored a channel (at ``at``, default the clock's now); raises
+        ``NotSuspended`` if there is nothing to.
 
         A re-read restore command (its message already done) is a ``replayed`` step: the
         restore happened, only its bookkeeping may be missing.
@@ -196,7 +198,7 @@ class Guard:
             mark = state.done.get(position.source)
             if mark is not None and mark.covers(position.offset):
                 return Step("replayed", account_id, done=(position,))
-        now = self.clock()
+        now = at or self.clock()
         outcome = apply_restore(self.policy, state, channel, reason, ref, now)
         done = () if position is None else (position,)
         self._mark_done(state, done)

@@ -172,5 +172,27 @@ def decode_command(data: bytes) -> Command:
     return _COMMANDS.decode(data)
 
 
+#: Where Sendguard audits appeals; a replay applies the restores it finds there.
+APPEALS_TOPIC = "sendguard.appeals"
+
+
+class AppealOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """The part of an audited appeal (a ``sendguard.appeals`` record) a replay acts on."""
+
+    appeal_id: str
+    account_id: str
+    channel: Channel
+    kind: AppealKind = "appeal"
+    status: AppealStatus
+    decided_at: datetime | None = None
+
+
+_OUTCOME = msgspec.json.Decoder(AppealOutcome)
+
+
+def decode_appeal_outcome(data: bytes) -> AppealOutcome:
+    return _OUTCOME.decode(data)
+
+
 def decode_appeal(data: bytes) -> Appeal:
     return _APPEAL.decode(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from schemas.appeals import APPEALS_TOPIC
 from schemas.types import ACCOUNTS_TOPIC, TOPIC_KINDS
 
 INPUT_TOPICS: tuple[str, ...] = tuple(TOPIC_KINDS)
@@ -14,7 +15,7 @@ ACCOUNT_STATUS = "sendguard.account-status"
 SUPPRESSIONS = "sendguard.suppressions"
 DEAD_LETTER = "sendguard.dead-letter"
 NOTIFICATIONS = "sendguard.notifications"
-APPEALS = "sendguard.appeals"
+APPEALS = APPEALS_TOPIC
 
 COMPACTED = {"cleanup.policy": "compact"}
 APPEND_ONLY = {"cleanup.policy": "delete"}
