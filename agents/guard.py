@@ -36,6 +36,7 @@ from agents.progress import ProgressReport
 from streams.app import Runtime
 from streams.faust_ext import ack_batch, committed_offset
 from tables.batch import TableBatch
+from tables.shadow import ShadowStore
 
 log = logging.getLogger("sendguard.guard")
 EXIT_AGENT_FAILED = 4
@@ -45,6 +46,8 @@ FLUSH_INTERVAL_S = 0.2
 #: Input partitions ahead of their watermark (``agents.ingest.LOOKAHEAD``) are fetched
 #: again when the guard has had nothing to read for this long.
 HOLD_BACK_RELEASE_S = 2.0
+#: Idle this long with batches still unacknowledged: the log says what holds them.
+UNACKED_REPORT_S = 20.0
 _REPORT_ENCODER = msgspec.json.Encoder()
 
 
@@ -59,9 +62,12 @@ class GuardAgent:
         self.store = TableBatch(rt.tables, self.partitions)
         shadow = None
         if rt.shadow is not None:
-            shadow = (rt.shadow.policy, TableBatch(rt.shadow.tables, self.partitions))
+            own = TableBatch(rt.shadow.tables, self.partitions)
+            shadow = (rt.shadow.policy, ShadowStore(own, self.store))
         #: the live store, then the shadow's: each flush makes both durable together
-        self.stores = [self.store] if shadow is None else [self.store, shadow[1]]
+        self.stores: list[TableBatch | ShadowStore] = [self.store]
+        if shadow is not None:
+            self.stores.append(shadow[1])
         counts = rt.input_partitions
         self.outbox = Outbox(lambda topic: counts.get(topic, self.partitions))
         self.ingest = Ingest(
@@ -98,6 +104,7 @@ class GuardAgent:
         self.last_take = time.monotonic()
         self.handled = 0
         self.working = False
+        self.unacked_reported = 0.0
 
     # -- faust wiring -----------------------------------------------------------------
 
@@ -322,6 +329,7 @@ class GuardAgent:
                         "(nothing else to read; the watermarks wait for %s)",
                         len(held_back), waiting)  # fmt: skip
             held_back.clear()
+        self._report_unacked()
         unknown = [tp for tp in self._assigned_inputs() if self._start_of(tp) is None]
         if unknown:
             self.log_starts.update(await self.rt.app.consumer.earliest_offsets(*unknown))
@@ -338,6 +346,35 @@ class GuardAgent:
             for partition in range(self.rt.input_partitions.get(self.events_topic, 0))
         ]
         await asyncio.gather(*futures)
+
+    def _report_unacked(self) -> None:
+        """Say, once per quiet spell, why batches stay unacknowledged while nothing comes:
+        the events each one holds, and what each guard partition's watermark waits for.
+        Normal for a moment (events wait for the watermark); for long, a stuck partition."""
+        now = time.monotonic()
+        if (
+            not self.unacked
+            or now - self.last_take < UNACKED_REPORT_S
+            or self.unacked_reported > self.last_take
+        ):
+            return
+        self.unacked_reported = now
+        batches: dict[str, list[str]] = {}
+        for batch in self.unacked:
+            message = batch.event.message
+            batches.setdefault(str(message.tp), []).append(
+                f"{message.first_offset}..{message.offset} held={batch.held} "
+                f"gen={message.generation_id}"
+            )
+        clocks = {p: (str(c.watermark()), c.marks.holding())
+                  for p, c in sorted(self.ingest.clocks.items())}  # fmt: skip
+        log.warning(
+            "idle for %.0f s with %d batches unacknowledged (generation %s): %s; watermark "
+            "and the source it waits for, per guard partition: %s; rewinding: %s; seeks: %s; "
+            "held back: %s", now - self.last_take, len(self.unacked),
+            self.rt.app.consumer_generation_id, batches, clocks, self.rewinding, self.seeks,
+            sorted(map(str, self.ingest.held_back)),
+        )  # fmt: skip
 
     async def _on_assigned(self, app: Any, assigned: set[Any], **kwargs: Any) -> None:
         for store in self.stores:

@@ -55,6 +55,7 @@ from streams.commands import CommandResult
 from streams.metrics import Metrics
 from streams.partitioning import account_partition
 from tables.batch import TableBatch
+from tables.shadow import ShadowStore
 
 log = logging.getLogger("sendguard.guard")
 #: An input partition this far ahead of its watermark in event time is not fetched
@@ -99,7 +100,7 @@ class _Waiting:
 class Lane:
     """One policy's guards, one per guard partition, over that policy's own store."""
 
-    def __init__(self, name: str, policy: Policy, store: TableBatch) -> None:
+    def __init__(self, name: str, policy: Policy, store: TableBatch | ShadowStore) -> None:
         self.name = name
         self.policy = policy
         self.store = store
@@ -171,7 +172,7 @@ class Ingest:
         allowance: timedelta,
         positions: Positions,
         reporter: str,
-        shadow: tuple[Policy, TableBatch] | None = None,
+        shadow: tuple[Policy, ShadowStore] | None = None,
     ) -> None:
         self.policy = policy
         self.store = store

@@ -15,7 +15,7 @@ from streams.faust_ext import faust_main
 from streams.local_state import reconcile
 from streams.provision import ensure_topics
 from streams.settings import Settings
-from tables import SHADOW_PREFIX, table_specs
+from tables import shadow_table_specs, table_specs
 
 
 def run_worker(settings: Settings) -> NoReturn:
@@ -24,7 +24,7 @@ def run_worker(settings: Settings) -> NoReturn:
     seen_ttl_days = rt.policy.late_grace_days + 2
     rt.input_partitions.update(asyncio.run(ensure_topics(settings, seen_ttl_days=seen_ttl_days)))
     # The shadow's too, also when it is off now: its databases may be left from before.
-    specs = table_specs(seen_ttl_days) + table_specs(seen_ttl_days, SHADOW_PREFIX)
+    specs = table_specs(seen_ttl_days) + shadow_table_specs(seen_ttl_days)
     ttl_tables = {spec.name for spec in specs if "ttl" in spec.store_options}
     asyncio.run(reconcile(settings.data_dir, settings.app_id, settings.kafka_bootstrap, ttl_tables))
     agents.register(rt)

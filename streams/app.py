@@ -19,7 +19,7 @@ from streams.liveness import Liveness
 from streams.lost_events import LostEvents
 from streams.metrics import Metrics
 from streams.settings import Settings
-from tables import SHADOW_PREFIX, Tables, define_tables
+from tables import Tables, define_shadow_tables, define_tables
 
 log = logging.getLogger("sendguard.app")
 
@@ -148,6 +148,12 @@ def build_runtime(settings: Settings, registry: CollectorRegistry | None = None)
     app = create_app(settings)
     metrics = Metrics(registry if registry is not None else CollectorRegistry())
     seen_ttl_days = policy.late_grace_days + 2  # see tables.table_specs
+    tables = define_tables(
+        app,
+        block_cache_bytes=settings.block_cache_bytes,
+        seen_ttl_days=seen_ttl_days,
+        partitions=settings.partitions,
+    )
     shadow = None
     if settings.shadow_policy_path is not None:
         shadow_policy = load_policy(settings.shadow_policy_path)
@@ -157,12 +163,12 @@ def build_runtime(settings: Settings, registry: CollectorRegistry | None = None)
                         policy.version)  # fmt: skip
         shadow = Shadow(
             policy=shadow_policy,
-            tables=define_tables(
+            tables=define_shadow_tables(
                 app,
+                tables,
                 block_cache_bytes=settings.block_cache_bytes,
-                seen_ttl_days=seen_ttl_days,  # the live policy judges lateness
+                seen_ttl_days=seen_ttl_days,
                 partitions=settings.partitions,
-                prefix=SHADOW_PREFIX,
             ),
         )
         log.info("shadow policy %s (from %s) runs beside the live policy %s",
@@ -172,12 +178,7 @@ def build_runtime(settings: Settings, registry: CollectorRegistry | None = None)
         policy=policy,
         app=app,
         topics=define_topics(app, settings),
-        tables=define_tables(
-            app,
-            block_cache_bytes=settings.block_cache_bytes,
-            seen_ttl_days=seen_ttl_days,
-            partitions=settings.partitions,
-        ),
+        tables=tables,
         shadow=shadow,
         metrics=metrics,
         commands=CommandBus(),

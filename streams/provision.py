@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from streams import topics as t
 from streams.errors import StreamsError
 from streams.settings import Settings
-from tables import SHADOW_PREFIX, changelog_topic, table_specs
+from tables import changelog_topic, shadow_table_specs, table_specs
 
 log = logging.getLogger("sendguard.provision")
 
@@ -40,7 +40,7 @@ def wanted_topics(settings: Settings, seen_ttl_days: int = 9) -> list[NewTopic]:
     wanted.extend(new(spec.name, spec.config) for spec in t.OUTPUT_SPECS)
     specs = table_specs(seen_ttl_days)
     if settings.shadow_policy_path is not None:
-        specs += table_specs(seen_ttl_days, SHADOW_PREFIX)
+        specs += shadow_table_specs(seen_ttl_days)
     wanted.extend(
         NewTopic(
             changelog_topic(settings.app_id, spec.name),

@@ -68,16 +68,19 @@ class TableSpec:
 
 #: Prefixed to the names of the shadow policy's tables (``SENDGUARD_SHADOW_POLICY``).
 SHADOW_PREFIX = "shadow-"
+#: The tables the shadow policy keeps for itself; it reads the live seen ids and
+#: metadata, and keeps no suppressions (``tables.shadow``).
+SHADOW_OWN = ("accounts", "decisions")
 
 
-def table_specs(seen_ttl_days: int, prefix: str = "") -> list[TableSpec]:
+def table_specs(seen_ttl_days: int) -> list[TableSpec]:
     """Every table, in one list: ``define_tables`` builds them and ``streams.provision``
     creates their changelog topics before the worker starts (a table written before
     faust's metadata knows its brand-new changelog topic crashes the agent with
-    ``PartitionsMismatch``). ``prefix`` names a second set (the shadow policy's state)."""
+    ``PartitionsMismatch``)."""
     compacted = {"cleanup.policy": "compact"}
     seen_ttl_s = seen_ttl_days * DAY_S
-    specs = [
+    return [
         TableSpec("accounts", "per-account guard state", {}, compacted),
         TableSpec(
             "seen-events",
@@ -106,8 +109,12 @@ def table_specs(seen_ttl_days: int, prefix: str = "") -> list[TableSpec]:
             },
         ),
     ]
-    return [TableSpec(prefix + s.name, s.help, s.store_options, s.changelog_configs)
-            for s in specs]  # fmt: skip
+
+
+def shadow_table_specs(seen_ttl_days: int) -> list[TableSpec]:
+    """The shadow policy's own tables."""
+    return [TableSpec(SHADOW_PREFIX + s.name, s.help, s.store_options, s.changelog_configs)
+            for s in table_specs(seen_ttl_days) if s.name in SHADOW_OWN]  # fmt: skip
 
 
 def changelog_topic(app_id: str, table: str) -> str:
@@ -115,33 +122,45 @@ def changelog_topic(app_id: str, table: str) -> str:
     return f"{app_id}-{table}-changelog"
 
 
+def define_shadow_tables(
+    app: faust.App, live: Tables, *, block_cache_bytes: int, seen_ttl_days: int, partitions: int
+) -> Tables:
+    """The shadow policy's tables: its own account rows and decisions; the others are the
+    live tables, which the shadow reads through the live store and never writes."""
+    own = {
+        spec.name.removeprefix(SHADOW_PREFIX): _table(app, spec, block_cache_bytes, partitions)
+        for spec in shadow_table_specs(seen_ttl_days)
+    }
+    return Tables(accounts=own["accounts"], seen=live.seen, suppressions=live.suppressions,
+                  meta=live.meta, appeals=live.appeals, decisions=own["decisions"])  # fmt: skip
+
+
+def _table(app: faust.App, spec: TableSpec, block_cache_bytes: int, partitions: int) -> TableT:
+    return app.Table(
+        spec.name,
+        # Raw UTF-8 keys, as on sendguard.events: the same key hashes to the same
+        # partition, so faust's router finds the worker owning an account.
+        key_type=bytes,
+        value_type=bytes,
+        partitions=partitions,
+        help=spec.help,
+        options=_store_options(block_cache_bytes, **spec.store_options),
+        extra_topic_configs=dict(spec.changelog_configs),
+    )
+
+
 def define_tables(
-    app: faust.App,
-    *,
-    block_cache_bytes: int,
-    seen_ttl_days: int,
-    partitions: int,
-    prefix: str = "",
+    app: faust.App, *, block_cache_bytes: int, seen_ttl_days: int, partitions: int
 ) -> Tables:
     built = {
-        spec.name: app.Table(
-            spec.name,
-            # Raw UTF-8 keys, as on sendguard.events: the same key hashes to the same
-            # partition, so faust's router finds the worker owning an account.
-            key_type=bytes,
-            value_type=bytes,
-            partitions=partitions,
-            help=spec.help,
-            options=_store_options(block_cache_bytes, **spec.store_options),
-            extra_topic_configs=dict(spec.changelog_configs),
-        )
-        for spec in table_specs(seen_ttl_days, prefix)
+        spec.name: _table(app, spec, block_cache_bytes, partitions)
+        for spec in table_specs(seen_ttl_days)
     }
     return Tables(
-        accounts=built[prefix + "accounts"],
-        seen=built[prefix + "seen-events"],
-        suppressions=built[prefix + "suppressions"],
-        meta=built[prefix + "account-meta"],
-        appeals=built[prefix + "appeals"],
-        decisions=built[prefix + "decisions"],
+        accounts=built["accounts"],
+        seen=built["seen-events"],
+        suppressions=built["suppressions"],
+        meta=built["account-meta"],
+        appeals=built["appeals"],
+        decisions=built["decisions"],
     )

@@ -30,8 +30,9 @@ from streams.app import create_app
 from streams.metrics import Metrics
 from streams.partitioning import account_partition
 from streams.settings import Settings
-from tables import SHADOW_PREFIX, Tables, define_tables
+from tables import Tables, define_shadow_tables, define_tables
 from tables.batch import TableBatch, decision_list
+from tables.shadow import ShadowStore
 from tests.integration.traffic import bounces, deliveries, event
 
 NAMES = TopicNames.prefixed("")
@@ -48,12 +49,12 @@ class Rig:
                                    partitions=partitions)  # fmt: skip
         self.tables = tables
         self.store = TableBatch(tables, partitions)
-        self.stores = [self.store]
+        self.stores: list[TableBatch | ShadowStore] = [self.store]
         shadow_lane = None
         if shadow is not None:
-            shadow_tables = define_tables(app, block_cache_bytes=1 << 20, seen_ttl_days=9,
-                                          partitions=partitions, prefix=SHADOW_PREFIX)  # fmt: skip
-            shadow_lane = (shadow, TableBatch(shadow_tables, partitions))
+            shadow_tables = define_shadow_tables(app, tables, block_cache_bytes=1 << 20,
+                                                 seen_ttl_days=9, partitions=partitions)  # fmt: skip
+            shadow_lane = (shadow, ShadowStore(TableBatch(shadow_tables, partitions), self.store))
             self.stores.append(shadow_lane[1])
         self.outbox = Outbox(lambda topic: partitions)
         self.metrics = Metrics(CollectorRegistry())

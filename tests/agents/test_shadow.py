@@ -101,3 +101,16 @@ def test_a_revoked_partition_is_forgotten_by_both_policies(tmp_path: Path) -> No
     assert all(lane.waiting for lane in rig.ingest.lanes)
     rig.ingest.forget({0})
     assert not any(lane.waiting or lane.guards for lane in rig.ingest.lanes)
+
+
+def test_an_upstream_duplicate_is_skipped_by_both_policies(tmp_path: Path) -> None:
+    """The shadow reads the live seen ids: a retry of a counted event is not counted."""
+    rig = Rig(tmp_path, partitions=1, shadow=_shadow_policy(tmp_path))
+    sent = deliveries("acme", 3)
+    rig.feed("email.delivery", 0, sent)
+    rig.flush()
+    rig.feed("email.delivery", 0, [sent[1]])  # an MTA's retry: another message, same id
+    for store in rig.stores:
+        (period,) = store.load_account("acme").channels["marketing"].periods.values()
+        assert period.sent == 3
+    assert rig.ingest.outcomes[("email.delivery", "duplicate")] == 1
