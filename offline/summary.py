@@ -98,31 +98,61 @@ def _first_suspensions(decisions: Iterable[Decision]) -> dict[tuple[str, str], S
     return found
 
 
-#: (account, channel, action, reason, campaign), and which one of its kind it is.
-_Occurrence = tuple[str, str, str, str, str | None, int]
+#: (account, channel, action, reason, campaign): what a decision is, whenever it was made.
+_What = tuple[str, str, str, str, str | None]
+#: A decision of either policy beside its counterpart under the other (None: none).
+Pair = tuple[Decision | None, Decision | None]
 
 
-def _occurrences(decisions: Iterable[Decision]) -> dict[_Occurrence, datetime]:
+def _numbered(decisions: Iterable[Decision]) -> dict[tuple[_What, int], Decision]:
     """Each decision keyed by what it is and which time of its kind it is: the 2nd warn
     of an account-channel for a reason matches the other policy's 2nd."""
-    seen: Counter[tuple[str, str, str, str, str | None]] = Counter()
-    found: dict[_Occurrence, datetime] = {}
+    seen: Counter[_What] = Counter()
+    found: dict[tuple[_What, int], Decision] = {}
     for d in decisions:
         what = (d.account_id, d.channel, d.action, d.reason, d.campaign_id)
         seen[what] += 1
-        found[(*what, seen[what])] = d.decided_at
+        found[(what, seen[what])] = d
     return found
 
 
+def _at(decision: Decision | None) -> datetime | None:
+    return None if decision is None else decision.decided_at
+
+
+def either(pair: Pair) -> Decision:
+    """The pair's decision (the base policy's where both made it): what was decided."""
+    d = pair[0] or pair[1]
+    assert d is not None  # a pair holds at least one decision
+    return d
+
+
+def _pair_order(pair: Pair) -> tuple[datetime, str, str, str, str, str]:
+    first = min(d.decided_at for d in pair if d is not None)
+    d = either(pair)
+    return first, d.account_id, d.channel, d.action, d.reason, d.campaign_id or ""
+
+
+def paired(base: Sequence[Decision], other: Sequence[Decision]) -> list[Pair]:
+    """Every decision of either policy beside the other's decision of the same kind and
+    number (or None), in time order; a pair whose times differ is a :class:`Difference`."""
+    ours, theirs = _numbered(base), _numbered(other)
+    pairs = [(ours.get(key), theirs.get(key)) for key in ours.keys() | theirs.keys()]
+    return sorted(pairs, key=_pair_order)
+
+
+def is_difference(pair: Pair) -> bool:
+    return _at(pair[0]) != _at(pair[1])
+
+
 def differences(base: Sequence[Decision], other: Sequence[Decision]) -> list[Difference]:
-    ours, theirs = _occurrences(base), _occurrences(other)
-    found = [
-        Difference(key[0], key[1], key[2], key[3], key[4], ours.get(key), theirs.get(key))
-        for key in ours.keys() | theirs.keys()
-        if ours.get(key) != theirs.get(key)
-    ]
-    return sorted(found, key=lambda d: (min(t for t in (d.base_at, d.other_at) if t),
-                                        d.account_id, d.channel, d.action))  # fmt: skip
+    found = []
+    for pair in paired(base, other):
+        if is_difference(pair):
+            d = either(pair)
+            found.append(Difference(d.account_id, d.channel, d.action, d.reason,
+                                    d.campaign_id, _at(pair[0]), _at(pair[1])))  # fmt: skip
+    return found
 
 
 def compare(
