@@ -24,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from offline.compare_report import write_comparison_report
 from offline.driver import MAX_BAD_LINES_SHOWN, Driver
 from offline.errors import ReplayInputError, ReportError
 from offline.progress import Progress
@@ -56,9 +57,10 @@ def replay(
     ``force_progress`` draws it anyway. ``summary`` prints bad lines (the first
     :data:`MAX_BAD_LINES_SHOWN`) and the summary tables to ``err``. With
     ``compare_policy`` a second guard runs over the same pass and the result tells which
-    account-channels it would newly suspend or spare. ``report_path`` writes an HTML
-    report of the suspended account-channels. ``keep_state`` keeps the guard's final
-    state in ``result.store``.
+    account-channels it would newly suspend or spare, and every decision that differs.
+    ``report_path`` writes an HTML report: of the suspended account-channels, or with
+    ``compare_policy`` of every account-channel whose decisions differ. ``keep_state``
+    keeps the guard's final state in ``result.store``.
 
     Raises :class:`offline.errors.ReplayInputError` if the file cannot be read, and
     :class:`offline.errors.ReportError` (before replaying) if the report cannot be written.
@@ -93,7 +95,11 @@ def replay(
     if report_path is not None:
         result.report_path = Path(report_path)
         try:
-            write_report(result.report_path, result, run.daily, policy)
+            if compare_policy is None:
+                write_report(result.report_path, result, run.daily, policy)
+            else:
+                write_comparison_report(result.report_path, result, run.daily, policy,
+                                        compare_policy, run.other_decisions)  # fmt: skip
         except OSError as exc:
             raise ReportError(f"{report_path}: cannot write: {exc.strerror or exc}") from exc
     if summary:

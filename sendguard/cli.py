@@ -167,7 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("file", help="JSON lines: one input event plus its 'topic' per line")
     replay.add_argument("--policy", help="policy TOML (default: SENDGUARD_POLICY or built-in)")
     replay.add_argument("--compare", metavar="POLICY", help="also run this policy and compare")
-    replay.add_argument("--report", metavar="OUT.html", help="write an HTML report")
+    replay.add_argument(
+        "--report", metavar="OUT.html",
+        help="write an HTML report: suspended accounts, or with --compare the accounts that differ",
+    )  # fmt: skip
     replay.add_argument(
         "--allowance-seconds", type=float, default=10.0, metavar="N",
         help="disorder tolerated within a topic before an event counts as late (default 10)",

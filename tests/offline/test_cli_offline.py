@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,23 @@ def test_replay_compare_via_cli(month_file: Path, tmp_path: Path) -> None:
     loud = run_cli("replay", str(month_file), "--compare", str(lenient))
     assert "spared under lenient: 1" in loud.stderr
     assert "abuse_complaint" in loud.stderr.split("spared under lenient")[1]
+
+
+def test_replay_compare_with_report_writes_the_comparison_report(
+    month_file: Path, tmp_path: Path
+) -> None:
+    strict = tmp_path / "strict.toml"
+    strict.write_text('version = "strict-bounces"\n[marketing.suspend]\nhard_bounce_rate = 0.03\n')
+    report = tmp_path / "compare.html"
+    result = run_cli("replay", str(month_file), "--compare", str(strict), "--report", str(report))
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert f"report: {report}" in result.stderr
+    found = re.search(r"every decision that differs: (\d+)", result.stderr)
+    assert found is not None and int(found.group(1)) > 0
+    html = report.read_text(encoding="utf-8")
+    assert "<h1>Sendguard policy comparison</h1>" in html
+    assert f"{int(found.group(1)):,} decisions differ" in html
+    assert "strict-bounces" in html and html.count("<section id=") >= 1
 
 
 @pytest.mark.parametrize(
