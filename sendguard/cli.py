@@ -107,13 +107,17 @@ def _start_time(text: str | None, days: int) -> datetime:
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from offline.profiles import MIXES
     from offline.simulate import simulate, to_kafka, write_jsonl
 
+    profiles = MIXES.get(args.mix)
+    if profiles is None:
+        raise CliError(f"--mix: unknown mix {args.mix!r}; known: {', '.join(MIXES)}")
     start = _start_time(args.start, args.days)
     try:
         events = simulate(
             args.accounts, args.seed, start=start, days=args.days,
-            duplicates=args.duplicates, malformed=args.malformed,
+            duplicates=args.duplicates, malformed=args.malformed, profiles=profiles,
         )  # fmt: skip
     except ValueError as exc:
         raise CliError(str(exc)) from exc
@@ -188,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--start", help="ISO date or time (UTC if no offset); default: DAYS ago")
     simulate.add_argument("--duplicates", type=float, default=0.0, help="share re-sent (0-1)")
     simulate.add_argument("--malformed", type=float, default=0.0, help="share of broken lines")
+    simulate.add_argument(
+        "--mix", default="default", metavar="NAME",
+        help="the accounts' profiles: default (a realistic month) or gating (borderline "
+        "senders and bad lists, for the gating study)",
+    )  # fmt: skip
     target = simulate.add_mutually_exclusive_group(required=True)
     target.add_argument("--out", metavar="FILE", help="write JSON lines to FILE")
     target.add_argument(

@@ -95,6 +95,8 @@ def test_replay_compare_with_report_writes_the_comparison_report(
          "/nonexistent/dir/x.jsonl: cannot write"),
         (("simulate", "--accounts", "2", "--seed", "1", "--out", "/x.jsonl", "--duplicates", "2"),
          "probabilities in [0, 1)"),
+        (("simulate", "--accounts", "2", "--seed", "1", "--out", "/x.jsonl", "--mix", "bad"),
+         "--mix: unknown mix 'bad'; known: default, gating"),
     ],
 )  # fmt: skip
 def test_user_errors_are_one_line_and_exit_1(args: tuple[str, ...], message: str) -> None:
@@ -111,6 +113,25 @@ def test_bad_policy_file_is_a_clean_error(month_file: Path, tmp_path: Path) -> N
         result = run_cli("replay", str(month_file), *args)
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert "is a rate and must be between 0 and 1" in result.stderr
+
+
+def test_simulate_mix_picks_the_profiles(tmp_path: Path) -> None:
+    """``--mix gating`` draws from the gating profiles; ``--mix default`` is the default."""
+    files = {}
+    for mix in ("gating", "default", None):
+        path = tmp_path / f"{mix}.jsonl"
+        args = ("simulate", "--accounts", "12", "--seed", "4", "--days", "2",
+                "--start", "2026-09-01", "--out", str(path))  # fmt: skip
+        result = run_cli(*args, *(("--mix", mix) if mix else ()))
+        assert result.returncode == 0, result.stderr
+        files[mix] = path.read_bytes()
+    profiles = {
+        mix: {json.loads(line).get("sim_profile") for line in text.splitlines()} - {None}
+        for mix, text in files.items()
+    }
+    assert {"borderline_bounces", "bad_list", "crm_borderline_bounces"} <= profiles["gating"]
+    assert "borderline_bounces" not in profiles["default"] and "spam_trap" in profiles["default"]
+    assert files["default"] == files[None]
 
 
 def test_simulate_needs_a_target() -> None:

@@ -12,8 +12,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from offline.profiles import DEFAULT_PROFILES
+from offline.profiles import DEFAULT_PROFILES, GATING_PROFILES, MIXES, Profile
 from offline.simulate import simulate, write_jsonl
+from policy import load_policy
 from schemas.parse import InvalidEvent, parse_account, parse_event_line
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
@@ -157,3 +158,69 @@ def test_bad_arguments_are_refused() -> None:
         simulate(1, 1, start=datetime(2026, 9, 1))  # noqa: DTZ001 - the point of the test
     with pytest.raises(ValueError, match="probabilities"):
         simulate(1, 1, start=START, duplicates=1.5)
+
+
+def _rates_by_profile(items: list) -> dict[str, dict[str, float]]:
+    """Per profile, every delivery's hard bounces, spam reports and unsubscribes."""
+    profile = {i["account_id"]: i["sim_profile"] for i in items if i["topic"] == "accounts"}
+    counts: dict[str, Counter[str]] = {}
+    for e in emails(items):
+        c = counts.setdefault(profile[e["account_id"]], Counter())
+        if e["topic"] == "email.bounce":
+            c[e["bounce_type"]] += 1
+        else:
+            c[e["topic"]] += 1
+    return {
+        name: {
+            "hard": c["hard"] / c["email.delivery"],
+            "spam": c["email.spam-report"] / c["email.delivery"],
+            "unsub": c["email.unsubscribe"] / c["email.delivery"],
+        }
+        for name, c in counts.items()
+    }
+
+
+def test_borderline_profiles_sit_exactly_at_the_default_suspend_limits() -> None:
+    """Per delivery, as the policy counts: a report or unsubscribe needs a delivery that
+    did not bounce, so the profile's number is scaled up by the bounces it excludes."""
+    by_name = {p.name: p for p in GATING_PROFILES}
+    limits = load_policy().channel("marketing").suspend
+    crm = load_policy().channel("crm").suspend
+
+    def per_delivery(p: Profile, rate: float) -> float:
+        return rate * (1 - p.hard_bounce - p.soft_bounce)
+
+    assert by_name["borderline_bounces"].hard_bounce == limits.hard_bounce_rate
+    b = by_name["borderline_spam"]
+    assert per_delivery(b, b.spam_report) == pytest.approx(limits.spam_report_rate, rel=1e-9)
+    b = by_name["borderline_unsubscribes"]
+    assert per_delivery(b, b.unsubscribe) == pytest.approx(limits.unsubscribe_rate, rel=1e-9)
+    assert by_name["crm_borderline_bounces"].channel == "crm"
+    assert by_name["crm_borderline_bounces"].hard_bounce == crm.hard_bounce_rate
+    assert by_name["bad_list"].hard_bounce == 0.30 and by_name["bad_list"].monthly_sends[1] <= 1500
+
+
+def test_gating_profiles_show_their_rates() -> None:
+    """A 30-day month of the gating mix: each new profile's rates near its number. Late
+    reports of the month's last days fall after it, so those read a little under."""
+    rates = _rates_by_profile(run(90, 5, days=30, profiles=GATING_PROFILES))
+    assert set(rates) == {p.name for p in GATING_PROFILES}
+    assert 0.045 < rates["borderline_bounces"]["hard"] < 0.055
+    assert 0.058 < rates["bounces_just_over"]["hard"] < 0.072
+    assert 0.27 < rates["bad_list"]["hard"] < 0.33
+    assert 0.04 < rates["crm_borderline_bounces"]["hard"] < 0.06
+    assert 0.0007 < rates["borderline_spam"]["spam"] < 0.0013
+    assert 0.045 < rates["borderline_unsubscribes"]["unsub"] < 0.052
+    # Only one signal of each borderline profile is at its limit.
+    assert rates["borderline_bounces"]["unsub"] < 0.01
+    assert rates["borderline_spam"]["hard"] < 0.01 and rates["borderline_spam"]["unsub"] < 0.01
+    assert rates["borderline_unsubscribes"]["hard"] < 0.01
+    assert rates["borderline_unsubscribes"]["spam"] < 0.0005
+    assert rates["clean"]["hard"] < 0.01
+
+
+def test_the_mixes_by_name() -> None:
+    assert MIXES["default"] is DEFAULT_PROFILES and MIXES["gating"] is GATING_PROFILES
+    for mix in MIXES.values():
+        names = [p.name for p in mix]
+        assert len(names) == len(set(names))
