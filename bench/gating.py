@@ -138,13 +138,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--accounts", type=int, default=200)
+    parser.add_argument("--accounts", type=int, default=150)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument(
         "--start",
         default=DEFAULT_START,
-        help=f"first day, the 1st of a month (default {DEFAULT_START})",
+        help=f"first day (default {DEFAULT_START}); the run must stay in its calendar month",
     )
     parser.add_argument("--mix", default="gating", help=f"one of {', '.join(MIXES)}")
     parser.add_argument("--confidence", type=float, default=0.95)
