@@ -12,7 +12,8 @@
   appeal commands) are handled likewise.
 
 With a shadow policy (``SENDGUARD_SHADOW_POLICY``) every event and metadata record is
-stepped a second time, by a guard of the shadow's :class:`Lane` over its own store. Its
+stepped a second time, right after the live guard, by a guard of the shadow's
+:class:`Lane` over its own account rows (``tables.shadow``). Its
 decisions go to ``sendguard.shadow-decisions``; its statuses and suppressions are not
 published, and operators' commands (appeals, restores) act on the live lane only, as the
 offline replay, which has no commands, does. A batch is acknowledged once neither lane
