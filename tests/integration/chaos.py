@@ -7,11 +7,16 @@ decisions and its counts must equal it.
 
 from __future__ import annotations
 
+import io
+import json
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from offline.replay import replay
+from offline.result import ReplayResult
 from policy import load_policy
 from policy.guard import Guard, order_key
 from policy.store import DictStore
@@ -91,6 +96,18 @@ def ground_truth(events: list[dict[str, Any]]) -> Truth:
                     "abuse_complaints": c.abuse_complaints,
                 }  # fmt: skip
     return Truth(decisions, counts, accounts)
+
+
+def replayed_decisions(events_file: Path, policy_path: Path) -> tuple[ReplayResult, dict]:
+    """``sendguard replay`` of a file under a policy file: its result (with the final
+    state) and its decisions by id, in the form :func:`comparable` gives."""
+    out = io.BytesIO()
+    result = replay(events_file, load_policy(policy_path), progress=False, summary=False,
+                    out=out, keep_state=True)  # fmt: skip
+    decisions = {
+        d["decision_id"]: comparable(d) for d in map(json.loads, out.getvalue().splitlines())
+    }
+    return result, decisions
 
 
 def comparable(decision: Any) -> dict[str, Any]:

@@ -8,8 +8,6 @@ decisions, final statuses and suppressions (raw: each once) must equal the repla
 
 from __future__ import annotations
 
-import io
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,11 +15,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from offline.replay import replay
 from offline.simulate import write_jsonl
-from policy import load_policy, period_of
+from policy import period_of
 from policy.state import PeriodCounts
-from tests.integration.chaos import comparable, describe_difference
+from tests.integration.chaos import comparable, describe_difference, replayed_decisions
 from tests.integration.http import AUTH_ENV, OPERATOR_TOKEN, call
 from tests.integration.traffic import bounces, deliveries, event, stamp
 
@@ -88,10 +85,7 @@ async def test_lifecycle_equals_the_replay_whatever_the_keys(
     lines = scripted_lifecycle()
     events_file = tmp_path / "lifecycle.jsonl"
     write_jsonl(lines, events_file)
-    out = io.BytesIO()
-    result = replay(events_file, load_policy(policy_path), progress=False, summary=False,
-                    out=out, keep_state=True)  # fmt: skip
-    expected = {d["decision_id"]: comparable(d) for d in map(json.loads, out.getvalue().splitlines())}
+    result, expected = replayed_decisions(events_file, policy_path)
     kinds = {(d["account_id"], d["action"], d["reason"]) for d in expected.values()}
     assert kinds >= {
         ("campaigner", "cancel_campaign", "hard_bounce_rate"),

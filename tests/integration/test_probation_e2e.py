@@ -9,19 +9,15 @@ is only warned.
 
 from __future__ import annotations
 
-import io
-import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from offline.replay import replay
 from offline.simulate import write_jsonl
-from policy import load_policy
 from streams import topics as t
-from tests.integration.chaos import comparable, describe_difference
+from tests.integration.chaos import comparable, describe_difference, replayed_decisions
 from tests.integration.http import AUTH_ENV, OPERATOR_TOKEN, account_token, appeal_form, call
 from tests.integration.traffic import bounces, deliveries
 
@@ -84,10 +80,7 @@ async def test_probation_after_a_restore_in_stream_and_replay(
 
     events_file = tmp_path / "month.jsonl"
     write_jsonl(sent, events_file)
-    out = io.BytesIO()
-    result = replay(events_file, load_policy(policy_path), progress=False, summary=False,
-                    out=out, keep_state=True)  # fmt: skip
-    replayed = {d["decision_id"]: comparable(d) for d in map(json.loads, out.getvalue().splitlines())}
+    result, replayed = replayed_decisions(events_file, policy_path)
     published = {d["decision_id"]: comparable(d) for d in decisions}
     assert published == replayed, describe_difference(published, replayed)
     assert result.restores == 1 and result.store is not None

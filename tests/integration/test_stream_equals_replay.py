@@ -9,21 +9,15 @@ as it does without a shadow (``test_lifecycle_e2e``, ``tests/agents/test_shadow.
 from __future__ import annotations
 
 import asyncio
-import io
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from offline.produce import to_kafka
-from offline.replay import replay
-from offline.result import ReplayResult
 from offline.simulate import simulate, write_jsonl
-from policy import load_policy
 from streams import topics as t
-from tests.integration.chaos import comparable, describe_difference
+from tests.integration.chaos import comparable, describe_difference, replayed_decisions
 from tests.integration.http import AUTH_ENV, OPERATOR_TOKEN, account_token, call
 
 pytestmark = pytest.mark.integration
@@ -43,16 +37,6 @@ factor = 0.5
 """
 
 
-def _replayed(events_file: Path, policy_path: Path) -> tuple[ReplayResult, dict[str, Any]]:
-    out = io.BytesIO()
-    result = replay(events_file, load_policy(policy_path), progress=False, summary=False,
-                    out=out, keep_state=True)  # fmt: skip
-    decisions = {
-        d["decision_id"]: comparable(d) for d in map(json.loads, out.getvalue().splitlines())
-    }
-    return result, decisions
-
-
 async def test_stream_equals_replay(worker_factory, pipeline, tmp_path: Path) -> None:
     policy_path = tmp_path / "policy.toml"
     policy_path.write_text(POLICY)
@@ -63,10 +47,10 @@ async def test_stream_equals_replay(worker_factory, pipeline, tmp_path: Path) ->
     events_file = tmp_path / "month.jsonl"
     write_jsonl(items, events_file)
 
-    result, expected = _replayed(events_file, policy_path)
+    result, expected = replayed_decisions(events_file, policy_path)
     assert result.rejected > 0 and result.duplicates > 0
     assert {d["action"] for d in expected.values()} >= {"suspend", "warn"}
-    shadow_result, shadow_expected = _replayed(events_file, shadow_path)
+    shadow_result, shadow_expected = replayed_decisions(events_file, shadow_path)
     differing = {
         (d["account_id"], d["channel"], d["action"]) for d in shadow_expected.values()
     } ^ {(d["account_id"], d["channel"], d["action"]) for d in expected.values()}
