@@ -102,7 +102,7 @@ def _summary(
     index_rows = "".join(_index_row(key, groups[key]) for key in keys)
     return (
         "<h1>Sendguard policy comparison</h1>"
-        f"<p>File <code>{escape(result.path)}</code>, {result.lines:,} lines, "
+        f"<p>Input <code>{escape(result.path)}</code>, {result.lines:,} {result.unit}, "
         f"{result.accounts:,} accounts. Policies: <b>base</b> "
         f"<code>{escape(base.policy.version)}</code> (the replay's policy) and "
         f"<b>other</b> <code>{escape(other.policy.version)}</code> (<code>--compare</code>). "

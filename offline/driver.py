@@ -1,33 +1,36 @@
 """Pass 2 of a replay: parse each line, drive the guard lanes with the watermark.
 
-The watermark has one source per input topic. Every topic of the file is expected from
+The watermark has one source per input topic. Every topic of the input is expected from
 the start and reports its earliest time (from pass 1); a valid event is observed; a topic
 is finished right after its last line; a gap found by pass 1 is announced right after the
 line before it. Each event is stepped with the current watermark, and whenever the
 watermark moves on, the accounts holding events at or before it are released.
+
+A "line" is an entry of the input (:mod:`offline.inputs`): a line of a file or a record
+of the input topics; the input frames it, ``schemas.parse`` validates it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import BinaryIO
 
 import msgspec
 
 from offline.daily import DailyCounts
+from offline.inputs import Entry, ReplayInput
 from offline.lanes import Lane
 from offline.progress import Progress
 from offline.result import ReplayResult
-from offline.scan import FileScan, head, read_lines
+from offline.scan import FileScan
 from offline.summary import compare, reason_group
 from policy.config import Policy
 from policy.ordering import Watermarks
 from schemas.appeals import APPEALS_TOPIC, decode_appeal_outcome
 from schemas.codec import encode
 from schemas.errors import InvalidEvent
-from schemas.parse import parse_account, parse_event_line
+from schemas.parse import parse_account
 from schemas.types import ACCOUNTS_TOPIC, Decision
 
 MAX_BAD_LINES_SHOWN = 20
@@ -48,6 +51,7 @@ class Driver:
 
     def __init__(
         self,
+        source: ReplayInput,
         found: FileScan,
         policy: Policy,
         other: Policy | None,
@@ -56,6 +60,7 @@ class Driver:
         out: BinaryIO,
         summary: bool,
     ) -> None:
+        self.source = source
         self.found = found
         self.policy = policy
         self.result = result
@@ -86,38 +91,29 @@ class Driver:
     def _keep_other(self, decision: Decision) -> None:
         self.other_decisions.append(decision)
 
-    def pass_two(self, path: str | Path, bar: Progress) -> None:
+    def pass_two(self, bar: Progress) -> None:
         self.bar = bar
-        done = 0
-        with open(path, "rb") as fh:
-            for number, line in read_lines(fh):
-                done += len(line)
-                if number % 4096 == 0:
-                    bar.update(done)
-                self._line(number, line)
-                self._after(number)
+        for entry in self.source.entries(bar):
+            self._line(entry)
+            self._after(entry.number)
         self.result.lines = self.found.lines
 
-    def _line(self, number: int, line: bytes) -> None:
-        wire = head(line)
+    def _line(self, entry: Entry) -> None:
         try:
-            if wire is not None and wire.topic == APPEALS_TOPIC:
-                self._appeal(line)
+            if entry.topic == APPEALS_TOPIC:
+                self._appeal(entry)
                 return
-            if wire is not None and wire.topic == ACCOUNTS_TOPIC:
-                meta = parse_account(line)
-                self.result.account_records += 1
-                for lane in self.lanes:
-                    lane.meta(meta)
+            if entry.topic == ACCOUNTS_TOPIC:
+                self._account(entry)
                 return
-            event = parse_event_line(
-                line,
+            event = self.source.parse_event(
+                entry,
                 now=self.wall,
                 late_grace_days=self.policy.late_grace_days,
                 late_reference=self.clock.now,
             )
         except InvalidEvent as exc:
-            self._reject(number, exc.reason)
+            self._reject(entry, exc.reason)
             return
         if event.occurred_at > self.clock.now:
             self.clock.now = event.occurred_at
@@ -133,10 +129,10 @@ class Driver:
             self.daily.add(event)
         self._advance(watermark)
 
-    def _appeal(self, line: bytes) -> None:
+    def _appeal(self, entry: Entry) -> None:
         """A record of ``sendguard.appeals``: an approved one restores its channel."""
         try:
-            appeal = decode_appeal_outcome(line)
+            appeal = decode_appeal_outcome(entry.raw or b"")
         except msgspec.ValidationError as exc:
             raise InvalidEvent(f"not an appeal record: {exc}") from None
         self.result.appeal_records += 1
@@ -146,6 +142,24 @@ class Driver:
             self.clock.now = appeal.decided_at
         applied = [lane.restore(appeal, appeal.decided_at) for lane in self.lanes]
         self.result.restores += applied[0]
+
+    def _account(self, entry: Entry) -> None:
+        """Metadata, or a tombstone on ``accounts`` deleting it (as the worker reads them)."""
+        if entry.raw is None:
+            try:
+                account_id = (entry.key or b"").decode()
+            except UnicodeDecodeError:
+                account_id = ""
+            if not account_id:
+                raise InvalidEvent("a tombstone (null value) without an account id as its key")
+            self.result.account_records += 1
+            for lane in self.lanes:
+                lane.meta_deleted(account_id)
+            return
+        meta = parse_account(entry.raw)
+        self.result.account_records += 1
+        for lane in self.lanes:
+            lane.meta(meta)
 
     def _after(self, number: int) -> None:
         """Finish topics whose last line this was, announce gaps, release what is due."""
@@ -168,14 +182,15 @@ class Driver:
             for lane in self.lanes:
                 lane.release(watermark)
 
-    def _reject(self, number: int, reason: str) -> None:
+    def _reject(self, entry: Entry, reason: str) -> None:
         result = self.result
         result.rejected += 1
         result.rejects_by_reason[reason_group(reason)] += 1
         if len(result.bad_lines) < MAX_BAD_LINES_SHOWN:
-            result.bad_lines.append((number, reason))
+            where = self.source.where(entry)
+            result.bad_lines.append((where, reason))
             if self.summary and self.bar is not None:
-                self.bar.note(f"line {number}: {reason}")
+                self.bar.note(f"{where}: {reason}")
 
     def finish(self) -> None:
         for lane in self.lanes:

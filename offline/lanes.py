@@ -53,6 +53,9 @@ class Lane:
         self._publish(step)
         return True
 
+    def meta_deleted(self, account_id: str) -> Step:
+        return self._publish(self.guard.step_meta_deleted(account_id))
+
     def release(self, watermark: datetime | None) -> None:
         """Count every held event at or before ``watermark`` (all of them for None)."""
         for account_id in self.guard.due(watermark):

@@ -1,4 +1,5 @@
-"""A one-line progress bar on stderr, by bytes read, with no third-party dependency.
+"""A one-line progress bar on stderr, by bytes (a file) or records (the input topics) read,
+with no third-party dependency.
 
 Drawn only on a terminal (or when forced), at most ten times a second, so piping a
 replay's stderr to a file does not fill it with carriage returns.
@@ -7,18 +8,24 @@ replay's stderr to a file does not fill it with carriage returns.
 from __future__ import annotations
 
 import time
-from typing import TextIO
+from typing import Literal, TextIO
+
+#: What ``done`` and ``total`` count.
+Unit = Literal["bytes", "records"]
 
 _WIDTH = 28
 _EVERY_S = 0.1
 
 
 class Progress:
-    def __init__(self, total: int, stream: TextIO, *, label: str, enabled: bool) -> None:
+    def __init__(
+        self, total: int, stream: TextIO, *, label: str, enabled: bool, unit: Unit = "bytes"
+    ) -> None:
         self.total = max(total, 1)
         self.stream = stream
         self.label = label
         self.enabled = enabled
+        self.unit = unit
         self.started = time.monotonic()
         self._drawn_at = 0.0
         self._shown = False
@@ -26,11 +33,18 @@ class Progress:
 
     @classmethod
     def auto(
-        cls, total: int, stream: TextIO, *, label: str, allowed: bool, force: bool
+        cls,
+        total: int,
+        stream: TextIO,
+        *,
+        label: str,
+        allowed: bool,
+        force: bool,
+        unit: Unit = "bytes",
     ) -> Progress:
         """Enabled when forced, or when allowed and ``stream`` is a terminal."""
         tty = bool(getattr(stream, "isatty", lambda: False)())
-        return cls(total, stream, label=label, enabled=force or (allowed and tty))
+        return cls(total, stream, label=label, enabled=force or (allowed and tty), unit=unit)
 
     def update(self, done: int) -> None:
         self._done = done
@@ -62,11 +76,12 @@ class Progress:
         share = min(self._done / self.total, 1.0)
         filled = int(share * _WIDTH)
         elapsed = max(time.monotonic() - self.started, 1e-9)
-        speed = self._done / elapsed / 1e6
         bar = "#" * filled + "." * (_WIDTH - filled)
-        self.stream.write(
-            f"\r{self.label:<7} [{bar}] {share:4.0%} "
-            f"{self._done / 1e6:,.1f}/{self.total / 1e6:,.1f} MB  {speed:,.1f} MB/s"
-        )
+        if self.unit == "records":
+            amount = f"{self._done:,}/{self.total:,} records  {self._done / elapsed:,.0f}/s"
+        else:
+            speed = self._done / elapsed / 1e6
+            amount = f"{self._done / 1e6:,.1f}/{self.total / 1e6:,.1f} MB  {speed:,.1f} MB/s"
+        self.stream.write(f"\r{self.label:<7} [{bar}] {share:4.0%} {amount}")
         self.stream.flush()
         self._shown = True

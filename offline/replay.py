@@ -1,7 +1,11 @@
-"""Replay a JSON-lines event file through the policy, exactly as the worker would decide.
+"""Replay a JSON-lines event file, or the input topics, through the policy, exactly as the
+worker would decide.
 
-Two streaming passes, so a file of any length runs in memory that follows the number of
-accounts (and the events the watermark holds), not the number of lines:
+The input is a file (:class:`offline.inputs.FileInput`) or the input topics of a broker
+(:class:`offline.kafka_input.KafkaInput`); both hand out the same kind of entries, and
+everything below is one implementation for both. Two streaming passes, so an input of
+any length runs in memory that follows the number of accounts (and the events the
+watermark holds), not the number of lines:
 
 1. :mod:`offline.scan`: each topic's last line, its earliest time and its gaps, and the
    file's event-time span.
@@ -27,6 +31,7 @@ from typing import BinaryIO, TextIO
 from offline.compare_report import write_comparison_report
 from offline.driver import MAX_BAD_LINES_SHOWN, Driver
 from offline.errors import ReplayInputError, ReportError
+from offline.inputs import FileInput, ReplayInput
 from offline.progress import Progress
 from offline.report import write_report
 from offline.result import ReplayResult
@@ -38,7 +43,7 @@ __all__ = ["MAX_BAD_LINES_SHOWN", "Comparison", "ReplayResult", "replay"]
 
 
 def replay(
-    path: str | Path,
+    source: str | Path | ReplayInput,
     policy: Policy,
     *,
     allowance: timedelta = timedelta(seconds=10),
@@ -51,7 +56,8 @@ def replay(
     err: TextIO | None = None,
     keep_state: bool = False,
 ) -> ReplayResult:
-    """Replay ``path`` under ``policy``; decisions go to ``out`` (default stdout) as JSON lines.
+    """Replay ``source`` (a file's path, or an input) under ``policy``; decisions go to
+    ``out`` (default stdout) as JSON lines.
 
     ``progress`` allows a progress bar on ``err`` (default stderr) when it is a terminal;
     ``force_progress`` draws it anyway. ``summary`` prints bad lines (the first
@@ -62,33 +68,43 @@ def replay(
     ``compare_policy`` of every account-channel whose decisions differ. ``keep_state``
     keeps the guard's final state in ``result.store``.
 
-    Raises :class:`offline.errors.ReplayInputError` if the file cannot be read, and
+    Raises :class:`offline.errors.ReplayInputError` if the input cannot be read, and
     :class:`offline.errors.ReportError` (before replaying) if the report cannot be written.
     """
+    source = FileInput(source) if isinstance(source, (str, Path)) else source
     out = out if out is not None else sys.stdout.buffer
     err = err if err is not None else sys.stderr
     started = time.monotonic()
     if report_path is not None:
         _check_writable(Path(report_path))
+
+    def bar(label: str) -> Progress:
+        return Progress.auto(
+            source.total, err, label=label, allowed=progress, force=force_progress,
+            unit=source.unit,
+        )  # fmt: skip
+
     try:
-        size = Path(path).stat().st_size
-        bar = Progress.auto(size, err, label="scan", allowed=progress, force=force_progress)
-        found = scan(path, bar)
-        bar.close()
+        scanning = bar("scan")
+        found = scan(source, scanning)
+        scanning.close()
     except OSError as exc:
-        raise ReplayInputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    result = ReplayResult(str(path), policy.version, first=found.first, last=found.last)
-    run = Driver(found, policy, compare_policy, allowance, result, out, summary)
-    bar = Progress.auto(found.size, err, label="replay", allowed=progress, force=force_progress)
+        raise ReplayInputError(f"{source.name}: cannot read: {exc.strerror or exc}") from exc
+    result = ReplayResult(
+        source.name, policy.version, unit=_UNITS[source.unit], first=found.first, last=found.last
+    )
+    run = Driver(source, found, policy, compare_policy, allowance, result, out, summary)
+    replaying = bar("replay")
     try:
-        run.pass_two(path, bar)
+        run.pass_two(replaying)
     except BrokenPipeError:
-        raise  # stdout's reader went away: the caller's business, not the file's
+        raise  # stdout's reader went away: the caller's business, not the input's
     except OSError as exc:
-        raise ReplayInputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        raise ReplayInputError(f"{source.name}: cannot read: {exc.strerror or exc}") from exc
     finally:
-        bar.close()
+        replaying.close()
     run.finish()
+    result.notes = source.notes()
     if keep_state:
         result.store = run.lane.store
     result.seconds = time.monotonic() - started
@@ -106,6 +122,10 @@ def replay(
         err.write(format_summary(result))
         err.flush()
     return result
+
+
+#: What a replay's summary calls the entries of an input, by what its progress counts.
+_UNITS = {"bytes": "lines", "records": "records"}
 
 
 def _check_writable(path: Path) -> None:

@@ -59,8 +59,8 @@ def _page(result: ReplayResult, entries: list[_Entry], policy: Policy) -> str:
     )
     sections = "".join(_section(e, policy) for e in entries)
     body = (
-        f"<h1>Sendguard replay report</h1><p>File <code>{escape(result.path)}</code>, "
-        f"policy <code>{escape(policy.version)}</code>, {result.lines:,} lines, "
+        f"<h1>Sendguard replay report</h1><p>Input <code>{escape(result.path)}</code>, "
+        f"policy <code>{escape(policy.version)}</code>, {result.lines:,} {result.unit}, "
         f"{result.accounts:,} accounts, {len(entries)} suspended account-channels. "
         f"Generated {generated()}.</p>"
         + legend(

@@ -19,7 +19,12 @@ class ReplayResult:
     """What a replay did; the same numbers the summary on stderr shows."""
 
     path: str
+    """What was replayed: a file's path, or the input topics and their time window."""
     policy_version: str
+    unit: str = "lines"
+    """What ``lines`` counts: lines of a file, or records of the input topics."""
+    notes: list[str] = field(default_factory=list)
+    """What the input says of its reading (records outside the window, topics missing)."""
     lines: int = 0
     accepted: int = 0
     duplicates: int = 0
@@ -32,7 +37,8 @@ class ReplayResult:
     decisions: list[Decision] = field(default_factory=list)
     by_action_reason: Counter[tuple[str, str]] = field(default_factory=Counter)
     rejects_by_reason: Counter[str] = field(default_factory=Counter)
-    bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    bad_lines: list[tuple[str, str]] = field(default_factory=list)
+    """(where, reason) of the first bad lines: ``line 12``, ``email.bounce[2]@1234``."""
     states: dict[str, Counter[str]] = field(default_factory=dict)
     first: datetime | None = None
     last: datetime | None = None

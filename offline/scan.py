@@ -1,4 +1,4 @@
-"""Pass 1 of a replay: where each topic's lines are, and when, without holding the file.
+"""Pass 1 of a replay: where each topic's lines are, and when, without holding the input.
 
 The replay's watermark needs, per input topic, the line after which the topic has nothing
 left (``finish``). Following the letter of that alone, a *sparse* topic (a spam-trap hit
@@ -14,30 +14,17 @@ allowance), and the gaps are bounded by the file's time span, not by its size.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-import msgspec
-from msgspec import UNSET
-
-from schemas.timefmt import TimestampError, parse_rfc3339
+from offline.head import event_time
+from offline.inputs import FileInput, ReplayInput
 from schemas.types import TOPIC_KINDS
 
 #: A topic silent for longer than this (in event time) announces its next line's time.
 GAP = timedelta(minutes=5)
-
-
-class _Head(msgspec.Struct):
-    """The two fields pass 1 needs; msgspec skips the rest of the line unparsed."""
-
-    topic: Any = UNSET
-    occurred_at: Any = UNSET
-
-
-_HEAD = msgspec.json.Decoder(_Head)
 
 
 @dataclass
@@ -49,10 +36,12 @@ class TopicScan:
 
 @dataclass
 class FileScan:
-    """What pass 1 learnt; ``announcements`` maps a line number to (topic, next time)."""
+    """What pass 1 learnt; ``announcements`` maps a line number to (topic, next time).
+
+    "Line" is an entry of the input: a line of a file, a record of the input topics.
+    """
 
     lines: int = 0
-    size: int = 0
     topics: dict[str, TopicScan] = field(default_factory=dict)
     first: datetime | None = None
     last: datetime | None = None
@@ -66,50 +55,22 @@ class FileScan:
         return by_line
 
 
-def head(line: bytes) -> _Head | None:
-    """The ``topic`` and raw ``occurred_at`` of a line, or None if it is not a JSON object."""
-    try:
-        return _HEAD.decode(line)
-    except (msgspec.DecodeError, ValueError):
-        return None
-
-
-def read_lines(fh: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    """Numbered lines (from 1), blank ones skipped: they are not events."""
-    for number, line in enumerate(fh, 1):
-        if line.strip():
-            yield number, line
-
-
-def scan(path: str | Path, progress: Any = None) -> FileScan:
-    """Pass 1 over ``path``; ``progress`` (optional) gets ``update(bytes_read)``."""
+def scan(source: ReplayInput | str | Path, progress: Any = None) -> FileScan:
+    """Pass 1 over ``source`` (a file's path or an input); ``progress`` (optional) gets
+    ``update(amount_read)``."""
+    source = FileInput(source) if isinstance(source, (str, Path)) else source
     result = FileScan()
-    done = 0
-    with open(path, "rb") as fh:
-        for number, line in read_lines(fh):
-            done += len(line)
-            result.lines = number
-            if progress is not None and number % 4096 == 0:
-                progress.update(done)
-            wire = head(line)
-            if wire is None or not isinstance(wire.topic, str) or wire.topic not in TOPIC_KINDS:
-                continue
-            topic = result.topics.setdefault(wire.topic, TopicScan())
-            previous, topic.last_line = topic.last_line, number
-            at = _time(wire.occurred_at)
-            if at is not None:
-                _place(result, wire.topic, topic, previous, at)
-        result.size = done
+    for entry in source.entries(progress):
+        result.lines = entry.number
+        name = entry.topic
+        if not isinstance(name, str) or name not in TOPIC_KINDS:
+            continue
+        topic = result.topics.setdefault(name, TopicScan())
+        previous, topic.last_line = topic.last_line, entry.number
+        at = event_time(entry.occurred_at)
+        if at is not None:
+            _place(result, name, topic, previous, at)
     return result
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_rfc3339(value)
-    except TimestampError:
-        return None
 
 
 def _place(result: FileScan, name: str, topic: TopicScan, previous: int, at: datetime) -> None:

@@ -229,7 +229,8 @@ def format_summary(r: ReplayResult) -> str:
     events = ("", read, r.accepted, r.duplicates, r.rejected, r.account_records)
     lines = [
         f"replay: {r.path} under policy {r.policy_version}{span}",
-        f"  {r.lines:,} lines in {r.seconds:.1f} s ({r.events_per_second:,.0f} lines/s)",
+        *(f"  {note}" for note in r.notes),
+        f"  {r.lines:,} {r.unit} in {r.seconds:.1f} s ({r.events_per_second:,.0f} {r.unit}/s)",
         "",
         *_table(
             [("events", "read", "accepted", "duplicates", "rejected", "account records"), events]
@@ -240,7 +241,7 @@ def format_summary(r: ReplayResult) -> str:
         lines.append(f"  appeal records: {r.appeal_records:,}, of which {r.restores:,} "
                      "restored a channel")  # fmt: skip
     if len(r.bad_lines) < r.rejected:
-        lines.append(f"  (first {len(r.bad_lines)} bad lines shown above; "
+        lines.append(f"  (first {len(r.bad_lines)} bad {r.unit} shown above; "
                      f"{r.rejected - len(r.bad_lines):,} more)")  # fmt: skip
     lines += ["", "decisions by action and reason"]
     rows = sorted(r.by_action_reason.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1]))

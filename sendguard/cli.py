@@ -12,11 +12,15 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from localkafka.broker import default_broker
 from localkafka.jars import KAFKA_VERSION, KafkaSetupError
 from schemas.errors import SendguardError
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from offline.window import TimeWindow
 
 
 class CliError(SendguardError):
@@ -68,30 +72,65 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from offline.inputs import FileInput
+    from offline.kafka_input import KafkaInput
     from offline.replay import replay
     from policy import load_policy
 
-    if not Path(args.file).is_file():
-        raise CliError(f"{args.file}: no such file")
+    source: FileInput | KafkaInput
+    if args.from_kafka:
+        if args.file is not None:
+            raise CliError(f"give an event file or --from-kafka, not both ({args.file!r})")
+        source = KafkaInput(
+            settings.kafka_bootstrap, settings.topic_prefix, _window(args.since, args.until)
+        )
+    else:
+        if args.file is None:
+            raise CliError("give an event file, or --from-kafka to read the input topics")
+        if args.since is not None or args.until is not None:
+            raise CliError("--since and --until select from the input topics: add --from-kafka")
+        if not Path(args.file).is_file():
+            raise CliError(f"{args.file}: no such file")
+        source = FileInput(args.file)
     if args.allowance_seconds < 0:
         raise CliError("--allowance-seconds must not be negative")
     policy = load_policy(args.policy or settings.policy_path)
     other = load_policy(args.compare) if args.compare else None
     try:
-        replay(
-            args.file,
-            policy,
-            allowance=timedelta(seconds=args.allowance_seconds),
-            progress=not args.quiet,
-            force_progress=args.progress,
-            summary=not args.quiet,
-            compare_policy=other,
-            report_path=args.report,
-        )
+        with source:  # connects to Kafka, for --from-kafka
+            replay(
+                source,
+                policy,
+                allowance=timedelta(seconds=args.allowance_seconds),
+                progress=not args.quiet,
+                force_progress=args.progress,
+                summary=not args.quiet,
+                compare_policy=other,
+                report_path=args.report,
+            )
     except BrokenPipeError:
         # Whoever read stdout went away (``| head``): stop quietly, as cat would.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def _iso_time(text: str, option: str) -> datetime:
+    """An ISO date or time from the command line; UTC when it has no offset."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"{option}: not an ISO date or time: {text!r}") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _window(since: str | None, until: str | None) -> TimeWindow:
+    from offline.window import TimeWindow
+
+    start = None if since is None else _iso_time(since, "--since")
+    end = None if until is None else _iso_time(until, "--until")
+    if start is not None and end is not None and start >= end:
+        raise CliError(f"--since ({since}) must be before --until ({until})")
+    return TimeWindow(start, end)
 
 
 def _start_time(text: str | None, days: int) -> datetime:
@@ -99,11 +138,7 @@ def _start_time(text: str | None, days: int) -> datetime:
 
     if text is None:
         return default_start(days)
-    try:
-        start = datetime.fromisoformat(text)
-    except ValueError:
-        raise CliError(f"--start: not an ISO date or time: {text!r}") from None
-    return start if start.tzinfo is not None else start.replace(tzinfo=UTC)
+    return _iso_time(text, "--start")
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
@@ -166,9 +201,26 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(run=_token)
 
     replay = sub.add_parser(
-        "replay", help="run the policy over a JSON-lines event file, print decisions"
+        "replay",
+        help="run the policy over a JSON-lines event file or the input topics, print decisions",
     )
-    replay.add_argument("file", help="JSON lines: one input event plus its 'topic' per line")
+    replay.add_argument(
+        "file", nargs="?", help="JSON lines: one input event plus its 'topic' per line"
+    )
+    replay.add_argument(
+        "--from-kafka", action="store_true",
+        help="read the input topics at SENDGUARD_KAFKA_BOOTSTRAP (SENDGUARD_TOPIC_PREFIX) "
+        "instead of a file; no consumer group, nothing committed",
+    )  # fmt: skip
+    replay.add_argument(
+        "--since", metavar="ISO",
+        help="with --from-kafka: events that occurred at or after this date or time "
+        "(UTC if no offset)",
+    )  # fmt: skip
+    replay.add_argument(
+        "--until", metavar="ISO",
+        help="with --from-kafka: events that occurred before this date or time (UTC if no offset)",
+    )  # fmt: skip
     replay.add_argument("--policy", help="policy TOML (default: SENDGUARD_POLICY or built-in)")
     replay.add_argument("--compare", metavar="POLICY", help="also run this policy and compare")
     replay.add_argument(

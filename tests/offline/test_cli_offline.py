@@ -89,6 +89,13 @@ def test_replay_compare_with_report_writes_the_comparison_report(
     ("args", "message"),
     [
         (("replay", "/nonexistent/events.jsonl"), "/nonexistent/events.jsonl: no such file"),
+        (("replay",), "give an event file, or --from-kafka to read the input topics"),
+        (("replay", "x.jsonl", "--from-kafka"), "give an event file or --from-kafka, not both"),
+        (("replay", "x.jsonl", "--until", "2026-11-01"),
+         "--since and --until select from the input topics: add --from-kafka"),
+        (("replay", "--from-kafka", "--since", "soon"), "--since: not an ISO date or time: 'soon'"),
+        (("replay", "--from-kafka", "--since", "2026-11-02", "--until", "2026-11-01T12:00"),
+         "--since (2026-11-02) must be before --until (2026-11-01T12:00)"),
         (("simulate", "--accounts", "2", "--seed", "1", "--out", "/x.jsonl", "--start", "soon"),
          "--start: not an ISO date or time: 'soon'"),
         (("simulate", "--accounts", "2", "--seed", "1", "--out", "/nonexistent/dir/x.jsonl"),

@@ -107,6 +107,7 @@ class Block:
             raise ImportError(f"layering: {name} must not be imported here")
 sys.meta_path.insert(0, Block())
 import offline.replay, offline.simulate, offline.report
+import offline.kafka_input, offline.kafka_reader, offline.merge, offline.window
 print("ok")
 """
     result = subprocess.run(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from api.auth import authenticate, mint_account_token
+from localkafka.probe import free_port
 from streams.settings import Secret, Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +50,12 @@ def test_bad_policy_file_fails_before_touching_kafka(tmp_path: Path) -> None:
         run_cli("worker", SENDGUARD_POLICY=str(policy)),
         "'marketing.suspend.hard_bounce_rate' is a rate and must be between 0 and 1",
     )
+
+
+def test_replay_from_a_broker_that_does_not_answer_is_a_clear_error() -> None:
+    result = run_cli("replay", "--from-kafka", SENDGUARD_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}")
+    assert_clean_error(result, "cannot reach Kafka at 127.0.0.1:")
+    assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
 
 
 def test_token_needs_a_secret() -> None:
