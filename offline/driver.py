@@ -133,7 +133,7 @@ class Driver:
         """A record of ``sendguard.appeals``: an approved one restores its channel."""
         try:
             appeal = decode_appeal_outcome(entry.raw or b"")
-        except msgspec.ValidationError as exc:
+        except msgspec.DecodeError as exc:  # broken JSON, or a record of the wrong shape
             raise InvalidEvent(f"not an appeal record: {exc}") from None
         self.result.appeal_records += 1
         if appeal.status != "restored" or appeal.decided_at is None:

@@ -1,4 +1,5 @@
-"""The two fields a replay reads of every line or record before parsing it in full."""
+"""What a replay reads of every line or record before parsing it in full: its topic and
+its time."""
 
 from __future__ import annotations
 
@@ -37,3 +38,21 @@ def event_time(value: Any) -> datetime | None:
         return parse_rfc3339(value)
     except TimestampError:
         return None
+
+
+class _AppealHead(msgspec.Struct):
+    decided_at: Any = UNSET
+    filed_at: Any = UNSET
+
+
+_APPEAL_HEAD = msgspec.json.Decoder(_AppealHead)
+
+
+def appeal_time(raw: bytes) -> datetime | None:
+    """When a ``sendguard.appeals`` record happened: its decision, or its filing while
+    pending; None if it says neither."""
+    try:
+        wire = _APPEAL_HEAD.decode(raw)
+    except (msgspec.DecodeError, ValueError):
+        return None
+    return event_time(wire.decided_at) or event_time(wire.filed_at)

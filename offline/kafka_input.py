@@ -1,18 +1,20 @@
 """The input topics of a broker as a replay's input: ``sendguard replay --from-kafka``.
 
-Every partition of the ``email.*`` topics and of the compacted ``accounts`` topic is read
-by a :class:`offline.kafka_reader.KafkaReader`: no consumer group, no committed offsets,
-so the workers' group is never touched. The range is fixed when the input opens: each
-partition from its first record of the window (:mod:`offline.window`) to its end offset
-at that moment, so both passes of the replay read the same records even while
-producers keep writing.
+Every partition of the ``email.*`` topics, of the compacted ``accounts`` topic and of the
+appeals audit trail (``sendguard.appeals``: approved appeals restore channels, as in a
+file) is read by a :class:`offline.kafka_reader.KafkaReader`: no consumer group, no
+committed offsets, so the workers' group is never touched. The range is fixed when the
+input opens: each partition from its first record of the window (:mod:`offline.window`)
+to its end offset at that moment, so both passes of the replay read the same records
+even while producers keep writing.
 
 * ``accounts`` is read whole and first (metadata is the accounts' state, not history: a
   compacted topic keeps only its latest values anyway, and the window does not apply),
   once, and kept for the second pass, so compaction between the passes cannot change it.
-* The ``email.*`` partitions are merged in event-time order (:mod:`offline.merge`) and
-  read again for the second pass; a partition that then yields another number of records
-  (retention deleted its start meanwhile) is an error, not a different replay.
+* The ``email.*`` and appeals partitions are merged in event-time order
+  (:mod:`offline.merge`) and read again for the second pass; a partition that then
+  yields another number of records (retention deleted its start meanwhile) is an error,
+  not a different replay.
 
 The records are framed as the worker frames them (the topic is the record's, a null
 value is an empty message, a tombstone on ``accounts`` deletes the metadata) and
@@ -33,6 +35,7 @@ from offline.kafka_reader import KafkaReader
 from offline.merge import EventTimeMerge, Record
 from offline.progress import Progress, Unit
 from offline.window import TimeWindow
+from schemas.appeals import APPEALS_TOPIC
 from schemas.errors import InvalidEvent
 from schemas.parse import parse_event
 from schemas.types import ACCOUNTS_TOPIC, TOPIC_KINDS, Event
@@ -98,7 +101,7 @@ class KafkaInput:
 
     @property
     def name(self) -> str:
-        topics = f"{self.prefix}email.* and {self.prefix}{ACCOUNTS_TOPIC}"
+        topics = f"{self.prefix}email.*, {ACCOUNTS_TOPIC}, {APPEALS_TOPIC}"
         window = "every event" if self.window.whole else self.window.describe()
         return f"kafka {self.bootstrap} ({topics}), {window}"
 
@@ -107,7 +110,8 @@ class KafkaInput:
         return sum(span.size for span in (*self._accounts, *self._events))
 
     def entries(self, bar: Progress | None = None) -> Iterator[Entry]:
-        """``accounts`` first, then the merged ``email.*`` records of the window."""
+        """``accounts`` first, then the merged ``email.*`` and appeals records of the
+        window."""
         self._reader.consumed = 0
         number = 0
         for record in self._account_records_read(bar):
@@ -144,7 +148,7 @@ class KafkaInput:
         read = [span for span in (*self._accounts, *self._events) if span.size]
         notes = [f"{self.total:,} records read from {len(read)} partitions"]
         if not self.window.whole:
-            notes.append(f"{self.outside:,} records of email.* outside the window skipped")
+            notes.append(f"{self.outside:,} records outside the window skipped")
         if self.missing:
             notes.append(f"topics not found, read as empty: {', '.join(self.missing)}")
         return notes
@@ -152,7 +156,7 @@ class KafkaInput:
     # -- the plan: which offsets of which partitions ---------------------------------------
 
     def _plan(self) -> None:
-        names = {self.prefix + topic: topic for topic in (*TOPIC_KINDS, ACCOUNTS_TOPIC)}
+        names = {self.prefix + t: t for t in (*TOPIC_KINDS, ACCOUNTS_TOPIC, APPEALS_TOPIC)}
         found = self._reader.partitions(list(names))
         self.missing = [name for name in names if name not in found]
         if not any(self.prefix + topic in found for topic in TOPIC_KINDS):

@@ -2,23 +2,23 @@
 
 Kafka orders records only within a partition; a replay needs one sequence. The sequence
 that makes a replay from the topics equal to the replay of a file is the file's own
-order, and the files Sendguard writes (``write_jsonl``, from ``simulate``) and exports
-sort their events by ``occurred_at``: the replay's watermark (one source per topic,
-``allowance`` of disorder) and its event-time clock are built for that order. Reading
-partition after partition instead would put a topic's partitions days apart and make
-most of them late.
+order, and the files Sendguard writes (``write_jsonl``, from ``simulate``) sort their
+events by ``occurred_at``: the replay's watermark (one source per topic, ``allowance``
+of disorder) and its event-time clock are built for that order. Reading partition after
+partition instead would put a topic's partitions days apart and make most events late.
 
-So the partitions are merged by ``occurred_at``: the head record with the earliest time
-comes next; equal times go by partition (topics in contract order, then partition
-number), so the order is the same on every pass. Each partition's own order is kept:
-a retried event (the same ``occurred_at`` as its first copy, published later) comes
-straight after the record it follows in its partition, and a record whose time cannot be
-read (broken JSON) keeps the time of the record before it in its partition. Where such
-a record or retry sits among the other partitions, or which of two events of the same
-millisecond comes first, can differ from a file's order; it can move a watermark release
-by a line, hence a ``decided_at`` and the order of decisions printed in the same
-instant, never what is decided (the guard counts each account's events in
-(occurred_at, event_id) order).
+So the partitions are merged by ``occurred_at`` (a ``sendguard.appeals`` record by its
+``decided_at``, or ``filed_at`` while pending: where a file of the audit trail puts it):
+the head record with the earliest time comes next; equal times go by partition (topics
+in contract order, then partition number), so the order is the same on every pass. Each
+partition's own order is kept: a retried event (the same ``occurred_at`` as its first
+copy, published later) comes straight after the record it follows in its partition, and
+a record whose time cannot be read (broken JSON) keeps the time of the record before it
+in its partition. Where such a record sits among the other partitions, or which of two
+events of the same millisecond comes first, can differ from a file's order; that can
+move a watermark release by a record, hence a ``decided_at`` and the order of decisions
+printed at the same instant, not what is decided: the guard counts each account's
+events in (occurred_at, event_id) order, and in a time-ordered stream none is late.
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ from typing import Any, NamedTuple
 
 from msgspec import UNSET
 
-from offline.head import event_time, head
+from offline.head import appeal_time, event_time, head
 from offline.inputs import Entry
 from offline.window import TimeWindow
 from policy.ordering import BEGINNING
+from schemas.appeals import APPEALS_TOPIC
 
 
 class Record(NamedTuple):
@@ -70,7 +71,10 @@ class EventTimeMerge:
             for record in streams[index]:
                 wire = None if record.value is None else head(record.value)
                 occurred_at = UNSET if wire is None else wire.occurred_at
-                at = event_time(occurred_at)
+                if record.topic == APPEALS_TOPIC:
+                    at = None if record.value is None else appeal_time(record.value)
+                else:
+                    at = event_time(occurred_at)
                 if at is None:
                     at = last[index]
                     selected = self.window.whole or self.window.holds_stamp(record.timestamp)

@@ -22,10 +22,13 @@ from offline.replay import replay
 from offline.simulate import Item, simulate, write_jsonl
 from offline.window import TimeWindow
 from policy import load_policy
+from schemas.appeals import APPEALS_TOPIC
 from schemas.types import ACCOUNTS_TOPIC, TOPIC_KINDS
 from sendguard.cli import main
 from tests.integration.chaos import comparable, describe_difference
 from tests.integration.kafka_io import create_topics
+from tests.offline.test_replay_restores import PROBATION, appeal
+from tests.offline.test_replay_restores import month as restored_month
 
 pytestmark = pytest.mark.integration
 
@@ -123,7 +126,7 @@ def test_replay_from_kafka_equals_the_file_replay_whole_and_in_a_window(
     assert got_window == want_window, describe_difference(got_window, want_window)
     assert counts(kafka_window) == counts(file_window)
     skipped = len(items) - selected
-    assert f"{skipped:,} records of email.* outside the window skipped" in kafka_window
+    assert f"{skipped:,} records outside the window skipped" in kafka_window
 
     # Read with no consumer group: nothing the workers' group could notice.
     assert asyncio.run(groups(kafka_bootstrap)) == groups_before
@@ -171,6 +174,35 @@ def test_since_seeks_each_partition_by_the_record_stamps(
         assert source.outside == stamped_late_enough - in_window
     assert (result.accepted, result.rejected, result.account_records) == (in_window, 0, accounts)
     assert result.first is not None and result.first >= since
+
+
+def test_restores_from_the_appeals_audit_trail_apply_as_in_the_file(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path,
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """``sendguard.appeals`` is read with the input topics: the approved appeal restores
+    the channel at its ``decided_at`` and probation follows, as in the file's replay."""
+    items = restored_month([appeal("pending", 14_000), appeal("restored", 15_000)])
+    names = [topic_prefix + t for t in (*TOPIC_KINDS, ACCOUNTS_TOPIC, APPEALS_TOPIC)]
+    asyncio.run(create_topics(kafka_bootstrap, names, partitions=2))
+    to_kafka(items, kafka_bootstrap, topic_prefix, progress=None)
+    path = tmp_path / "month.jsonl"
+    write_jsonl(items, path)
+    policy = tmp_path / "probation.toml"
+    policy.write_text(PROBATION)
+
+    def replay(*args: str) -> tuple[dict[str, Any], str]:
+        return run([*args, "--policy", str(policy)], capfd, monkeypatch, kafka_bootstrap,
+                   topic_prefix)  # fmt: skip
+
+    want, file_summary = replay(str(path))
+    got, kafka_summary = replay("--from-kafka")
+    assert [(d["action"], d["evidence"].get("probation_factor")) for d in want.values()] == [
+        ("warn", None), ("suspend", None), ("restore", None), ("warn", 0.5), ("suspend", 0.5),
+    ]  # fmt: skip
+    assert got == want, describe_difference(got, want)
+    restored = "appeal records: 2, of which 1 restored a channel"
+    assert restored in file_summary and restored in kafka_summary
 
 
 def test_replay_from_topics_that_do_not_exist_is_a_clear_error(

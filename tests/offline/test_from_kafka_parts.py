@@ -128,6 +128,22 @@ def test_a_retry_and_a_broken_record_follow_the_record_before_them() -> None:
     assert len(order) == 14
 
 
+def test_an_appeal_record_comes_at_its_decision_or_while_pending_at_its_filing() -> None:
+    deliveries = [record("email.delivery", 0, i, ev("email.delivery", f"d{i}", i * 10))
+                  for i in range(5)]  # fmt: skip
+    trail = [
+        record("sendguard.appeals", 0, 0, {"appeal_id": "a1", "status": "pending",
+                                           "filed_at": at(15), "decided_at": None}),
+        record("sendguard.appeals", 0, 1, {"appeal_id": "a1", "status": "restored",
+                                           "filed_at": at(15), "decided_at": at(35)}),
+    ]  # fmt: skip
+    assert merged([deliveries, trail]) == [
+        "email.delivery[0]@0", "email.delivery[0]@1", "sendguard.appeals[0]@0",
+        "email.delivery[0]@2", "email.delivery[0]@3", "sendguard.appeals[0]@1",
+        "email.delivery[0]@4",
+    ]  # fmt: skip
+
+
 def test_the_window_selects_by_occurred_at_and_broken_records_by_their_stamp() -> None:
     window = TimeWindow(T0 + timedelta(seconds=10), T0 + timedelta(seconds=30))
     inside, outside = millis(T0 + timedelta(seconds=20)), millis(T0 + timedelta(days=3))
