@@ -86,7 +86,7 @@ class KafkaInput:
         self._counts: dict[tuple[str, int], int] = {}
 
     def __enter__(self) -> KafkaInput:
-        self._reader.__enter__()
+        self._reader.open()
         try:
             self._plan()
         except BaseException:
@@ -101,7 +101,7 @@ class KafkaInput:
 
     @property
     def name(self) -> str:
-        topics = f"{self.prefix}email.*, {ACCOUNTS_TOPIC}, {APPEALS_TOPIC}"
+        topics = ", ".join(self.prefix + t for t in ("email.*", ACCOUNTS_TOPIC, APPEALS_TOPIC))
         window = "every event" if self.window.whole else self.window.describe()
         return f"kafka {self.bootstrap} ({topics}), {window}"
 
@@ -194,7 +194,8 @@ class KafkaInput:
     def _partition(self, span: _Span) -> Iterator[Record]:
         """The records of one partition's span, in offset order."""
         count = 0
-        for record in self._reader.read(self.prefix + span.topic, span.partition, *_ends(span)):
+        read = self._reader.read(self.prefix + span.topic, span.partition, span.start, span.end)
+        for record in read:
             count += 1
             yield Record(
                 span.topic, span.partition, record.offset, record.timestamp, record.key,
@@ -207,7 +208,3 @@ class KafkaInput:
                 f"second pass, {before:,} on the first; the broker deleted or compacted "
                 "records while the replay read them (retention?); run it again"
             )
-
-
-def _ends(span: _Span) -> tuple[int, int]:
-    return span.start, span.end

@@ -36,7 +36,8 @@ BUFFERED = 4096
 
 
 class KafkaReader:
-    """Use as a context manager: entering starts the loop and connects."""
+    """Use as a context manager (or ``open`` and ``close``): opening starts the loop's
+    thread and connects."""
 
     def __init__(self, bootstrap: str, *, timeout: float = 30.0) -> None:
         self.bootstrap = bootstrap
@@ -53,6 +54,10 @@ class KafkaReader:
         self._log_level = logging.NOTSET
 
     def __enter__(self) -> KafkaReader:
+        return self.open()
+
+    def open(self) -> KafkaReader:
+        """Start the loop's thread and connect (``close`` undoes it)."""
         # aiokafka logs each failed connection attempt; the errors raised here say it once.
         self._log_level = _AIOKAFKA_LOG.level
         _AIOKAFKA_LOG.setLevel(logging.CRITICAL)
