@@ -16,6 +16,11 @@ both here:
   :func:`verdict` sees the hole (a batch starting past the next offset expected) and has
   the partition re-read from that offset.
 
+A dropped batch with nothing after it (a partition's last records) shows no hole: no
+later batch comes. While the guard is idle, :func:`never_delivered` compares what it
+took with the partition's end, and the partition is read again from the first record
+not taken; the re-read is taken whatever offset it starts at (records may be gone).
+
 A hole can also be in the log itself (records removed by compaction, transaction
 markers): the re-read then starts past the expected offset again, no further than the
 batch that showed the hole, and is taken. Batches that come after the one that showed the
@@ -55,6 +60,26 @@ def verdict(first: int, taken_through: int | None, rewind: Rewind | None) -> Ver
     if taken_through is None or first <= taken_through + 1:
         return "take"
     return "rewind"
+
+
+#: ``Rewind.seen`` of a re-read started while idle: any batch after it is the re-read.
+ANY_BATCH = 2**62
+
+
+def never_delivered(
+    taken_through: int | None, start: int | None, highwater: int | None
+) -> int | None:
+    """The first offset of records the consumer has but never delivered, if any.
+
+    ``taken_through``: the last offset taken (this assignment), ``start``: where reading
+    started (the committed offset, or the log's start), ``highwater``: the partition's
+    end as the consumer last fetched it. Meaningful only while nothing is being
+    delivered: then records below the end and past what was taken were dropped.
+    """
+    expected = taken_through + 1 if taken_through is not None else start
+    if expected is None or highwater is None or highwater <= expected:
+        return None
+    return expected
 
 
 def not_taken(records: list[Any], taken_through: int | None) -> list[Any]:

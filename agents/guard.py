@@ -28,7 +28,7 @@ import msgspec
 from aiokafka import AIOKafkaProducer
 from faust.types import TP
 
-from agents.continuity import Rewind, not_taken, verdict
+from agents.continuity import ANY_BATCH, Rewind, never_delivered, not_taken, verdict
 from agents.envelope import PROGRESS
 from agents.ingest import Batch, Ingest, TopicNames, now_ms
 from agents.outbox import Outbox
@@ -48,6 +48,8 @@ FLUSH_INTERVAL_S = 0.2
 HOLD_BACK_RELEASE_S = 2.0
 #: Idle this long with batches still unacknowledged: the log says what holds them.
 UNACKED_REPORT_S = 20.0
+#: Idle this long while a partition has records never delivered: read them again.
+UNDELIVERED_AFTER_S = 3.0
 _REPORT_ENCODER = msgspec.json.Encoder()
 
 
@@ -330,6 +332,7 @@ class GuardAgent:
                         len(held_back), waiting)  # fmt: skip
             held_back.clear()
         self._report_unacked()
+        await self._read_undelivered()
         unknown = [tp for tp in self._assigned_inputs() if self._start_of(tp) is None]
         if unknown:
             self.log_starts.update(await self.rt.app.consumer.earliest_offsets(*unknown))
@@ -346,6 +349,30 @@ class GuardAgent:
             for partition in range(self.rt.input_partitions.get(self.events_topic, 0))
         ]
         await asyncio.gather(*futures)
+
+    async def _read_undelivered(self) -> None:
+        """faust can drop a fetched batch that nothing follows (``agents.continuity``):
+        when idle, a partition whose end is past what was taken is read again from there."""
+        if self.working or time.monotonic() - self.last_take < UNDELIVERED_AFTER_S:
+            return
+        consumer = self.rt.app.consumer
+        batched = self.rt.app.batched_topics
+        for tp in consumer.assignment():
+            if (tp.topic not in batched or tp in self.rewinding or tp in self.seeks
+                    or tp in self.ingest.held_back):  # fmt: skip
+                continue
+            highwater = consumer.highwater(tp)
+            expected = never_delivered(self.taken_through.get(tp), self._start_of(tp), highwater)
+            if expected is None:
+                continue
+            log.warning("%s: records %d..%d were fetched but never delivered, and nothing "
+                        "else comes: reading from %d again", tp, expected, highwater - 1,
+                        expected)  # fmt: skip
+            self.rewinding[tp] = Rewind(expected, ANY_BATCH)
+            self.seeks[tp] = expected
+            self.metrics.rewinds.labels(topic=tp.topic).inc()
+        if self.seeks:
+            await self._seek()
 
     def _report_unacked(self) -> None:
         """Say, once per quiet spell, why batches stay unacknowledged while nothing comes:

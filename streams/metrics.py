@@ -100,7 +100,7 @@ class Metrics:
             f"{prefix}_consumer_rewinds",
             "Times the guard sent the consumer back to the next offset it expected on a "
             "partition, because the consumer had skipped records (a batch dropped in a "
-            "rebalance, or a hole in the log).",
+            "rebalance, or a hole in the log), or had records it never delivered.",
             ["topic"],
             registry=registry,
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from agents.continuity import Rewind, not_taken, verdict
+from agents.continuity import ANY_BATCH, Rewind, never_delivered, not_taken, verdict
 
 
 class Record(NamedTuple):
@@ -70,3 +70,23 @@ def test_a_hole_in_the_log_itself_is_taken_after_one_re_read() -> None:
     rewind = Rewind(expected=5224, seen=10349)
     assert verdict(10349, 5223, rewind) == "take"
     assert verdict(7000, 5223, rewind) == "take"
+
+
+def test_records_past_what_was_taken_were_never_delivered() -> None:
+    # Taken through 4; the partition ends at 7: 5 and 6 were dropped.
+    assert never_delivered(taken_through=4, start=0, highwater=7) == 5
+    # Nothing taken yet: from where reading started (the committed offset).
+    assert never_delivered(taken_through=None, start=3, highwater=5) == 3
+
+
+def test_nothing_is_undelivered_when_everything_was_taken_or_nothing_is_known() -> None:
+    assert never_delivered(taken_through=6, start=0, highwater=7) is None
+    assert never_delivered(taken_through=None, start=5, highwater=5) is None
+    assert never_delivered(taken_through=None, start=None, highwater=9) is None
+    assert never_delivered(taken_through=3, start=0, highwater=None) is None
+
+
+def test_a_re_read_started_while_idle_takes_whatever_offset_it_starts_at() -> None:
+    # Records 5.. may be gone (compaction, markers): the first batch after the seek ends
+    # the re-read, wherever it starts.
+    assert verdict(9, taken_through=4, rewind=Rewind(5, ANY_BATCH)) == "take"
