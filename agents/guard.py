@@ -48,8 +48,10 @@ FLUSH_INTERVAL_S = 0.2
 HOLD_BACK_RELEASE_S = 2.0
 #: Idle this long with batches still unacknowledged: the log says what holds them.
 UNACKED_REPORT_S = 20.0
-#: Idle this long while a partition has records never delivered: read them again.
+#: Idle this long while a partition has had records never delivered for at least
+#: UNDELIVERED_FOR_S (not merely fetched a moment ago): read them again.
 UNDELIVERED_AFTER_S = 3.0
+UNDELIVERED_FOR_S = 1.0
 _REPORT_ENCODER = msgspec.json.Encoder()
 
 
@@ -107,6 +109,8 @@ class GuardAgent:
         self.handled = 0
         self.working = False
         self.unacked_reported = 0.0
+        #: partition -> (first offset not delivered, when first seen so)
+        self.undelivered: dict[TP, tuple[int, float]] = {}
 
     # -- faust wiring -----------------------------------------------------------------
 
@@ -353,7 +357,9 @@ class GuardAgent:
     async def _read_undelivered(self) -> None:
         """faust can drop a fetched batch that nothing follows (``agents.continuity``):
         when idle, a partition whose end is past what was taken is read again from there."""
-        if self.working or time.monotonic() - self.last_take < UNDELIVERED_AFTER_S:
+        now = time.monotonic()
+        if self.working or now - self.last_take < UNDELIVERED_AFTER_S:
+            self.undelivered.clear()
             return
         consumer = self.rt.app.consumer
         batched = self.rt.app.batched_topics
@@ -364,7 +370,14 @@ class GuardAgent:
             highwater = consumer.highwater(tp)
             expected = never_delivered(self.taken_through.get(tp), self._start_of(tp), highwater)
             if expected is None:
+                self.undelivered.pop(tp, None)
                 continue
+            seen = self.undelivered.setdefault(tp, (expected, now))
+            if seen[0] != expected:
+                self.undelivered[tp] = (expected, now)
+            if seen[0] != expected or now - seen[1] < UNDELIVERED_FOR_S:
+                continue
+            del self.undelivered[tp]
             log.warning("%s: records %d..%d were fetched but never delivered, and nothing "
                         "else comes: reading from %d again", tp, expected, highwater - 1,
                         expected)  # fmt: skip
@@ -418,6 +431,7 @@ class GuardAgent:
             self.acked_through.pop(tp, None)
             self.taken_through.pop(tp, None)
             self.rewinding.pop(tp, None)
+            self.undelivered.pop(tp, None)
             self.seeks.pop(tp, None)
             self.ingest.held_back.discard(tp)
         gone = {tp.partition for tp in revoked if tp.topic == self.events_topic}
