@@ -34,7 +34,7 @@ from agents.ingest import Batch, Ingest, TopicNames, now_ms
 from agents.outbox import Outbox
 from agents.progress import ProgressReport
 from streams.app import Runtime
-from streams.faust_ext import ack_batch, committed_offset
+from streams.faust_ext import ack_batch, committed_offset, consumer_flowing, tables_recovered
 from tables.batch import TableBatch
 from tables.shadow import ShadowStore
 
@@ -49,9 +49,10 @@ HOLD_BACK_RELEASE_S = 2.0
 #: Idle this long with batches still unacknowledged: the log says what holds them.
 UNACKED_REPORT_S = 20.0
 #: Idle this long while a partition has had records never delivered for at least
-#: UNDELIVERED_FOR_S (not merely fetched a moment ago): read them again.
+#: UNDELIVERED_FOR_S with the tables recovered and the consumer's flow on (not merely
+#: fetched a moment ago, nor paused by faust's recovery): read them again.
 UNDELIVERED_AFTER_S = 3.0
-UNDELIVERED_FOR_S = 1.0
+UNDELIVERED_FOR_S = 2.0
 _REPORT_ENCODER = msgspec.json.Encoder()
 
 
@@ -358,10 +359,15 @@ class GuardAgent:
         """faust can drop a fetched batch that nothing follows (``agents.continuity``):
         when idle, a partition whose end is past what was taken is read again from there."""
         now = time.monotonic()
-        if self.working or now - self.last_take < UNDELIVERED_AFTER_S:
+        consumer = self.rt.app.consumer
+        if (
+            self.working
+            or now - self.last_take < UNDELIVERED_AFTER_S
+            or not tables_recovered(self.rt.app)
+            or not consumer_flowing(self.rt.app)
+        ):
             self.undelivered.clear()
             return
-        consumer = self.rt.app.consumer
         batched = self.rt.app.batched_topics
         for tp in consumer.assignment():
             if (tp.topic not in batched or tp in self.rewinding or tp in self.seeks

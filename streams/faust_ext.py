@@ -225,6 +225,12 @@ def tables_recovered(app: faust.App) -> bool:
     return bool(app.tables.recovery.completed.is_set())  # type: ignore[attr-defined]
 
 
+def consumer_flowing(app: faust.App) -> bool:
+    """Whether faust's consumer delivers records (it stops the flow during a rebalance)."""
+    # Consumer.flow_active is public, but absent from the ConsumerT protocol.
+    return bool(app.consumer.flow_active)  # type: ignore[attr-defined]
+
+
 def faust_main(app: faust.App, argv: list[str]) -> NoReturn:
     """Run Faust's command line (``worker …``) on ``app`` with ``argv``.
 
