@@ -51,8 +51,8 @@ UNACKED_REPORT_S = 20.0
 #: Idle this long while a partition has had records never delivered for at least
 #: UNDELIVERED_FOR_S with the tables recovered and the consumer's flow on (not merely
 #: fetched a moment ago, nor paused by faust's recovery): read them again.
-UNDELIVERED_AFTER_S = 3.0
-UNDELIVERED_FOR_S = 2.0
+UNDELIVERED_AFTER_S = 5.0
+UNDELIVERED_FOR_S = 5.0
 _REPORT_ENCODER = msgspec.json.Encoder()
 
 
@@ -384,9 +384,9 @@ class GuardAgent:
             if seen[0] != expected or now - seen[1] < UNDELIVERED_FOR_S:
                 continue
             del self.undelivered[tp]
-            log.warning("%s: records %d..%d were fetched but never delivered, and nothing "
-                        "else comes: reading from %d again", tp, expected, highwater - 1,
-                        expected)  # fmt: skip
+            log.warning("%s: records %d..%d not delivered for %.0f s while the guard is idle "
+                        "(faust may have dropped a fetched batch): reading from %d again", tp,
+                        expected, highwater - 1, now - seen[1], expected)  # fmt: skip
             self.rewinding[tp] = Rewind(expected, ANY_BATCH)
             self.seeks[tp] = expected
             self.metrics.rewinds.labels(topic=tp.topic).inc()
