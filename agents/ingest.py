@@ -49,7 +49,7 @@ from policy.guard import Guard, Position, Step
 from policy.held import HeldEvents
 from schemas.appeals import DecideAppeal, FileAppeal
 from schemas.errors import InvalidEvent
-from schemas.parse import dead_letter, encode, parse_account, parse_event
+from schemas.parse import dead_letter, encode, parse_account, parse_event, tombstone_account
 from schemas.types import AccountMeta, Event
 from streams import topics as t
 from streams.commands import CommandResult
@@ -462,13 +462,7 @@ def _account_record(record: Any) -> AccountMeta | MetaDeleted:
     """An ``accounts`` record: metadata, or a tombstone (a null value) deleting it."""
     if record.value is not None:
         return parse_account(record.value)
-    try:
-        account_id = record.key.decode() if record.key else ""
-    except UnicodeDecodeError:
-        account_id = ""
-    if not account_id:
-        raise InvalidEvent("a tombstone (null value) without an account id as its key")
-    return MetaDeleted(account_id)
+    return MetaDeleted(tombstone_account(record.key))
 
 
 def _appended_at(record: Any) -> int | None:

@@ -30,7 +30,7 @@ from policy.ordering import Watermarks
 from schemas.appeals import APPEALS_TOPIC, decode_appeal_outcome
 from schemas.codec import encode
 from schemas.errors import InvalidEvent
-from schemas.parse import parse_account
+from schemas.parse import parse_account, tombstone_account
 from schemas.types import ACCOUNTS_TOPIC, Decision
 
 MAX_BAD_LINES_SHOWN = 20
@@ -146,12 +146,7 @@ class Driver:
     def _account(self, entry: Entry) -> None:
         """Metadata, or a tombstone on ``accounts`` deleting it (as the worker reads them)."""
         if entry.raw is None:
-            try:
-                account_id = (entry.key or b"").decode()
-            except UnicodeDecodeError:
-                account_id = ""
-            if not account_id:
-                raise InvalidEvent("a tombstone (null value) without an account id as its key")
+            account_id = tombstone_account(entry.key)
             self.result.account_records += 1
             for lane in self.lanes:
                 lane.meta_deleted(account_id)

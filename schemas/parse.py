@@ -153,6 +153,17 @@ def parse_account(raw: Raw | Mapping[str, Any]) -> AccountMeta:
     )
 
 
+def tombstone_account(key: bytes | None) -> str:
+    """The account a tombstone (a null value) on the ``accounts`` topic deletes: its key."""
+    try:
+        account_id = key.decode() if key else ""
+    except UnicodeDecodeError:
+        account_id = ""
+    if not account_id:
+        raise InvalidEvent("a tombstone (null value) without an account id as its key")
+    return account_id
+
+
 def _load(raw: Raw | Mapping[str, Any], wire: type[_Wire]) -> _Wire:
     """Decode a message, within the size limit, that must be a JSON object."""
     if isinstance(raw, (bytes, bytearray, memoryview, str)):
