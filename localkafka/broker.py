@@ -47,7 +47,6 @@ transaction.state.log.num.partitions=1
 group.initial.rebalance.delay.ms=0
 log.cleaner.dedupe.buffer.size=16777216
 auto.create.topics.enable=true
-message.max.bytes=8388608
 """
 
 

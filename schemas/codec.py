@@ -11,9 +11,8 @@ import re
 import msgspec
 
 from schemas.errors import InvalidEvent
+from schemas.limits import MAX_DEAD_LETTER_RAW_BYTES
 from schemas.types import AccountMeta, DeadLetter, Event
-
-MAX_DEAD_LETTER_RAW_BYTES = 64 * 1024
 
 _encoder = msgspec.json.Encoder()
 _event_decoder = msgspec.json.Decoder(Event)

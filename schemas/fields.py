@@ -15,9 +15,8 @@ from typing import Any
 from msgspec import UNSET
 
 from schemas.errors import InvalidEvent
+from schemas.limits import MAX_EMAIL_CHARS, MAX_ID_CHARS
 
-MAX_ID_CHARS = 200
-MAX_EMAIL_CHARS = 320
 _SHOW_CHARS = 40
 
 # C0 controls, DEL and C1 controls.

@@ -27,13 +27,13 @@ from msgspec import UNSET
 
 from schemas import fields as f
 from schemas.codec import (
-    MAX_DEAD_LETTER_RAW_BYTES,
     dead_letter,
     decode_account,
     decode_event,
     encode,
 )
 from schemas.errors import InvalidEvent, SchemaError
+from schemas.limits import MAX_DEAD_LETTER_RAW_BYTES, MAX_MESSAGE_BYTES
 from schemas.timefmt import TimestampError, parse_rfc3339
 from schemas.types import (
     BOUNCE_TYPES,
@@ -62,7 +62,6 @@ __all__ = [
     "parse_event_line",
 ]
 
-MAX_MESSAGE_BYTES = 1024 * 1024
 #: How far ahead of the worker's clock an event may be stamped (clock skew).
 FUTURE_TOLERANCE = timedelta(hours=1)
 

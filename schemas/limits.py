@@ -1,0 +1,35 @@
+"""Every size limit of the records Sendguard reads and writes, in one place.
+
+Kafka refuses a record batch larger than a topic's ``max.message.bytes`` (1,048,588
+bytes by default, inherited from the broker's ``message.max.bytes``), and aiokafka's
+producer refuses a request over ``max_request_size`` (1 MiB by default) before the
+broker sees it. A record Sendguard cannot write would stop its flush, and the worker
+would read the same input again after a restart: a crash loop. So every producer string
+has a cap (longer ones are dead-lettered), every list a row keeps has a cap
+(``policy.state``), and every record Sendguard writes has a byte budget well under
+Kafka's default, checked where it is encoded.
+"""
+
+from __future__ import annotations
+
+#: Identifiers and names from producers: event, account, campaign and complaint ids,
+#: blocklist names, IP addresses.
+MAX_ID_CHARS = 200
+#: A DNS name (RFC 1035: at most 253 characters written out).
+MAX_DOMAIN_CHARS = 253
+#: An email address (RFC 5321: 64 + 1 + 255).
+MAX_EMAIL_CHARS = 320
+#: Free text from producers: a bounce's ``diagnostic``, a complaint's ``summary``.
+MAX_TEXT_CHARS = 2048
+
+#: The largest input message the parser reads (a larger one is dead-lettered).
+MAX_MESSAGE_BYTES = 1024 * 1024
+#: Kafka's default ``message.max.bytes``; set explicitly as ``max.message.bytes`` on every
+#: topic Sendguard creates, so a cluster with another default behaves the same.
+TOPIC_MAX_MESSAGE_BYTES = 1_048_588
+#: The budget of one record Sendguard writes (key, value and headers): half of Kafka's
+#: default limit, so that any record fits a producer batch with room to spare.
+MAX_RECORD_BYTES = 512 * 1024
+
+#: A dead letter keeps this much of the rejected message, as UTF-8 text.
+MAX_DEAD_LETTER_RAW_BYTES = 64 * 1024
