@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from policy.errors import PolicyError
+from policy.state import MAX_LISTINGS
 
 log = logging.getLogger("sendguard.policy")
 
@@ -268,6 +269,13 @@ def _build(table: Mapping[str, Any]) -> Policy:
     channels: dict[str, ChannelPolicy] = {}
     for name in ("marketing", "crm"):
         raw = table[name]
+        for limits in ("suspend", "warn"):
+            if raw[limits]["blocklistings"] > MAX_LISTINGS:
+                raise PolicyError(
+                    f"policy key '{name}.{limits}.blocklistings' must be at most "
+                    f"{MAX_LISTINGS} (the listings in force a channel keeps), got "
+                    f"{raw[limits]['blocklistings']}"
+                )
         campaign = raw.get("campaign")
         channels[name] = ChannelPolicy(
             min_sends=raw["min_sends"],

@@ -19,7 +19,14 @@ from policy.advice import advice
 from policy.config import Policy
 from policy.errors import AccountMismatch, NotSuspended
 from policy.rules import Verdict, evaluate, make_evidence
-from policy.state import AccountState, CampaignCounts, ChannelState, PeriodCounts
+from policy.state import (
+    MAX_CAMPAIGNS,
+    MAX_LISTINGS,
+    AccountState,
+    CampaignCounts,
+    ChannelState,
+    PeriodCounts,
+)
 from schemas.types import (
     CHANNELS,
     AccountMeta,
@@ -285,9 +292,7 @@ def _count(
     elif kind == "blocklist":
         _count_listing(channel, event)
     if campaigns and event.campaign_id is not None and (kind == "delivery" or hard):
-        campaign = channel.campaign_counts.get(event.campaign_id)
-        if campaign is None:
-            campaign = channel.campaign_counts[event.campaign_id] = CampaignCounts()
+        campaign = _active_campaign(channel.campaign_counts, event.campaign_id)
         if period > campaign.period:
             campaign.period = period
         if hard:
@@ -296,12 +301,28 @@ def _count(
             campaign.sent += 1
 
 
+def _active_campaign(campaigns: dict[str, CampaignCounts], campaign_id: str) -> CampaignCounts:
+    """The counts of a campaign that has an event now, moved to the end (most recently
+    active); a new one past :data:`MAX_CAMPAIGNS` makes room by forgetting the least
+    recently active."""
+    campaign = campaigns.pop(campaign_id, None)
+    if campaign is None:
+        campaign = CampaignCounts()
+        while len(campaigns) >= MAX_CAMPAIGNS:
+            del campaigns[next(iter(campaigns))]
+    campaigns[campaign_id] = campaign
+    return campaign
+
+
 def _count_listing(channel: ChannelState, event: Event) -> None:
     listing = f"{event.blocklist}|{event.ip or event.domain or ''}"
-    if event.listed and listing not in channel.blocklists:
-        channel.blocklists.append(listing)
-    elif not event.listed and listing in channel.blocklists:
-        channel.blocklists.remove(listing)
+    listings = channel.blocklists
+    if event.listed and listing not in listings:
+        if len(listings) >= MAX_LISTINGS:
+            del listings[0]
+        listings.append(listing)
+    elif not event.listed and listing in listings:
+        listings.remove(listing)
 
 
 def _decide(

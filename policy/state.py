@@ -1,9 +1,22 @@
 """The per-account aggregate the engine folds events into.
 
 The worker keeps exactly one table row per account, so everything here is counters and
-short lists bounded by the policy (retained months, listings in force), never one entry
-per event or per recipient. Structs are mutable on purpose: the engine updates a row in
-place and the worker writes it back once.
+short lists, never one entry per event or per recipient. Every list and map has a bound,
+so that a row stays far below Kafka's message limit whatever producers send
+(``schemas.limits``; ``tests/policy/test_row_size.py`` builds the largest row):
+
+- months (``periods``, ``cancelled_campaigns``, ``warned``) are pruned after the
+  late-event grace;
+- campaigns: at most :data:`MAX_CAMPAIGNS` per channel, the least recently active one
+  forgotten first (``policy.engine``);
+- listings in force: at most :data:`MAX_LISTINGS` per channel, the oldest forgotten first;
+- offsets done out of order (``SourceMark.extra``): at most :data:`MAX_DONE_EXTRA` per
+  source, after which the account's held events are counted at once (``policy.guard``);
+- sources (``done``): the input partitions of the account's own partition and its
+  partition of ``sendguard.events``.
+
+Structs are mutable on purpose: the engine updates a row in place and the worker writes
+it back once.
 """
 
 from __future__ import annotations
@@ -14,7 +27,21 @@ import msgspec
 
 from schemas.types import CHANNELS, ChannelStatus
 
+#: Campaigns a channel keeps counts of; past it the least recently active is forgotten
+#: (a campaign that pauses while this many others send, and then sends again, starts
+#: its counts afresh).
+MAX_CAMPAIGNS = 256
+#: Listings in force a channel keeps; past it the oldest is forgotten (a policy's
+#: ``blocklistings`` limit must be at most this).
+MAX_LISTINGS = 32
+#: Offsets of one source a row lists as done out of order, while an earlier one of the
+#: account is held; past it the account's held events are counted at once.
+MAX_DONE_EXTRA = 512
+
 __all__ = [
+    "MAX_CAMPAIGNS",
+    "MAX_DONE_EXTRA",
+    "MAX_LISTINGS",
     "AccountState",
     "CampaignCounts",
     "ChannelState",
@@ -55,7 +82,8 @@ class ChannelState(msgspec.Struct, kw_only=True):
     periods: dict[str, PeriodCounts] = msgspec.field(default_factory=dict)
     #: The latest month (event time) the channel counted an event in: its current month.
     period: str = ""
-    #: campaign_id -> counts over all its months (marketing only).
+    #: campaign_id -> counts over all its months (marketing only), least recently
+    #: active first.
     campaign_counts: dict[str, CampaignCounts] = msgspec.field(default_factory=dict)
     #: period -> campaigns cancelled in it (the month of the event that cancelled it).
     cancelled_campaigns: dict[str, int] = msgspec.field(default_factory=dict)
@@ -65,8 +93,8 @@ class ChannelState(msgspec.Struct, kw_only=True):
     banner: str | None = None
     #: Events before this (event time) are judged under probation after a restore.
     probation_until: datetime | None = None
-    #: Listings in force, ``"blocklist-name|ip-or-domain"``. Not per month: a listing
-    #: stays in force until its delisting arrives, whatever the month.
+    #: Listings in force, ``"blocklist-name|ip-or-domain"``, oldest first. Not per month:
+    #: a listing stays in force until its delisting arrives, whatever the month.
     blocklists: list[str] = msgspec.field(default_factory=list)
 
     def counts(self, period: str) -> PeriodCounts:

@@ -109,6 +109,13 @@ class Metrics:
             "Wall-clock now minus the lowest partition watermark (0 when nothing holds it).",
             registry=registry,
         )
+        self.oversized = Counter(
+            f"{prefix}_oversized_records",
+            "Records over the byte budget of one Kafka record, by the topic they were for: "
+            "not published; a dead letter names each (a bug: every record is bounded).",
+            ["topic"],
+            registry=registry,
+        )
         self.processed = Counter(
             f"{prefix}_guard_messages",
             "Records of the input topics and sendguard.events processed by the guard.",
