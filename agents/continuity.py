@@ -1,4 +1,4 @@
-"""Each batched partition is taken in offset order, once, and without holes.
+"""Each batched partition is taken in order, once, and without holes.
 
 faust breaks this in two ways, both in a rebalance's transitions, and the guard mends
 both here:
@@ -13,20 +13,16 @@ both here:
   back, and the next batch starts further on. Seen in a failover: a partition's first
   batch of the new generation never reached the agent; the worker went on from the
   second, and the skipped deliveries were missing when their account's bounces counted.
-  :func:`verdict` sees the hole (a batch starting past the next offset expected) and has
-  the partition re-read from that offset.
 
-A dropped batch with nothing after it (a partition's last records) shows no hole: no
-later batch comes. While the guard is idle, :func:`never_delivered` compares what it
-took with the partition's end, and the partition is read again from the first record
-not taken; the re-read is taken whatever offset it starts at (records may be gone).
-
-A hole can also be in the log itself (records removed by compaction, transaction
-markers): the re-read then starts past the expected offset again, no further than the
-batch that showed the hole, and is taken. Batches that come after the one that showed the
-hole, before the re-read, are dropped (the re-read delivers them again), and each sends
-the consumer back again: one may have been fetched after the seek, if the seek lost a race
-with the fetch, and without a new seek the partition would never be read again.
+Holes are judged by the consumer's *positions*, not by offsets. Every batch carries the
+consumer's position before and after its records (``streams.faust_ext.RecordBatch``), so
+offsets the consumer skipped itself (transaction markers, records of aborted
+transactions, compacted or deleted records) lie inside a batch's span. A batch whose span
+starts where the last batch taken ended (or where reading started) follows it, whatever
+its first offset; one whose span starts further on follows a batch that never arrived:
+the partition is read again from where the last batch taken ended (:func:`verdict`). A
+batch dropped with nothing after it shows no later batch: while the guard is idle,
+:func:`never_delivered` compares where the consumer has got to with what was taken.
 """
 
 from __future__ import annotations
@@ -36,48 +32,68 @@ from typing import Any, Literal
 
 Verdict = Literal["take", "drop", "rewind"]
 
-
-@dataclass(frozen=True)
+@dataclass
 class Rewind:
-    """A partition being re-read after a hole."""
+    """A partition being read again from ``expected``, where the consumer was sent."""
 
-    #: the first offset not taken yet, where the consumer was sent back to
     expected: int
-    #: the first offset of the batch that showed the hole
-    seen: int
 
 
-def verdict(first: int, taken_through: int | None, rewind: Rewind | None) -> Verdict:
-    """What to do with a batch whose first offset is ``first``.
+@dataclass
+class Cursor:
+    """One assigned partition as the guard reads it; a revoke drops it whole."""
 
-    ``taken_through``: the last offset taken from the partition (None: nothing is known,
-    take what comes). ``rewind``: the partition is being re-read after a hole.
+    #: the consumer's position after the last batch taken: where the next one's span
+    #: must start (None until a batch is taken)
+    next: int | None = None
+    #: the last offset taken
+    taken_through: int | None = None
+    #: the last offset acknowledged to faust
+    acked_through: int | None = None
+    rewind: Rewind | None = None
+    #: (where the guard expects the consumer's next batch, when first seen undelivered)
+    undelivered: tuple[int, float] | None = None
+
+    def expected(self, start: int | None) -> int | None:
+        """Where the next batch's span must start: after the last batch taken, or where
+        reading started (``start``) when nothing was taken."""
+        return self.next if self.next is not None else start
+
+    def took(self, span_end: int, last_offset: int) -> None:
+        self.next = span_end if self.next is None else max(self.next, span_end)
+        if self.taken_through is None or last_offset > self.taken_through:
+            self.taken_through = last_offset
+
+
+def verdict(
+    span_start: int | None, first: int, expected: int | None, rewind: Rewind | None
+) -> Verdict:
+    """What to do with a batch whose span starts at ``span_start`` (None: unknown) and
+    whose first record is at ``first``.
+
+    ``expected``: where the last batch taken ended, or where reading started (None:
+    nothing is known, take what comes). ``rewind``: the partition is being read again
+    from ``rewind.expected``: only a batch whose span starts there is the re-read; others
+    were fetched before the seek.
     """
     if rewind is not None:
-        # The re-read starts at or before the batch that showed the hole; anything
-        # further on was fetched before the seek.
-        return "take" if first <= rewind.seen else "drop"
-    if taken_through is None or first <= taken_through + 1:
+        if span_start == rewind.expected or (span_start is None and first <= rewind.expected):
+            return "take"
+        return "drop"
+    if expected is None:
         return "take"
-    return "rewind"
+    if span_start is None:  # the consumer does not know where it was: offsets only
+        return "take" if first <= expected else "rewind"
+    # A span that starts before the expected position is a batch delivered again
+    # (faust seeked back): ``not_taken`` keeps only what is new.
+    return "take" if span_start <= expected else "rewind"
 
 
-#: ``Rewind.seen`` of a re-read started while idle: any batch after it is the re-read.
-ANY_BATCH = 2**62
-
-
-def never_delivered(
-    taken_through: int | None, start: int | None, highwater: int | None
-) -> int | None:
-    """The first offset of records the consumer has but never delivered, if any.
-
-    ``taken_through``: the last offset taken (this assignment), ``start``: where reading
-    started (the committed offset, or the log's start), ``highwater``: the partition's
-    end as the consumer last fetched it. Meaningful only while nothing is being
-    delivered: then records below the end and past what was taken were dropped.
-    """
-    expected = taken_through + 1 if taken_through is not None else start
-    if expected is None or highwater is None or highwater <= expected:
+def never_delivered(expected: int | None, delivered_to: int | None) -> int | None:
+    """The position from which the consumer delivered records the guard never took, if
+    any: ``delivered_to`` is the consumer's position after the last batch it yielded,
+    ``expected`` where the last batch taken ended (or where reading started)."""
+    if expected is None or delivered_to is None or delivered_to <= expected:
         return None
     return expected
 

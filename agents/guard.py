@@ -26,15 +26,23 @@ from typing import Any
 
 import msgspec
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from faust.types import TP
 
-from agents.continuity import ANY_BATCH, Rewind, never_delivered, not_taken, verdict
+from agents.continuity import Cursor, Rewind, never_delivered, not_taken, verdict
 from agents.envelope import PROGRESS
 from agents.ingest import Batch, Ingest, TopicNames, now_ms
 from agents.outbox import Outbox
 from agents.progress import ProgressReport
+from schemas.limits import TOPIC_MAX_MESSAGE_BYTES
 from streams.app import Runtime
-from streams.faust_ext import ack_batch, committed_offset, consumer_flowing, tables_recovered
+from streams.faust_ext import (
+    BatchingConsumer,
+    ack_batch,
+    committed_offset,
+    consumer_flowing,
+    tables_recovered,
+)
 from tables.batch import TableBatch
 from tables.shadow import ShadowStore
 
@@ -74,7 +82,11 @@ class GuardAgent:
         if shadow is not None:
             self.stores.append(shadow[1])
         counts = rt.input_partitions
-        self.outbox = Outbox(lambda topic: counts.get(topic, self.partitions))
+        self.outbox = Outbox(
+            lambda topic: counts.get(topic, self.partitions),
+            dead_letter_topic=self.names.dead_letter,
+            oversized=lambda topic: rt.metrics.oversized.labels(topic=topic).inc(),
+        )
         self.ingest = Ingest(
             policy=rt.policy,
             store=self.store,
@@ -84,34 +96,31 @@ class GuardAgent:
             partitions=self.partitions,
             input_partitions=counts,
             allowance=timedelta(seconds=settings.reorder_allowance_s),
-            positions=lambda tp: (rt.app.consumer.highwater(tp), self._start_of(tp)),
+            positions=self._positions,
             reporter=uuid.uuid4().hex,
             shadow=shadow,
         )
         self.progress = self.ingest.progress
         self.producer: AIOKafkaProducer | None = None
         self.unacked: list[Batch] = []
-        #: last offset acknowledged per partition (this assignment)
-        self.acked_through: dict[Any, int] = {}
-        #: last offset taken per partition (this assignment): a batch delivered again
-        #: (the consumer seeked back) must not be taken twice
-        self.taken_through: dict[Any, int] = {}
-        #: partitions being read again after the consumer skipped offsets
-        self.rewinding: dict[TP, Rewind] = {}
+        #: each assigned partition as read this assignment (``agents.continuity``)
+        self.cursors: dict[TP, Cursor] = {}
         #: where to send the consumer before the next batch
         self.seeks: dict[TP, int] = {}
+        #: the consumer's revokes the guard has handled (``ack_batch``)
         self.revocations = 0
-        #: first offset of input partitions without a committed offset (where reading
-        #: starts, auto.offset.reset=earliest), so an empty one counts as caught up
-        self.log_starts: dict[TP, int] = {}
+        #: a flush and a revoke never interleave: a revoke waits for the flush in flight
+        self.flushing = asyncio.Lock()
         self.records_since_flush = 0
         self.last_flush = time.monotonic()
         self.last_take = time.monotonic()
         self.handled = 0
         self.working = False
         self.unacked_reported = 0.0
-        #: partition -> (first offset not delivered, when first seen so)
-        self.undelivered: dict[TP, tuple[int, float]] = {}
+
+    @property
+    def consumer(self) -> BatchingConsumer:
+        return self.rt.app.consumer  # type: ignore[return-value]  # BatchingApp's transport
 
     # -- faust wiring -----------------------------------------------------------------
 
@@ -152,8 +161,9 @@ class GuardAgent:
             acks="all",
             enable_idempotence=True,
             linger_ms=0,
-            max_batch_size=1024 * 1024,
-            max_request_size=8 * 1024 * 1024,
+            # A batch at most Kafka's default max.message.bytes; every record is at most
+            # half of it (agents.outbox), so one always fits.
+            max_batch_size=TOPIC_MAX_MESSAGE_BYTES - 4096,
             request_timeout_ms=30_000,
         )
         await self.producer.start()
@@ -183,12 +193,12 @@ class GuardAgent:
         self.last_take = time.monotonic()
         message = event.message
         tp = message.tp
-        through = self.taken_through.get(tp)
-        if through is None:
-            start = self._start_of(tp)  # where the consumer was sent at the assignment
-            through = None if start is None else start - 1
-        rewind = self.rewinding.get(tp)
-        action = verdict(message.first_offset, through, rewind)
+        cursor = self.cursors.get(tp)
+        if cursor is None:
+            cursor = self.cursors[tp] = Cursor()
+        expected = cursor.expected(self._start_of(tp))
+        rewind = cursor.rewind
+        action = verdict(message.span_start, message.first_offset, expected, rewind)
         if action == "drop":
             # Fetched before the seek; or the seek was lost in a race with the fetch:
             # send the consumer back again (the re-read ends the rewind either way).
@@ -196,23 +206,22 @@ class GuardAgent:
             self.seeks[tp] = rewind.expected
             return
         if action == "rewind":
-            assert through is not None
-            self._rewind(tp, Rewind(through + 1, message.first_offset))
+            assert expected is not None
+            self._rewind(tp, cursor, expected, message.span_start)
             return
         if rewind is not None:
-            del self.rewinding[tp]
-            if message.first_offset > rewind.expected:
-                log.info("%s has no records at offsets %d..%d (compacted, or transaction "
-                         "markers): going on from %d", tp, rewind.expected,
-                         message.first_offset - 1, message.first_offset)  # fmt: skip
-        records = not_taken(message.records, through)
+            cursor.rewind = None
+        if expected is None:
+            log.warning("%s: first batch at offset %d taken without knowing where reading "
+                        "started", tp, message.first_offset)  # fmt: skip
+        records = not_taken(message.records, cursor.taken_through)
+        cursor.took(message.span_end, message.records[-1].offset)
         if len(records) < len(message.records):
             log.debug("%s delivered again from offset %d: %d records new", tp,
                       message.first_offset, len(records))  # fmt: skip
             if not records:
                 return
             message.records = records
-        self.taken_through[tp] = message.offset
         batch = Batch(event)
         self.unacked.append(batch)
         self.handled += len(records)
@@ -220,33 +229,40 @@ class GuardAgent:
         self.ingest.take(batch, message.topic, message.partition, records)
         self.metrics.processed.inc(len(records))
         self.metrics.last_progress.set(time.time())
-        self.rt.liveness.progressed("guard", message.tp, records[-1].offset)
+        self.rt.liveness.progressed("guard", message.tp, message.span_end - 1)
 
-    def _rewind(self, tp: TP, rewind: Rewind) -> None:
-        """The consumer skipped offsets: read the partition again from the first one."""
-        self.rewinding[tp] = rewind
-        self.seeks[tp] = rewind.expected
+    def _rewind(self, tp: TP, cursor: Cursor, expected: int, seen: int | None) -> None:
+        """The consumer delivered records in a batch the guard never got: read the
+        partition again from where the last batch taken ended."""
+        cursor.rewind = Rewind(expected)
+        self.seeks[tp] = expected
         self.metrics.rewinds.labels(topic=tp.topic).inc()
-        log.info("%s: the consumer skipped offsets %d..%d (no batch delivered them); "
-                 "reading from %d again", tp, rewind.expected, rewind.seen - 1,
-                 rewind.expected)  # fmt: skip
+        log.info("%s: the consumer went on from position %s, but the guard took records "
+                 "only up to position %d (faust dropped a batch): reading from %d again",
+                 tp, seen, expected, expected)  # fmt: skip
 
     async def _seek(self) -> None:
         seeks, self.seeks = self.seeks, {}
-        consumer = self.rt.app.consumer
+        consumer = self.consumer
         assigned = consumer.assignment()
         seeks = {tp: offset for tp, offset in seeks.items() if tp in assigned}
         if seeks:
             # seek_wait seeks in the consumer's thread, where aiokafka's fetcher runs.
-            await consumer.seek_wait(seeks)
+            try:
+                await consumer.seek_wait(seeks)
+            except (AssertionError, KafkaError) as exc:  # a partition revoked meanwhile
+                log.info("seek to %s not done (%s); a rebalance reads them again", seeks, exc)
 
     # -- the flush --------------------------------------------------------------------
 
     async def flush(self, stream: Any) -> None:
+        async with self.flushing:
+            await self._flush(stream)
+
+    async def _flush(self, stream: Any) -> None:
         outbox, producer, ingest = self.outbox, self.producer, self.ingest
         assert producer is not None
-        report = self._report()
-        if report is not None:
+        for report in self._reports():
             self._send_report(outbox, report)
         flushed_at = now_ms()
 
@@ -293,13 +309,14 @@ class GuardAgent:
                 ready.append(batch)
         # Before any await: a rebalance meanwhile filters self.unacked itself.
         self.unacked = still
-        revocations = self.revocations
         for batch in ready:
-            if self.revocations != revocations:
-                break  # revoked meanwhile: faust reads them again from the commit
             message = batch.event.message
-            await ack_batch(stream, batch.event, self.acked_through.get(message.tp))
-            self.acked_through[message.tp] = message.offset
+            cursor = self.cursors.get(message.tp)
+            if cursor is None:
+                continue
+            if not await ack_batch(stream, batch.event, cursor.acked_through, self.revocations):
+                break  # a revoke has started: faust reads them again from the commit
+            cursor.acked_through = message.offset
 
     def _assigned_inputs(self) -> list[TP]:
         return [
@@ -307,14 +324,24 @@ class GuardAgent:
             if tp.topic in self.names.inputs or tp.topic == self.names.accounts
         ]  # fmt: skip
 
-    def _report(self) -> ProgressReport | None:
+    def _reports(self) -> list[ProgressReport]:
         """How far this worker's input partitions are, if that changed (or as a heartbeat).
 
         Sent at a flush it follows the events that flush forwards, on every partition."""
-        sources = self.progress.snapshot(
-            self._assigned_inputs(), self.rt.app.consumer.highwater, self._start_of
-        )
-        return self.progress.report_if_due(sources) if sources else None
+        sources = self.progress.snapshot(self._assigned_inputs(), self._positions)
+        return self.progress.report_if_due(sources) if sources else []
+
+    def _positions(self, tp: TP) -> tuple[int | None, int | None]:
+        """(end, delivered) of a partition: where it ends for the consumer (its last
+        stable offset), and the consumer's position there if every batch it has yielded
+        was taken (None while one is on its way, or nothing is known)."""
+        consumer = self.consumer
+        cursor = self.cursors.get(tp)
+        taken = (cursor.next if cursor is not None else None) or self._start_of(tp)
+        yielded = consumer.span_ends.get(tp)
+        if yielded is not None and (taken is None or yielded > taken):
+            return consumer.end_offset(tp), None
+        return consumer.end_offset(tp), consumer.position_now(tp)
 
     def _send_report(self, outbox: Outbox, report: ProgressReport) -> None:
         value = PROGRESS + _REPORT_ENCODER.encode(report)
@@ -322,8 +349,9 @@ class GuardAgent:
             outbox.add(self.events_topic, None, value, now_ms(), partition)
 
     def _start_of(self, tp: TP) -> int | None:
-        committed = committed_offset(self.rt.app, tp)
-        return committed if committed is not None else self.log_starts.get(tp)
+        """Where reading started this assignment: where faust sent the consumer."""
+        start = self.consumer.starts.get(tp)
+        return start if start is not None else committed_offset(self.rt.app, tp)
 
     async def _report_progress(self) -> None:
         """While the agent is idle, tell every guard partition how far this worker's input
@@ -338,56 +366,57 @@ class GuardAgent:
             held_back.clear()
         self._report_unacked()
         await self._read_undelivered()
-        unknown = [tp for tp in self._assigned_inputs() if self._start_of(tp) is None]
-        if unknown:
-            self.log_starts.update(await self.rt.app.consumer.earliest_offsets(*unknown))
         if self.working or self.producer is None:
             return
-        report = self._report()
-        if report is None:
-            return
-        value = PROGRESS + _REPORT_ENCODER.encode(report)
         futures = [
             await self.producer.send(
-                self.events_topic, value, partition=partition, timestamp_ms=now_ms()
+                self.events_topic, PROGRESS + _REPORT_ENCODER.encode(report),
+                partition=partition, timestamp_ms=now_ms(),
             )
+            for report in self._reports()
             for partition in range(self.rt.input_partitions.get(self.events_topic, 0))
-        ]
+        ]  # fmt: skip
         await asyncio.gather(*futures)
 
     async def _read_undelivered(self) -> None:
         """faust can drop a fetched batch that nothing follows (``agents.continuity``):
-        when idle, a partition whose end is past what was taken is read again from there."""
+        when idle, a partition where the consumer went further than the batches taken
+        is read again from where they ended."""
         now = time.monotonic()
-        consumer = self.rt.app.consumer
         if (
             self.working
             or now - self.last_take < UNDELIVERED_AFTER_S
             or not tables_recovered(self.rt.app)
             or not consumer_flowing(self.rt.app)
         ):
-            self.undelivered.clear()
+            for cursor in self.cursors.values():
+                cursor.undelivered = None
             return
+        consumer = self.consumer
         batched = self.rt.app.batched_topics
         for tp in consumer.assignment():
-            if (tp.topic not in batched or tp in self.rewinding or tp in self.seeks
-                    or tp in self.ingest.held_back):  # fmt: skip
+            if tp.topic not in batched or tp in self.seeks or tp in self.ingest.held_back:
                 continue
-            highwater = consumer.highwater(tp)
-            expected = never_delivered(self.taken_through.get(tp), self._start_of(tp), highwater)
+            cursor = self.cursors.setdefault(tp, Cursor())
+            if cursor.rewind is not None:
+                continue
+            delivered_to = consumer.span_ends.get(tp)
+            expected = never_delivered(cursor.expected(self._start_of(tp)), delivered_to)
             if expected is None:
-                self.undelivered.pop(tp, None)
+                cursor.undelivered = None
                 continue
-            seen = self.undelivered.setdefault(tp, (expected, now))
-            if seen[0] != expected:
-                self.undelivered[tp] = (expected, now)
-            if seen[0] != expected or now - seen[1] < UNDELIVERED_FOR_S:
+            seen = cursor.undelivered
+            if seen is None or seen[0] != expected:
+                cursor.undelivered = (expected, now)
                 continue
-            del self.undelivered[tp]
-            log.warning("%s: records %d..%d not delivered for %.0f s while the guard is idle "
-                        "(faust may have dropped a fetched batch): reading from %d again", tp,
-                        expected, highwater - 1, now - seen[1], expected)  # fmt: skip
-            self.rewinding[tp] = Rewind(expected, ANY_BATCH)
+            if now - seen[1] < UNDELIVERED_FOR_S:
+                continue
+            cursor.undelivered = None
+            log.warning("%s: the consumer delivered records from position %d to %s that "
+                        "never reached the guard (idle for %.0f s; faust dropped a "
+                        "fetched batch): reading from %d again", tp, expected, delivered_to,
+                        now - seen[1], expected)  # fmt: skip
+            cursor.rewind = Rewind(expected)
             self.seeks[tp] = expected
             self.metrics.rewinds.labels(topic=tp.topic).inc()
         if self.seeks:
@@ -414,11 +443,12 @@ class GuardAgent:
             )
         clocks = {p: (str(c.watermark()), c.marks.holding())
                   for p, c in sorted(self.ingest.clocks.items())}  # fmt: skip
+        rewinding = {str(tp): c.rewind for tp, c in self.cursors.items() if c.rewind}
         log.warning(
             "idle for %.0f s with %d batches unacknowledged (generation %s): %s; watermark "
             "and the source it waits for, per guard partition: %s; rewinding: %s; seeks: %s; "
             "held back: %s", now - self.last_take, len(self.unacked),
-            self.rt.app.consumer_generation_id, batches, clocks, self.rewinding, self.seeks,
+            self.rt.app.consumer_generation_id, batches, clocks, rewinding, self.seeks,
             sorted(map(str, self.ingest.held_back)),
         )  # fmt: skip
 
@@ -429,25 +459,28 @@ class GuardAgent:
 
     async def _on_revoked(self, app: Any, revoked: set[Any], **kwargs: Any) -> None:
         """Forget what was read from revoked partitions: faust reads it again from the
-        committed offsets (aiokafka revokes every partition at each rebalance)."""
-        self.revocations += 1
-        self.progress.forget(tp for tp in revoked if tp.topic != self.events_topic)
-        for tp in revoked:
-            self.log_starts.pop(tp, None)
-            self.acked_through.pop(tp, None)
-            self.taken_through.pop(tp, None)
-            self.rewinding.pop(tp, None)
-            self.undelivered.pop(tp, None)
-            self.seeks.pop(tp, None)
-            self.ingest.held_back.discard(tp)
-        gone = {tp.partition for tp in revoked if tp.topic == self.events_topic}
-        if not gone:
-            return
-        self.ingest.forget(gone)
-        for store in self.stores:
-            store.forget(gone.__contains__)
-        self.unacked = [b for b in self.unacked if b.event.message.partition not in gone]
-        log.info("partitions %s revoked: what they held is read again", sorted(gone))
+        committed offsets (aiokafka revokes every partition at each rebalance).
+
+        A flush in flight finishes first (its acks are refused: ``ack_batch``); then the
+        records queued for the revoked partitions' work are dropped, not published
+        after their new owner may have published newer ones."""
+        async with self.flushing:
+            self.revocations = self.consumer.revocations
+            self.progress.forget(tp for tp in revoked if tp.topic != self.events_topic)
+            for tp in revoked:
+                self.cursors.pop(tp, None)
+                self.seeks.pop(tp, None)
+                self.ingest.held_back.discard(tp)
+            gone = {tp.partition for tp in revoked if tp.topic == self.events_topic}
+            if not gone:
+                return
+            dropped = self.outbox.forget(gone)
+            self.ingest.forget(gone)
+            for store in self.stores:
+                store.forget(gone.__contains__)
+            self.unacked = [b for b in self.unacked if b.event.message.partition not in gone]
+            log.info("partitions %s revoked: what they held is read again (%d records "
+                     "not published)", sorted(gone), dropped)  # fmt: skip
 
 
 def register(rt: Runtime) -> GuardAgent:

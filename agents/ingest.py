@@ -202,13 +202,17 @@ class Ingest:
 
     def take(self, batch: Batch, topic: str, partition: int, records: list[Any]) -> None:
         """Handle one partition's records (aiokafka ``ConsumerRecord``s), in offset order."""
-        if topic == self.names.events:
-            self._internal(batch, partition, records)
-        elif topic == self.names.accounts:
-            self._accounts(topic, partition, records)
-        else:
-            self._inputs(batch, topic, partition, records)
-        self._advance(partition)
+        self.outbox.origin = partition  # what this queues is this partition's work
+        try:
+            if topic == self.names.events:
+                self._internal(batch, partition, records)
+            elif topic == self.names.accounts:
+                self._accounts(topic, partition, records)
+            else:
+                self._inputs(batch, topic, partition, records)
+            self._advance(partition)
+        finally:
+            self.outbox.origin = None
 
     def forget(self, partitions: set[int]) -> None:
         """The guard partitions were revoked: drop their guards, clocks and held events."""
@@ -238,11 +242,14 @@ class Ingest:
     def _receive(self, guard: Guard, partition: int, event: Event, position: Position,
                  watermark: datetime | None, arriving: _Waiting) -> Step:  # fmt: skip
         """Step every lane's guard with an event (``guard``: the live one); the live step
-        is returned."""
-        step = guard.receive(event, position, watermark)
+        is returned. An event stamped more than the allowance past the wall clock is
+        counted on arrival (``policy.guard``)."""
+        horizon = datetime.now(UTC) + self.allowance
+        step = guard.receive(event, position, watermark, horizon)
         self._after(self.live, step, arriving, position)
         if self.shadow is not None:
-            shadow_step = self.shadow.guard(partition).receive(event, position, watermark)
+            lane_guard = self.shadow.guard(partition)
+            shadow_step = lane_guard.receive(event, position, watermark, horizon)
             self._after(self.shadow, shadow_step, arriving, position)
         return step
 
@@ -263,7 +270,9 @@ class Ingest:
         watermark = self.clocks[partition].watermark()
         now = datetime.now(UTC)
         grace = self.policy.late_grace_days
-        latest: int | None = None
+        tp = TP(topic, partition)
+        frontier = self.progress.frontier(tp)
+        cap = to_micros(now)
         for record in records:
             try:
                 if record.value is None:
@@ -276,9 +285,7 @@ class Ingest:
                 log.exception("unexpected error parsing %s@%s", topic, record.offset)
                 self._reject(name, record, f"internal error: {type(exc).__name__}: {exc}")
                 continue
-            micros = to_micros(event.occurred_at)
-            if latest is None or micros > latest:
-                latest = micros
+            frontier.observe(to_micros(event.occurred_at), cap)
             owner = account_partition(event.account_id, self.partitions)
             if owner != partition:
                 self._forward(event.account_id, wrap(event), owner, record.timestamp)
@@ -287,7 +294,6 @@ class Ingest:
             arriving = _Waiting(batch, event.event_id, record.timestamp)
             step = self._receive(guard, partition, event, position, watermark, arriving)
             self._count_outcome(name, step)
-        self.progress.read(TP(topic, partition), records[-1].offset, latest)
 
     def _accounts(self, topic: str, partition: int, records: list[Any]) -> None:
         self._guard(partition)
@@ -302,7 +308,6 @@ class Ingest:
                 self._forward(item.account_id, wrap(item), owner, record.timestamp)
             else:
                 self._meta(partition, item)
-        self.progress.read(TP(topic, partition), records[-1].offset, None)
 
     def _internal(self, batch: Batch, partition: int, records: list[Any]) -> None:
         guard = self._guard(partition)
@@ -359,7 +364,7 @@ class Ingest:
                 self._after(lane, lane_guard.release(account_id, watermark), None, None)
         for topic in self.names.inputs:
             tp = TP(topic, partition)
-            latest = self.progress.latest.get(tp)
+            latest = self.progress.latest(tp)
             ahead = (
                 watermark is not None
                 and latest is not None
@@ -403,8 +408,10 @@ class Ingest:
             return
         if step.kind == "duplicate":
             outcome = "duplicate"
+        elif step.late:
+            outcome = "late_counted"
         else:
-            outcome = "late_counted" if step.late else "accepted"
+            outcome = "ahead_counted" if step.ahead else "accepted"
         self.outcomes[(topic, outcome)] += 1
 
     def _reject(self, topic: str, record: Any, reason: str) -> None:

@@ -1,8 +1,8 @@
 """How far this worker has read each input partition: the raw material of the watermark.
 
-After each batch of an input partition the guard records the next offset it will read
-and the latest event time it has read there. A partition whose next offset has reached
-the end of its log (the high-water mark) is *idle*: caught up, holding nothing back.
+For each input partition the guard keeps the latest event time it has read there (its
+``policy.ordering.Frontier``). A partition the consumer has read to its end, with
+everything it fetched delivered to the guard, is *idle*: caught up, holding nothing back.
 
 Guard partition ``p`` learns directly how far the input partitions numbered ``p`` are
 (the same worker reads them). Every other input partition may forward events to ``p``
@@ -20,10 +20,15 @@ from typing import Any
 
 import msgspec
 
+from policy.ordering import Frontier
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: source ("topic/partition") -> (latest event time in epoch µs or None, idle)
 Sources = dict[str, tuple[int | None, bool]]
+#: At most this many sources in one report: about 250 kB at the longest topic names,
+#: within the budget of one record (``schemas.limits.MAX_RECORD_BYTES``).
+SOURCES_PER_REPORT = 2000
 
 
 class ProgressReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,43 +59,53 @@ class SourceProgress:
 
     def __init__(self, reporter: str) -> None:
         self.reporter = reporter
-        self.next_offset: dict[Any, int] = {}
-        self.latest: dict[Any, int] = {}
+        self.frontiers: dict[Any, Frontier] = {}
         self._last_sent: Sources = {}
         self._last_sent_at = 0.0
 
-    def read(self, tp: Any, last_offset: int, latest_micros: int | None) -> None:
-        self.next_offset[tp] = last_offset + 1
-        if latest_micros is not None and latest_micros > self.latest.get(tp, -1):
-            self.latest[tp] = latest_micros
+    def frontier(self, tp: Any) -> Frontier:
+        """The latest event time read from ``tp`` (``policy.ordering.Frontier``)."""
+        found = self.frontiers.get(tp)
+        if found is None:
+            found = self.frontiers[tp] = Frontier()
+        return found
+
+    def latest(self, tp: Any) -> int | None:
+        found = self.frontiers.get(tp)
+        return None if found is None else found.latest
 
     def state(
-        self, tp: Any, highwater: int | None, committed: int | None
+        self, tp: Any, end: int | None, delivered: int | None
     ) -> tuple[int | None, bool]:
-        """(latest event time, idle) of one partition; ``committed`` stands in for the next
-        offset until this worker has read anything there."""
-        start = self.next_offset.get(tp, committed)
-        idle = highwater is not None and start is not None and start >= highwater
-        return self.latest.get(tp), idle
+        """(latest event time, idle) of one partition: idle once the consumer's position,
+        with everything it yielded taken (``delivered``), has reached the partition's end
+        (past any transaction markers, which a last offset read would never reach)."""
+        idle = end is not None and delivered is not None and delivered >= end
+        return self.latest(tp), idle
 
     def snapshot(
-        self,
-        assigned: Iterable[Any],
-        highwater: Callable[[Any], int | None],
-        committed: Callable[[Any], int | None],
+        self, assigned: Iterable[Any], positions: Callable[[Any], tuple[int | None, int | None]]
     ) -> Sources:
         return {
-            source_name(tp.topic, tp.partition): self.state(tp, highwater(tp), committed(tp))
+            source_name(tp.topic, tp.partition): self.state(tp, *positions(tp))
             for tp in assigned
         }
 
-    def report_if_due(self, sources: Sources, heartbeat_s: float = 30.0) -> ProgressReport | None:
-        """A report if anything changed since the last one, and as a heartbeat."""
+    def report_if_due(self, sources: Sources, heartbeat_s: float = 30.0) -> list[ProgressReport]:
+        """Reports if anything changed since the last ones, and as a heartbeat: one per
+        :data:`SOURCES_PER_REPORT` sources, so that each stays a small record."""
         now = time.time()
         if sources == self._last_sent and now - self._last_sent_at < heartbeat_s:
-            return None
+            return []
         self._last_sent, self._last_sent_at = sources, now
-        return ProgressReport(reporter=self.reporter, reported_at=now, sources=sources)
+        names = list(sources)
+        chunks = [names[i:i + SOURCES_PER_REPORT]
+                  for i in range(0, len(names), SOURCES_PER_REPORT)]  # fmt: skip
+        return [
+            ProgressReport(reporter=self.reporter, reported_at=now,
+                           sources={name: sources[name] for name in chunk})
+            for chunk in chunks
+        ]  # fmt: skip
 
     def resend(self) -> None:
         """Report again at the next chance (after a rebalance: new owners know nothing)."""
@@ -99,5 +114,4 @@ class SourceProgress:
     def forget(self, tps: Iterable[Any]) -> None:
         """Partitions revoked: another worker reads (and reports) them now."""
         for tp in tps:
-            self.next_offset.pop(tp, None)
-            self.latest.pop(tp, None)
+            self.frontiers.pop(tp, None)

@@ -10,7 +10,10 @@ Event-time order: a received event is counted only once the caller's *watermark*
 before which no more events are expected) has passed it; until then it waits in
 :class:`policy.held.HeldEvents`, and held events are counted in (occurred_at, event_id)
 order. ``watermark=None`` means "count at once". An event at or before what the account
-already counted in order (late beyond the watermark) is counted on arrival.
+already counted in order (late beyond the watermark) is counted on arrival. So is an
+event stamped after the caller's *horizon* (the worker's clock plus the allowance): the
+watermark cannot pass it before the clock does, so holding it would pin its message, and
+every later one of its source, for up to the hour the contract lets a stamp run ahead.
 
 Idempotency under at-least-once delivery: the worker acknowledges a message only after
 its events are counted and the state is durable, so a crash makes it read messages
@@ -38,7 +41,7 @@ from policy.engine import (
     apply_restore,
 )
 from policy.held import Held, HeldEvents, Position, order_key, time_key
-from policy.state import AccountState, SourceMark
+from policy.state import MAX_DONE_EXTRA, AccountState, SourceMark
 from policy.store import GuardStore
 from schemas.types import AccountMeta, AccountStatus, Channel, Event, Suppression
 
@@ -57,12 +60,14 @@ class Step:
     ``counted``: events folded into the counts (held ones released included). ``done``:
     messages this step finished: counted, found duplicate, or already done before.
     ``late``: the arriving event was counted out of event-time order (after the account
-    had counted a later one).
+    had counted a later one). ``ahead``: it was stamped past the horizon and counted on
+    arrival.
     A plain class with slots: the guard makes one per message.
     """
 
     __slots__ = (
-        "account_id", "counted", "done", "kind", "late", "outcome", "status", "suppressions"
+        "account_id", "ahead", "counted", "done", "kind", "late", "outcome", "status",
+        "suppressions",
     )  # fmt: skip
 
     def __init__(
@@ -83,6 +88,7 @@ class Step:
         self.counted = counted
         self.done = done
         self.late = False
+        self.ahead = False
 
 
 class Guard:
@@ -102,9 +108,15 @@ class Guard:
         return self.store.load_account(account_id) or AccountState.new(account_id)
 
     def receive(
-        self, event: Event, position: Position | None = None, watermark: datetime | None = None
+        self,
+        event: Event,
+        position: Position | None = None,
+        watermark: datetime | None = None,
+        horizon: datetime | None = None,
     ) -> Step:
-        """Receive one event; count it, and the account's held events, up to ``watermark``."""
+        """Receive one event; count it, and the account's held events, up to ``watermark``.
+
+        An event stamped after ``horizon`` (None: no horizon) is counted on arrival."""
         account_id = event.account_id
         state = self._account(account_id)
         if position is not None:
@@ -118,8 +130,11 @@ class Guard:
             return Step("duplicate", account_id, done=() if position is None else (position,))
         arriving = Held(order_key(event), event, position)
         late = bool(state.released_through) and arriving.key <= state.released_through
-        if late or watermark is None or event.occurred_at <= watermark:
-            return self._count(state, watermark, arriving, late)
+        ahead = horizon is not None and event.occurred_at > horizon
+        if late or ahead or watermark is None or event.occurred_at <= watermark:
+            step = self._count(state, watermark, arriving, late or ahead)
+            step.late, step.ahead = late, ahead and not late
+            return step
         self.held.hold(arriving)
         return Step("held", account_id)
 
@@ -136,17 +151,43 @@ class Guard:
         state: AccountState,
         watermark: datetime | None,
         arriving: Held | None,
-        late: bool,
+        on_arrival: bool,
     ) -> Step:
+        """Count the account's held events up to ``watermark`` with ``arriving``: in
+        event-time order, or after them when it is counted ``on_arrival`` (out of order)."""
         account_id = state.account_id
         in_order = self.held.take(account_id, None if watermark is None else time_key(watermark))
-        if arriving is not None and not late:
+        if arriving is not None and not on_arrival:
             in_order.append(arriving)
             in_order.sort(key=lambda held: held.key)
-        counting = in_order + ([arriving] if late and arriving is not None else [])
+        counting = in_order + ([arriving] if on_arrival and arriving is not None else [])
         now = self.clock()
         outcome = Outcome()
         meta = self.store.load_meta(account_id)
+        done = self._apply(state, counting, in_order, meta, now, watermark, outcome)
+        if any(len(mark.extra) > MAX_DONE_EXTRA for mark in state.done.values()):
+            # A held event pins every later message of its source that is counted: the
+            # row would list them all. Count the account's held events now, out of
+            # event-time order (they are ahead of the watermark), so the row stays bounded.
+            forced = self.held.take(account_id, None)
+            done += self._apply(state, forced, forced, meta, now, watermark, outcome)
+            counting += forced
+        step = self._finish(state, outcome, now)
+        step.counted = len(counting)
+        step.done = done
+        return step
+
+    def _apply(
+        self,
+        state: AccountState,
+        counting: list[Held],
+        in_order: list[Held],
+        meta: AccountMeta | None,
+        now: datetime,
+        watermark: datetime | None,
+        outcome: Outcome,
+    ) -> list[Position]:
+        """Count ``counting`` into ``state`` and the outcome; mark their messages done."""
         for held in counting:
             result = apply_event(self.policy, state, held.event, meta, now, watermark)
             outcome.decisions.extend(result.decisions)
@@ -156,13 +197,10 @@ class Guard:
             state.released_through = max(state.released_through, in_order[-1].key)
         done = [held.position for held in counting if held.position is not None]
         self._mark_done(state, done)
+        account_id = state.account_id
         for held in counting:
             self.store.mark_seen(account_id, held.event.event_id, str(held.position or "replay"))
-        step = self._finish(state, outcome, now)
-        step.counted = len(counting)
-        step.done = done
-        step.late = late
-        return step
+        return done
 
     def step_meta(self, meta: AccountMeta) -> Step:
         """Account metadata arrived: applied at once (it is not ordered by event time)."""

@@ -10,6 +10,12 @@ watermark is ``None``: count everything at once.
 ``allowance`` absorbs small disorder inside one source (MTAs publish roughly, not
 strictly, in time order). An event older than the watermark when it arrives is late and
 is counted on arrival.
+
+A source's latest time is its :class:`Frontier`: one event stamped far ahead of its
+neighbours (a producer's clock an hour fast, or a hostile stamp) moves it by at most
+``Frontier.JUMP``; the next event confirms a real jump. Otherwise that one event would
+stop the source from holding the watermark (events of other sources would be counted
+before this source's earlier ones) and make it look far ahead of everything else.
 """
 
 from __future__ import annotations
@@ -18,12 +24,53 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 BEGINNING = datetime.min.replace(tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def micros(moment: datetime) -> int:
+    """Microseconds since 1970 (exact; ``timestamp()`` rounds through a float)."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+class Frontier:
+    """The latest event time a source has delivered, in epoch microseconds, moved by at
+    most :data:`JUMP` past the event before: an event stamped far ahead moves it only
+    once the next event confirms the jump. ``cap`` (the wall clock, in the worker) bounds
+    every event's contribution: an event stamped in the future stands for now."""
+
+    #: How far one event can move the frontier past its predecessor (µs).
+    JUMP = 60_000_000
+
+    __slots__ = ("_last", "latest")
+
+    def __init__(self) -> None:
+        self.latest: int | None = None
+        self._last: int | None = None
+
+    def observe(self, at: int, cap: int | None = None) -> None:
+        if cap is not None and at > cap:
+            at = cap
+        last, self._last = self._last, at
+        if last is None:
+            if self.latest is None:
+                return  # a first event alone is not trusted; the next confirms it
+            last = self.latest
+        if at > last + self.JUMP:
+            at = last + self.JUMP
+        if self.latest is None or at > self.latest:
+            self.latest = at
 
 
 @dataclass
 class _Source:
     latest: datetime | None = None
     idle: bool = False
+    frontier: Frontier | None = None
 
 
 class Watermarks:
@@ -38,8 +85,16 @@ class Watermarks:
     def observe(self, source: str, occurred_at: datetime) -> None:
         """The source delivered an event (it is therefore not idle)."""
         found = self._sources.setdefault(source, _Source())
-        if found.latest is None or occurred_at > found.latest:
-            found.latest = occurred_at
+        frontier = found.frontier
+        if frontier is None:
+            frontier = found.frontier = Frontier()
+            if found.latest is not None:
+                frontier.latest = micros(found.latest)
+        frontier.observe(micros(occurred_at))
+        if frontier.latest is not None:
+            latest = from_micros(frontier.latest)
+            if found.latest is None or latest > found.latest:
+                found.latest = latest
         found.idle = False
 
     def report(self, source: str, latest: datetime | None, idle: bool) -> None:

@@ -18,11 +18,23 @@ event per record.
 that has run far ahead of the watermark only fills memory. :class:`BatchingConsumer`
 leaves such partitions out of the fetch (the records stay in aiokafka's buffer, which
 then stops fetching for them) until the watermark catches up.
+
+**Positions.** Each batch carries the consumer's position before and after its records
+(``span_start``, ``span_end``): offsets the consumer skipped itself (transaction markers,
+aborted transactions under ``read_committed``, compacted or deleted records) lie inside
+a span, so the guard can tell them from a batch faust fetched and never delivered
+(``agents.continuity``). Inputs are read with ``read_committed``, so records of aborted
+transactions are never counted, and a partition's end is its last stable offset.
+
+**Revocations.** faust clears its acknowledgement bookkeeping for revoked partitions and
+then awaits other work before the agent hears of the revoke; an ack in that window would
+write stale entries for a partition that may come back. :attr:`BatchingConsumer.revocations`
+counts revokes from their very start, so ``ack_batch`` can refuse to ack in the window.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, NoReturn, cast
 
 import faust
@@ -41,23 +53,35 @@ __all__ = [
 
 
 class RecordBatch(ConsumerMessage):
-    """One partition's records of one fetch, delivered to an agent as one message."""
+    """One partition's records of one fetch, delivered to an agent as one message.
 
-    __slots__ = ("records",)
+    ``span_start``: the consumer's position before these records (the position after the
+    previous batch it yielded for the partition, or where it was sent; None if unknown);
+    ``span_end``: its position after them (past any markers it skipped with them). The
+    message's ``offset`` is ``span_end - 1``: the batch is acked up to there.
+    """
+
+    __slots__ = ("records", "span_end", "span_start")
 
     records: list[Any]
+    span_start: int | None
+    span_end: int
 
     @property
     def first_offset(self) -> int:
         return int(self.records[0].offset)
 
 
-def _batch(tp: TP, records: list[Any], generation_id: int) -> RecordBatch:
+def _batch(
+    tp: TP, records: list[Any], generation_id: int, span_start: int | None, span_end: int
+) -> RecordBatch:
     last = records[-1]
     batch = RecordBatch(
         tp.topic,
         tp.partition,
-        last.offset,
+        # The last offset of the span, past any markers the consumer skipped after the
+        # last record: acking it lets faust commit past them too.
+        span_end - 1,
         # Seconds, as faust; None only from brokers older than 0.10 (faust casts it too).
         last.timestamp / 1000.0 if last.timestamp is not None else cast(float, None),
         last.timestamp_type,
@@ -71,11 +95,80 @@ def _batch(tp: TP, records: list[Any], generation_id: int) -> RecordBatch:
         generation_id=generation_id,
     )
     batch.records = records
+    batch.span_start = span_start
+    batch.span_end = span_end
     return batch
+
+
+class BatchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """faust's consumer thread, with an aiokafka consumer that reads committed data only.
+
+    faust picks ``read_committed`` only for its ``exactly_once`` guarantee; Sendguard is
+    at-least-once with idempotent state, but must not count records of transactions
+    that upstream producers abort."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Internal: aiokafka reads the isolation level when it starts its fetcher.
+        consumer._isolation_level = "read_committed"  # noqa: SLF001 no public setter
+        return consumer
 
 
 class BatchingConsumer(faust_aiokafka.Consumer):
     """faust's aiokafka consumer, delivering the app's ``batched_topics`` in batches."""
+
+    #: revokes started so far (bumped before faust clears its bookkeeping)
+    revocations = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        #: per batched partition, the consumer's position after the last batch it
+        #: yielded, or where it was last sent
+        self.span_ends: dict[TP, int] = {}
+        #: per batched partition, where faust last sent the consumer to read from (the
+        #: committed offset, or the log's start when nothing is committed)
+        self.starts: dict[TP, int] = {}
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return BatchingConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        self.revocations += 1
+        for tp in revoked:
+            self.span_ends.pop(tp, None)
+            self.starts.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
+
+    def _state(self, tp: TP) -> Any:
+        """aiokafka's state of an assigned partition; None if it is not assigned (it can
+        be revoked between any two lines: aiokafka changes its assignment in its thread)."""
+        # Internal: aiokafka's subscription state; its public getters assert on a
+        # partition that is not assigned.
+        consumer = self._thread._consumer  # noqa: SLF001
+        if consumer is None:
+            return None
+        try:
+            assignment = consumer._subscription.subscription.assignment  # noqa: SLF001
+            return assignment.state_value(tp)
+        except (AttributeError, KeyError, AssertionError):
+            return None
+
+    def position_now(self, tp: TP) -> int | None:
+        """The consumer's position in ``tp`` (the next offset it will deliver, past any
+        markers it skipped), or None (not assigned, or being reset)."""
+        state = self._state(tp)
+        if state is None or not state.has_valid_position:
+            return None
+        return int(state.position)
+
+    def end_offset(self, tp: TP) -> int | None:
+        """Where ``tp`` ends for this consumer, as of its last fetch: the last stable
+        offset (``read_committed`` reads no further), or None if not known."""
+        state = self._state(tp)
+        if state is None:
+            return None
+        end = state.lso if state.lso is not None and state.lso >= 0 else state.highwater
+        return None if end is None else int(end)
 
     def _batched(self) -> frozenset[str]:
         return getattr(self.app, "batched_topics", frozenset())
@@ -108,7 +201,18 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         if again:
             # Internal: the consumer thread's seek (aiokafka TopicPartitions, as given).
             await self._thread.seek_to_beginning(*again)
+        starts = {tp: offset for tp, offset in committed.items()
+                  if offset and tp.topic in batched}  # fmt: skip
+        if again:
+            starts.update(await self.earliest_offsets(*again))
+        starts = {TP(tp.topic, tp.partition): offset for tp, offset in starts.items()}
+        self.starts.update(starts)
+        self.span_ends.update(starts)
         return committed
+
+    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        await super().seek_wait(partitions)
+        self.span_ends.update(partitions)
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
         """faust's ``Consumer.getmany`` (v0.15), with one message per batched partition."""
@@ -139,13 +243,18 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                     # before the batch is acked: read as if it were the very next one.
                     # ``ack_batch`` registers them when the batch is acked.
                     self._read_offset[tp] = tp_records[-1].offset - 1
-                    yield tp, _batch(tp, tp_records, generation_id)
+                    span_start = self.span_ends.get(tp)
+                    span_end = self.position_now(tp)
+                    if span_end is None or span_end <= tp_records[-1].offset:
+                        span_end = tp_records[-1].offset + 1
+                    self.span_ends[tp] = span_end
+                    yield tp, _batch(tp, tp_records, generation_id, span_start, span_end)
             else:
                 for record in tp_records:
                     yield tp, self._to_message(tp, record)
 
 
-async def ack_batch(stream: Any, event: Any, after: int | None) -> None:
+async def ack_batch(stream: Any, event: Any, after: int | None, revocations: int) -> bool:
     """Acknowledge a record batch: faust may commit past all of its offsets now, and past
     any offsets between ``after`` (the last offset acked before on this partition; None:
     the committed offset) and the batch, which the consumer skipped (compacted, deleted
@@ -154,15 +263,25 @@ async def ack_batch(stream: Any, event: Any, after: int | None) -> None:
     Batches of one partition must be acked in order: faust commits the longest run of
     acked offsets, and skips its check that the run starts at the committed offset when
     that offset is 0 or unknown.
+
+    ``revocations``: the consumer's :attr:`BatchingConsumer.revocations` the caller knows
+    of. If a revoke has started since, faust has cleared (or is clearing) its bookkeeping
+    of the partition and nothing is acked: False. The revoked batches are read again.
     """
     message: RecordBatch = event.message
     consumer = stream.app.consumer
+    if consumer.revocations != revocations:
+        return False
     start = after + 1 if after is not None else committed_offset(stream.app, message.tp)
     start = message.first_offset if start is None else min(start, message.first_offset)
     if message.offset > start:
-        # Consumer._add_gap marks offsets as needing no ack of their own.
+        # Consumer._add_gap marks offsets as needing no ack of their own. It yields to
+        # the loop once, where a revoke can start.
         await consumer._add_gap(message.tp, start, message.offset - 1)  # noqa: SLF001 no public call
+        if consumer.revocations != revocations:
+            return False
     await stream.ack(event)
+    return True
 
 
 class BatchingTransport(faust_aiokafka.Transport):

@@ -15,8 +15,10 @@ import sys
 import threading
 import time
 
+from faust.types import TP
+
 from streams.app import Runtime
-from streams.faust_ext import committed_offset, tables_recovered
+from streams.faust_ext import BatchingConsumer, committed_offset, tables_recovered
 from streams.lost_events import watch
 
 log = logging.getLogger("sendguard.monitoring")
@@ -45,21 +47,34 @@ def register(rt: Runtime) -> None:
             # Recovering tables is not stalling (/healthz says "recovering" meanwhile).
             liveness.rebalanced()
             return
-        consumer = app.consumer
+        consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
         lag = {"guard": 0}
         for tp in consumer.assignment():
             if tp.topic not in sources:
                 continue
-            highwater = consumer.highwater(tp)
+            # Any partition can be revoked between two lines here: each call answers
+            # None for one no longer assigned.
+            end = consumer.end_offset(tp)
             handled = liveness.next_offsets.get(tp, committed_offset(app, tp))
             if handled is None:
-                handled = await consumer.position(tp)
-            if highwater is None or handled is None:
+                handled = consumer.position_now(tp)
+            if end is None or handled is None:
                 continue
-            waiting = max(0, highwater - handled)
+            waiting = max(0, end - handled)
+            if waiting and _skipped_to_end(consumer, tp, handled, end):
+                waiting = 0
             lag["guard"] += waiting
             metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(waiting)
         metrics.stalled.set(1 if liveness.update(lag) else 0)
+
+
+def _skipped_to_end(consumer: BatchingConsumer, tp: TP, handled: int, end: int) -> bool:
+    """Whether what lies between the last record handled and the partition's end is only
+    what the consumer skips (transaction markers, aborted transactions): it has read to
+    the end and yielded nothing the guard has not handled."""
+    position = consumer.position_now(tp)
+    yielded = consumer.span_ends.get(tp)
+    return position is not None and position >= end and (yielded is None or yielded <= handled)
 
 
 def start_watchdog(rt: Runtime, interval_s: float = 1.0) -> threading.Thread | None:

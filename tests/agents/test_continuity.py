@@ -1,13 +1,15 @@
-"""Batches are taken in offset order, once and without holes: a batch faust delivers
-again (it seeks back to the committed offsets after a table recovery, in the same
-generation) is taken only for the records not taken yet; a batch past a hole (faust
-dropped the one before it) has the partition read again from the hole."""
+"""Batches are taken in order, once and without holes, judged by the consumer's positions:
+a batch faust delivers again (it seeks back to the committed offsets after a table
+recovery, in the same generation) is taken only for the records not taken yet; a batch
+whose span starts past where the last batch taken ended follows one faust dropped, and
+the partition is read again from there; offsets the consumer skipped itself (markers,
+aborted transactions, compaction) lie inside a span and are no hole."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from agents.continuity import ANY_BATCH, Rewind, never_delivered, not_taken, verdict
+from agents.continuity import Cursor, Rewind, never_delivered, not_taken, verdict
 
 
 class Record(NamedTuple):
@@ -34,59 +36,54 @@ def test_a_batch_overlapping_what_was_taken_keeps_only_the_new_records() -> None
     assert not_taken(batch(5, 20), 14) == batch(15, 20)
 
 
-def test_a_jump_forward_is_taken_whole() -> None:
-    # Offsets the consumer skips (deleted or compacted records) are not this check's
-    # business: ack_batch registers them as a gap.
-    assert not_taken(batch(30, 31), 14) == batch(30, 31)
-
-
 def test_with_nothing_known_the_first_batch_is_taken() -> None:
-    assert verdict(5224, None, None) == "take"
+    assert verdict(None, 5224, None, None) == "take"
 
 
-def test_the_next_offset_and_batches_delivered_again_are_taken() -> None:
-    assert verdict(5224, 5223, None) == "take"
-    assert verdict(100, 5223, None) == "take"  # not_taken keeps only what is new
+def test_the_batch_that_starts_where_the_last_one_ended_is_taken() -> None:
+    assert verdict(5224, 5224, 5224, None) == "take"
 
 
-def test_a_batch_past_the_next_offset_sends_the_partition_back() -> None:
+def test_offsets_the_consumer_skipped_itself_are_no_hole() -> None:
+    # A commit marker at 5224 and an aborted transaction at 5225..5230: the consumer
+    # went from 5224 to the next record it could deliver, 5231.
+    assert verdict(5224, 5231, 5224, None) == "take"
+
+
+def test_a_batch_delivered_again_is_taken_for_what_is_new() -> None:
+    assert verdict(100, 100, 5224, None) == "take"
+
+
+def test_a_batch_after_one_faust_dropped_sends_the_partition_back() -> None:
     # The failover case: committed 5224, faust dropped 5224..10348, delivered 10349..
-    assert verdict(10349, 5223, None) == "rewind"
+    assert verdict(10349, 10349, 5224, None) == "rewind"
+    # The first batch of an assignment dropped: the second starts past where reading started.
+    assert verdict(700, 700, 0, None) == "rewind"
 
 
-def test_while_rewinding_batches_fetched_before_the_seek_are_dropped() -> None:
-    rewind = Rewind(expected=5224, seen=10349)
-    assert verdict(15049, 5223, rewind) == "drop"
+def test_without_a_span_only_offsets_can_tell() -> None:
+    assert verdict(None, 5224, 5224, None) == "take"
+    assert verdict(None, 6000, 5224, None) == "rewind"
 
 
-def test_while_rewinding_the_re_read_is_taken() -> None:
-    rewind = Rewind(expected=5224, seen=10349)
-    assert verdict(5224, 5223, rewind) == "take"
+def test_while_rewinding_only_the_re_read_is_taken() -> None:
+    rewind = Rewind(expected=5224)
+    assert verdict(10349, 15049, 5224, rewind) == "drop"  # fetched before the seek
+    assert verdict(5224, 5224, 5224, rewind) == "take"
+    assert verdict(5224, 5300, 5224, rewind) == "take"  # 5224..5299 skipped by the consumer
 
 
-def test_a_hole_in_the_log_itself_is_taken_after_one_re_read() -> None:
-    # Compacted away: the re-read starts past the expected offset again, no further
-    # than the batch that showed the hole.
-    rewind = Rewind(expected=5224, seen=10349)
-    assert verdict(10349, 5223, rewind) == "take"
-    assert verdict(7000, 5223, rewind) == "take"
+def test_records_the_consumer_delivered_past_what_was_taken_were_never_delivered() -> None:
+    assert never_delivered(expected=5, delivered_to=7) == 5
+    assert never_delivered(expected=7, delivered_to=7) is None
+    assert never_delivered(expected=None, delivered_to=9) is None
+    assert never_delivered(expected=3, delivered_to=None) is None
 
 
-def test_records_past_what_was_taken_were_never_delivered() -> None:
-    # Taken through 4; the partition ends at 7: 5 and 6 were dropped.
-    assert never_delivered(taken_through=4, start=0, highwater=7) == 5
-    # Nothing taken yet: from where reading started (the committed offset).
-    assert never_delivered(taken_through=None, start=3, highwater=5) == 3
-
-
-def test_nothing_is_undelivered_when_everything_was_taken_or_nothing_is_known() -> None:
-    assert never_delivered(taken_through=6, start=0, highwater=7) is None
-    assert never_delivered(taken_through=None, start=5, highwater=5) is None
-    assert never_delivered(taken_through=None, start=None, highwater=9) is None
-    assert never_delivered(taken_through=3, start=0, highwater=None) is None
-
-
-def test_a_re_read_started_while_idle_takes_whatever_offset_it_starts_at() -> None:
-    # Records 5.. may be gone (compaction, markers): the first batch after the seek ends
-    # the re-read, wherever it starts.
-    assert verdict(9, taken_through=4, rewind=Rewind(5, ANY_BATCH)) == "take"
+def test_a_cursor_follows_the_spans_taken() -> None:
+    cursor = Cursor()
+    assert cursor.expected(start=40) == 40
+    cursor.took(span_end=52, last_offset=50)  # a marker at 51
+    assert cursor.expected(start=40) == 52 and cursor.taken_through == 50
+    cursor.took(span_end=45, last_offset=44)  # delivered again, already taken
+    assert cursor.next == 52 and cursor.taken_through == 50

@@ -33,7 +33,7 @@ from streams.settings import Settings
 from tables import Tables, define_shadow_tables, define_tables
 from tables.batch import TableBatch, decision_list
 from tables.shadow import ShadowStore
-from tests.integration.traffic import bounces, deliveries, event
+from tests.integration.traffic import bounces, deliveries, event, signals, stamp
 
 NAMES = TopicNames.prefixed("")
 
@@ -70,8 +70,9 @@ class Rig:
         )  # fmt: skip
 
     def _positions(self, tp: TP) -> tuple[int | None, int | None]:
+        """(end, delivered): what was fed has all been delivered."""
         end = self.ends.get(tp, 0)
-        return (end + 1 if tp in self.busy else end), 0
+        return (end + 1 if tp in self.busy else end), end
 
     def feed(self, topic: str, partition: int, values: list[Any],
              headers: list[tuple[str, bytes]] | None = None, key: bytes | None = b"k") -> Batch:  # fmt: skip
@@ -267,3 +268,24 @@ def test_the_accounts_gauge_counts_the_table_also_after_a_restart(tmp_path: Path
     assert gauge(restarted) == {**expected, ("active", "marketing"): 2, ("active", "crm"): 4}
     restarted.ingest.forget({0})  # the partition was revoked: its accounts are another's
     assert gauge(restarted) == {}
+
+
+def test_an_event_stamped_ahead_neither_waits_nor_holds_its_partition_back(one: Rig) -> None:
+    """An event stamped up to an hour ahead (the contract allows it: clock skew) while the
+    watermark waits on a busy source: counted on arrival, so its batch is not pinned, and
+    its partition is not taken for one running far ahead of the watermark."""
+    one.busy.add(TP("email.delivery", 0))  # deliveries still coming: the watermark waits
+    one.feed("email.delivery", 0, deliveries("acme", 2))
+    ahead = event("email.unsubscribe", "acme", recipient="a@x.example",
+                  occurred_at=stamp(datetime.now(UTC) + timedelta(minutes=50)))  # fmt: skip
+    batch = one.feed("email.unsubscribe", 0, [ahead])
+    assert batch.held == 0 and one.ingest.held() == 2  # the deliveries wait, as they should
+    unsubscribes = TP("email.unsubscribe", 0)
+    assert unsubscribes not in one.ingest.held_back
+    after = one.feed("email.unsubscribe", 0, signals("email.unsubscribe", "acme", 1))
+    assert after.held == 1  # an ordinary event waits for the deliveries, as it should
+    assert unsubscribes not in one.ingest.held_back
+    assert one.ingest.outcomes[("email.unsubscribe", "ahead_counted")] == 1
+    state = one.store.load_account("acme")
+    assert state is not None
+    assert sum(p.unsubscribes for p in state.channels["marketing"].periods.values()) == 1

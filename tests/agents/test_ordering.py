@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 from faust.types import TP
 
+from agents.envelope import PROGRESS
 from agents.ordering import PartitionClock
-from agents.progress import ProgressReport, SourceProgress, to_micros
+from agents.progress import SOURCES_PER_REPORT, ProgressReport, SourceProgress, to_micros
+from schemas.limits import MAX_RECORD_BYTES
 
 T0 = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
 SOURCES = ["email.delivery/0", "email.delivery/1", "email.bounce/0", "email.bounce/1"]
@@ -53,12 +56,27 @@ def test_reports_about_its_own_partition_and_stale_reports_are_ignored() -> None
     assert clock.watermark() == T0 + timedelta(hours=1)
 
 
-def test_a_partition_is_idle_once_read_to_its_high_water_mark() -> None:
+def test_a_partition_is_idle_once_the_consumer_has_delivered_it_to_its_end() -> None:
     progress = SourceProgress("w")
     tp = TP("email.delivery", 0)
-    assert progress.state(tp, highwater=None, committed=None) == (None, False)
-    assert progress.state(tp, highwater=0, committed=0) == (None, True)  # empty
-    assert progress.state(tp, highwater=10, committed=4) == (None, False)
-    progress.read(tp, last_offset=9, latest_micros=to_micros(T0))
-    assert progress.state(tp, highwater=10, committed=4) == (to_micros(T0), True)
-    assert progress.state(tp, highwater=12, committed=4) == (to_micros(T0), False)
+    assert progress.state(tp, end=None, delivered=None) == (None, False)
+    assert progress.state(tp, end=0, delivered=0) == (None, True)  # empty
+    assert progress.state(tp, end=10, delivered=4) == (None, False)
+    assert progress.state(tp, end=10, delivered=None) == (None, False)  # a batch on its way
+    progress.frontier(tp).observe(to_micros(T0))
+    progress.frontier(tp).observe(to_micros(T0))
+    assert progress.state(tp, end=10, delivered=10) == (to_micros(T0), True)
+    # A log that ends in a commit marker (offset 10): the last record read is 9, but the
+    # consumer's position is past the marker, so the partition is caught up.
+    assert progress.state(tp, end=11, delivered=11) == (to_micros(T0), True)
+    assert progress.state(tp, end=12, delivered=11) == (to_micros(T0), False)
+
+
+def test_reports_split_so_that_each_stays_a_small_record() -> None:
+    progress = SourceProgress("w")
+    sources = {f"email.delivery/{p}": (None, True) for p in range(SOURCES_PER_REPORT + 5)}
+    reports = progress.report_if_due(sources)
+    assert [len(r.sources) for r in reports] == [SOURCES_PER_REPORT, 5]
+    assert {k for r in reports for k in r.sources} == set(sources)
+    assert len(PROGRESS + msgspec.json.encode(reports[0])) < MAX_RECORD_BYTES // 2
+    assert progress.report_if_due(sources) == []  # nothing changed

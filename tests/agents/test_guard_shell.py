@@ -1,0 +1,149 @@
+"""The guard's Faust shell without a broker: acknowledging batches (``ack_batch``,
+``GuardAgent._ack``) and a revoke (``GuardAgent._on_revoked``), on a real faust app and
+its real consumer object, whose acknowledgement bookkeeping decides what faust commits.
+
+The stream is the one stand-in: faust's ``Stream.ack`` marks the event's message acked on
+the consumer, which is all ``_FakeStream.ack`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+from faust.types import TP
+
+from agents.continuity import Cursor
+from agents.guard import GuardAgent
+from agents.ingest import Batch
+from streams.app import build_runtime
+from streams.faust_ext import BatchingConsumer, RecordBatch, _batch, ack_batch
+from streams.settings import Settings
+
+DELIVERY = TP("email.delivery", 0)
+
+
+class _FakeStream:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def ack(self, event: Any) -> bool:
+        return bool(self.app.consumer.ack(event.message))
+
+
+@pytest.fixture
+async def agent(tmp_path: Path) -> AsyncIterator[GuardAgent]:
+    rt = build_runtime(Settings(data_dir=tmp_path, app_id="shell", partitions=2))
+    rt.app.loop = asyncio.get_running_loop()
+    agent = GuardAgent(rt)
+    agent.register()
+    # faust records acks only for the topics its agents consume, as its conductor lists
+    # them when the worker starts.
+    rt.app.topics._acking_topics.update(rt.app.batched_topics)  # type: ignore[attr-defined]
+    yield agent
+
+
+def consumer_of(agent: GuardAgent) -> BatchingConsumer:
+    return agent.consumer
+
+
+def records(tp: TP, first: int, last: int, value: bytes = b"{}") -> list[ConsumerRecord]:
+    return [
+        ConsumerRecord(topic=tp.topic, partition=tp.partition, offset=offset,
+                       timestamp=1_700_000_000_000, timestamp_type=0, key=b"k", value=value,
+                       checksum=None, serialized_key_size=1, serialized_value_size=len(value),
+                       headers=[])
+        for offset in range(first, last + 1)
+    ]  # fmt: skip
+
+
+def delivered(tp: TP, first: int, last: int, span_start: int | None = None,
+              value: bytes = b"{}") -> Any:  # fmt: skip
+    message: RecordBatch = _batch(tp, records(tp, first, last, value), 0,
+                                  first if span_start is None else span_start, last + 1)  # fmt: skip
+    return SimpleNamespace(message=message)
+
+
+async def test_ack_batch_lets_faust_commit_the_batch_and_the_offsets_skipped_before_it(
+    agent: GuardAgent,
+) -> None:
+    consumer = consumer_of(agent)
+    stream = _FakeStream(agent.rt.app)
+    consumer._committed_offset[DELIVERY] = 100
+    assert await ack_batch(stream, delivered(DELIVERY, 100, 149), None, 0)
+    assert consumer._new_offset(DELIVERY) == 150
+    consumer._committed_offset[DELIVERY] = 150  # what faust's commit then records
+    # 150..159 were transaction markers: the consumer skipped them; the next batch's ack
+    # registers them, so faust commits over them.
+    assert await ack_batch(stream, delivered(DELIVERY, 160, 169, span_start=150), 149, 0)
+    assert consumer._new_offset(DELIVERY) == 170
+
+
+async def test_no_ack_once_a_revoke_has_started(agent: GuardAgent) -> None:
+    """faust clears its bookkeeping of revoked partitions, then awaits other work before
+    the agent hears of the revoke. An ack in that window would leave acked offsets and
+    gaps behind for a partition that may come back to this worker, and they would let a
+    commit pass events that are only held in memory."""
+    consumer = consumer_of(agent)
+    app = agent.rt.app
+    stream = _FakeStream(app)
+    consumer._committed_offset[DELIVERY] = 0
+    take = delivered(DELIVERY, 0, 9)
+    agent.cursors[DELIVERY] = Cursor()
+    app.consumer_generation_id = take.message.generation_id
+    agent.unacked.append(Batch(take))
+
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def app_revoke(revoked: set[TP]) -> None:  # faust's app handler: it awaits
+        inside.set()
+        await release.wait()
+
+    consumer._on_partitions_revoked = app_revoke  # type: ignore[method-assign]
+    revoking = asyncio.create_task(consumer.on_partitions_revoked({DELIVERY}))
+    await inside.wait()
+    await agent._ack(stream)  # the agent runs in the window
+    assert not consumer._acked.get(DELIVERY) and not consumer._gap.get(DELIVERY)
+    release.set()
+    await revoking
+    await agent._on_revoked(app, {DELIVERY})
+    assert agent.revocations == consumer.revocations == 1
+    assert DELIVERY not in agent.cursors and agent.unacked == []
+
+
+async def test_acks_resume_after_the_revoke_is_handled(agent: GuardAgent) -> None:
+    consumer = consumer_of(agent)
+    app = agent.rt.app
+    consumer.revocations = 1  # a revoke started and ...
+    await agent._on_revoked(app, {DELIVERY})  # ... the guard handled it
+    consumer._committed_offset[DELIVERY] = 0
+    take = delivered(DELIVERY, 0, 9)
+    agent.cursors[DELIVERY] = Cursor()
+    agent.unacked.append(Batch(take))
+    await agent._ack(_FakeStream(app))
+    assert consumer._new_offset(DELIVERY) == 10
+    assert agent.cursors[DELIVERY].acked_through == 9
+
+
+async def test_a_revoke_drops_the_records_queued_for_the_revoked_partitions(
+    agent: GuardAgent,
+) -> None:
+    """Records queued for a revoked partition's work are not published at the next
+    flush: the new owner reads the input again and may already have published newer
+    records (a newer status on the compacted topic would lose to the stale one)."""
+    app = agent.rt.app
+    consumer_of(agent).starts.update({DELIVERY: 0, TP("email.delivery", 1): 0})
+    agent.take(delivered(DELIVERY, 0, 0, value=b"{not json"))
+    agent.take(delivered(TP("email.delivery", 1), 0, 0, value=b"[]"))
+    assert len(agent.outbox) == 2  # a dead letter for each
+    revoked = {TP(topic, 0) for topic in (*agent.names.inputs, agent.names.accounts,
+                                          agent.names.events)}  # fmt: skip
+    await agent._on_revoked(app, revoked)
+    (letter,) = agent.outbox.queued()
+    assert b'"partition":1' in (letter[3] or b"")
