@@ -74,7 +74,8 @@ def verdict(
     ``expected``: where the last batch taken ended, or where reading started (None:
     nothing is known, take what comes). ``rewind``: the partition is being read again
     from ``rewind.expected``: only a batch whose span starts there is the re-read; others
-    were fetched before the seek.
+    were fetched before the seek (which the consumer makes between two fetches, so no
+    batch of one can pass for the other).
     """
     if rewind is not None:
         if span_start == rewind.expected or (span_start is None and first <= rewind.expected):

@@ -26,7 +26,6 @@ from typing import Any
 
 import msgspec
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from faust.types import TP
 
 from agents.continuity import Cursor, Rewind, never_delivered, not_taken, verdict
@@ -175,7 +174,7 @@ class GuardAgent:
             self.working = True
             self.take(event)
             if self.seeks:
-                await self._seek()
+                self._seek()
             if fault_after and self.handled >= fault_after:
                 log.warning("SENDGUARD_FAULT_STALL_AFTER reached: the guard hangs now")
                 await asyncio.Event().wait()
@@ -200,11 +199,7 @@ class GuardAgent:
         rewind = cursor.rewind
         action = verdict(message.span_start, message.first_offset, expected, rewind)
         if action == "drop":
-            # Fetched before the seek; or the seek was lost in a race with the fetch:
-            # send the consumer back again (the re-read ends the rewind either way).
-            assert rewind is not None
-            self.seeks[tp] = rewind.expected
-            return
+            return  # fetched before the seek (the consumer seeks between two fetches)
         if action == "rewind":
             assert expected is not None
             self._rewind(tp, cursor, expected, message.span_start)
@@ -241,17 +236,10 @@ class GuardAgent:
                  "only up to position %d (faust dropped a batch): reading from %d again",
                  tp, seen, expected, expected)  # fmt: skip
 
-    async def _seek(self) -> None:
+    def _seek(self) -> None:
+        """Hand the seeks wanted to the consumer, which makes them before its next fetch."""
         seeks, self.seeks = self.seeks, {}
-        consumer = self.consumer
-        assigned = consumer.assignment()
-        seeks = {tp: offset for tp, offset in seeks.items() if tp in assigned}
-        if seeks:
-            # seek_wait seeks in the consumer's thread, where aiokafka's fetcher runs.
-            try:
-                await consumer.seek_wait(seeks)
-            except (AssertionError, KafkaError) as exc:  # a partition revoked meanwhile
-                log.info("seek to %s not done (%s); a rebalance reads them again", seeks, exc)
+        self.consumer.request_seeks(seeks)
 
     # -- the flush --------------------------------------------------------------------
 
@@ -337,11 +325,11 @@ class GuardAgent:
         was taken (None while one is on its way, or nothing is known)."""
         consumer = self.consumer
         cursor = self.cursors.get(tp)
-        taken = (cursor.next if cursor is not None else None) or self._start_of(tp)
+        taken = (cursor or Cursor()).expected(self._start_of(tp))
         yielded = consumer.span_ends.get(tp)
         if yielded is not None and (taken is None or yielded > taken):
             return consumer.end_offset(tp), None
-        return consumer.end_offset(tp), consumer.position_now(tp)
+        return consumer.end_offset(tp), consumer.positions.get(tp)
 
     def _send_report(self, outbox: Outbox, report: ProgressReport) -> None:
         value = PROGRESS + _REPORT_ENCODER.encode(report)
@@ -420,7 +408,7 @@ class GuardAgent:
             self.seeks[tp] = expected
             self.metrics.rewinds.labels(topic=tp.topic).inc()
         if self.seeks:
-            await self._seek()
+            self._seek()
 
     def _report_unacked(self) -> None:
         """Say, once per quiet spell, why batches stay unacknowledged while nothing comes:

@@ -34,13 +34,18 @@ counts revokes from their very start, so ``ack_batch`` can refuse to ack in the 
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, NoReturn, cast
 
 import faust
+from aiokafka.errors import KafkaError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
+
+log = logging.getLogger("sendguard.consumer")
 
 __all__ = [
     "BatchingApp",
@@ -101,17 +106,59 @@ def _batch(
 
 
 class BatchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """faust's consumer thread, with an aiokafka consumer that reads committed data only.
+    """faust's consumer thread, with an aiokafka consumer that reads committed data only,
+    and that reads its positions where it drains records.
 
     faust picks ``read_committed`` only for its ``exactly_once`` guarantee; Sendguard is
     at-least-once with idempotent state, but must not count records of transactions
-    that upstream producers abort."""
+    that upstream producers abort.
+
+    aiokafka moves a partition's position when it hands records out, in this thread,
+    before the event loop sees them: a position read from the loop at any moment can be
+    past records still on their way. So positions are read here, right after each
+    drain (:attr:`drained_positions`): those of the partitions drained, and every
+    :data:`FULL_SNAPSHOT_S` those of all partitions (a position can also move past
+    transaction markers with no record drained)."""
+
+    FULL_SNAPSHOT_S = 0.5
+    drained_positions: dict[TP, int] = {}
+    _full_snapshot_at = 0.0
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # Internal: aiokafka reads the isolation level when it starts its fetcher.
         consumer._isolation_level = "read_committed"  # noqa: SLF001 no public setter
         return consumer
+
+    async def _fetch_records(
+        self, consumer: Any, active_partitions: Any, timeout: float | None = None,
+        max_records: int | None = None,
+    ) -> Any:  # fmt: skip
+        records = await super()._fetch_records(
+            consumer, active_partitions, timeout=timeout, max_records=max_records
+        )
+        now = time.monotonic()
+        full = now - self._full_snapshot_at >= self.FULL_SNAPSHOT_S
+        if full:
+            self._full_snapshot_at = now
+        self.drained_positions = _positions(consumer, None if full else records)
+        return records
+
+
+def _positions(consumer: Any, tps: Iterable[Any] | None) -> dict[TP, int]:
+    """aiokafka's positions of ``tps`` (None: every assigned partition) that are valid."""
+    # Internal: aiokafka's subscription state; its public position() awaits.
+    try:
+        assignment = consumer._subscription.subscription.assignment  # noqa: SLF001
+        states = assignment.tps if tps is None else tps
+        found: dict[TP, int] = {}
+        for tp in states:
+            state = assignment.state_value(tp)
+            if state is not None and state.has_valid_position:
+                found[TP(tp.topic, tp.partition)] = int(state.position)
+        return found
+    except (AttributeError, KeyError, AssertionError):  # revoked, or not yet assigned
+        return {}
 
 
 class BatchingConsumer(faust_aiokafka.Consumer):
@@ -123,11 +170,39 @@ class BatchingConsumer(faust_aiokafka.Consumer):
     def __post_init__(self) -> None:
         super().__post_init__()
         #: per batched partition, the consumer's position after the last batch it
-        #: yielded, or where it was last sent
+        #: yielded (or is about to yield), or where it was last sent
         self.span_ends: dict[TP, int] = {}
+        #: per partition, the consumer's position as of its last drain: every record
+        #: below it has been yielded, or is about to be (``span_ends`` says which)
+        self.positions: dict[TP, int] = {}
         #: per batched partition, where faust last sent the consumer to read from (the
-        #: committed offset, or the log's start when nothing is committed)
+        #: committed offset, or 0 for the log's start when nothing is committed)
         self.starts: dict[TP, int] = {}
+        #: where the guard asked to send the consumer back to (``request_seeks``)
+        self.pending_seeks: dict[TP, int] = {}
+
+    def request_seeks(self, seeks: Mapping[TP, int]) -> None:
+        """Send the consumer to these positions before its next fetch.
+
+        The seek is done in the fetch loop, between two drains: a seek made while a
+        drain is on its way could not tell the records fetched before it from those
+        fetched after."""
+        self.pending_seeks.update(seeks)
+
+    async def _perform_requested_seeks(self) -> None:
+        seeks, self.pending_seeks = self.pending_seeks, {}
+        assigned = self.assignment()
+        seeks = {tp: offset for tp, offset in seeks.items() if tp in assigned}
+        if not seeks:
+            return
+        try:
+            # seek_wait seeks in the consumer's thread, where aiokafka's fetcher runs.
+            await super().seek_wait(seeks)
+        except (AssertionError, KafkaError) as exc:  # revoked meanwhile: read again anyway
+            log.info("seek to %s not done (%s); a rebalance reads them again", seeks, exc)
+            return
+        self.span_ends.update(seeks)
+        self.positions.update(seeks)
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return BatchingConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -136,35 +211,24 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         self.revocations += 1
         for tp in revoked:
             self.span_ends.pop(tp, None)
+            self.positions.pop(tp, None)
             self.starts.pop(tp, None)
+            self.pending_seeks.pop(tp, None)
         await super().on_partitions_revoked(revoked)
 
-    def _state(self, tp: TP) -> Any:
-        """aiokafka's state of an assigned partition; None if it is not assigned (it can
-        be revoked between any two lines: aiokafka changes its assignment in its thread)."""
+    def end_offset(self, tp: TP) -> int | None:
+        """Where ``tp`` ends for this consumer, as of its last fetch: the last stable
+        offset (``read_committed`` reads no further), or None if not known (or the
+        partition is no longer assigned: it can be revoked between any two lines)."""
         # Internal: aiokafka's subscription state; its public getters assert on a
         # partition that is not assigned.
         consumer = self._thread._consumer  # noqa: SLF001
         if consumer is None:
             return None
         try:
-            assignment = consumer._subscription.subscription.assignment  # noqa: SLF001
-            return assignment.state_value(tp)
+            state = consumer._subscription.subscription.assignment.state_value(tp)  # noqa: SLF001
         except (AttributeError, KeyError, AssertionError):
             return None
-
-    def position_now(self, tp: TP) -> int | None:
-        """The consumer's position in ``tp`` (the next offset it will deliver, past any
-        markers it skipped), or None (not assigned, or being reset)."""
-        state = self._state(tp)
-        if state is None or not state.has_valid_position:
-            return None
-        return int(state.position)
-
-    def end_offset(self, tp: TP) -> int | None:
-        """Where ``tp`` ends for this consumer, as of its last fetch: the last stable
-        offset (``read_committed`` reads no further), or None if not known."""
-        state = self._state(tp)
         if state is None:
             return None
         end = state.lso if state.lso is not None and state.lso >= 0 else state.highwater
@@ -185,7 +249,11 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                 fetching = active_partitions - held_back
                 if fetching:
                     active_partitions = fetching
-        return await super()._getmany(active_partitions, timeout)
+        records = await super()._getmany(active_partitions, timeout)
+        thread = cast(BatchingConsumerThread, self._thread)
+        self.positions.update(thread.drained_positions)
+        thread.drained_positions = {}
+        return records
 
     async def seek_to_committed(self) -> Any:
         """faust's seek back after a rebalance (and at start), for every partition.
@@ -193,31 +261,30 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         aiokafka seeks only to a committed offset above 0; a partition with nothing
         committed keeps its fetch position across a rebalance, past batches that were
         delivered but not acked (events held for event-time order): read it from the
-        beginning again instead.
+        beginning again instead. Where each partition starts is recorded before anything
+        else is awaited (faust's flow may be on): 0 stands for the log's start.
         """
         committed = await super().seek_to_committed()
         batched = self._batched()
+        starts = {TP(tp.topic, tp.partition): offset or 0
+                  for tp, offset in committed.items() if tp.topic in batched}  # fmt: skip
+        self.starts.update(starts)
+        self.span_ends.update(starts)
+        self.positions.update(starts)
+        for tp in starts:
+            self.pending_seeks.pop(tp, None)
         again = [tp for tp, offset in committed.items() if not offset and tp.topic in batched]
         if again:
             # Internal: the consumer thread's seek (aiokafka TopicPartitions, as given).
             await self._thread.seek_to_beginning(*again)
-        starts = {tp: offset for tp, offset in committed.items()
-                  if offset and tp.topic in batched}  # fmt: skip
-        if again:
-            starts.update(await self.earliest_offsets(*again))
-        starts = {TP(tp.topic, tp.partition): offset for tp, offset in starts.items()}
-        self.starts.update(starts)
-        self.span_ends.update(starts)
         return committed
-
-    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
-        await super().seek_wait(partitions)
-        self.span_ends.update(partitions)
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
         """faust's ``Consumer.getmany`` (v0.15), with one message per batched partition."""
         # Internal: _wait_next_records, _buffered_partitions, _to_message, perform_seek are
         # faust's own fetch loop pieces; this mirrors its getmany step for step.
+        if self.pending_seeks:
+            await self._perform_requested_seeks()
         records, active_partitions = await self._wait_next_records(timeout)
         generation_id = self.app.consumer_generation_id
         if records is None or self.should_stop:
@@ -226,6 +293,16 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             await self.perform_seek()
             return
         batched = self._batched()
+        # Every batch's span, before any is yielded: the guard can run between two yields,
+        # and must see the partitions drained here as having records on their way.
+        spans: dict[TP, tuple[int | None, int]] = {}
+        for tp, tp_records in records.items():
+            if tp.topic in batched and tp_records:
+                end = self.positions.get(tp)
+                if end is None or end <= tp_records[-1].offset:
+                    end = tp_records[-1].offset + 1
+                spans[tp] = (self.span_ends.get(tp), end)
+                self.span_ends[tp] = end
         for tp, tp_records in records.items():
             if not self.flow_active or self.app.consumer_generation_id != generation_id:
                 break
@@ -235,7 +312,9 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                 or tp in self._buffered_partitions
             ):
                 continue
-            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            end_offset = self.end_offset(tp)
+            if end_offset is not None:
+                self.app.monitor.track_tp_end_offset(tp, end_offset)
             if tp.topic in batched:
                 if tp_records:
                     # faust's fetch loop would register the offsets between the last
@@ -243,12 +322,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                     # before the batch is acked: read as if it were the very next one.
                     # ``ack_batch`` registers them when the batch is acked.
                     self._read_offset[tp] = tp_records[-1].offset - 1
-                    span_start = self.span_ends.get(tp)
-                    span_end = self.position_now(tp)
-                    if span_end is None or span_end <= tp_records[-1].offset:
-                        span_end = tp_records[-1].offset + 1
-                    self.span_ends[tp] = span_end
-                    yield tp, _batch(tp, tp_records, generation_id, span_start, span_end)
+                    yield tp, _batch(tp, tp_records, generation_id, *spans[tp])
             else:
                 for record in tp_records:
                     yield tp, self._to_message(tp, record)

@@ -57,7 +57,7 @@ def register(rt: Runtime) -> None:
             end = consumer.end_offset(tp)
             handled = liveness.next_offsets.get(tp, committed_offset(app, tp))
             if handled is None:
-                handled = consumer.position_now(tp)
+                handled = consumer.positions.get(tp)
             if end is None or handled is None:
                 continue
             waiting = max(0, end - handled)
@@ -72,7 +72,7 @@ def _skipped_to_end(consumer: BatchingConsumer, tp: TP, handled: int, end: int) 
     """Whether what lies between the last record handled and the partition's end is only
     what the consumer skips (transaction markers, aborted transactions): it has read to
     the end and yielded nothing the guard has not handled."""
-    position = consumer.position_now(tp)
+    position = consumer.positions.get(tp)
     yielded = consumer.span_ends.get(tp)
     return position is not None and position >= end and (yielded is None or yielded <= handled)
 
