@@ -279,12 +279,12 @@ def test_unknown_topic(topic: str) -> None:
 
 
 def test_size_limit_is_checked_before_decoding() -> None:
-    base = msgspec.json.encode(message(diagnostic=""))
+    base = msgspec.json.encode(message(padding=""))  # an unknown field: ignored
     padding = "x" * (MAX_MESSAGE_BYTES - len(base))
-    at_limit = base.replace(b'"diagnostic":""', f'"diagnostic":"{padding}"'.encode())
+    at_limit = base.replace(b'"padding":""', f'"padding":"{padding}"'.encode())
     assert len(at_limit) == MAX_MESSAGE_BYTES == 1048576
     event = parse_event("email.bounce", at_limit, now=NOW, late_grace_days=GRACE)
-    assert event.diagnostic == padding
+    assert event.event_id == "evt-1"
     assert reject_raw(at_limit + b" ") == "message too large: 1048577 bytes (limit 1048576)"
     # not even JSON: rejected for its size, proving nothing was decoded
     assert reject_raw(b"\xff" * 2_000_000) == "message too large: 2000000 bytes (limit 1048576)"
@@ -520,6 +520,57 @@ def test_recipient_is_required_on_delivery_unsubscribe_and_spam_report(topic: st
 )
 def test_field_rejects_on_other_topics(topic: str, overrides: dict[str, Any], reason: str) -> None:
     assert reject(topic, **overrides) == reason
+
+
+#: (topic, field, limit): every producer string kept or passed on has a cap.
+_CAPPED = [
+    ("email.bounce", "campaign_id", 200),
+    ("email.abuse-desk", "complaint_id", 200),
+    ("email.blocklist", "blocklist", 200),
+    ("email.blocklist", "ip", 200),
+    ("email.blocklist", "domain", 253),
+    ("email.bounce", "diagnostic", 2048),
+    ("email.abuse-desk", "summary", 2048),
+]
+_NAMES = [(topic, field) for topic, field, limit in _CAPPED if limit < 2048]
+
+
+@pytest.mark.parametrize(("topic", "field", "limit"), _CAPPED)
+def test_producer_strings_up_to_their_cap_pass(topic: str, field: str, limit: int) -> None:
+    assert getattr(parse(topic, **{field: "x" * limit}), field) == "x" * limit
+    # characters, not bytes: 4 bytes of UTF-8 each
+    assert getattr(parse(topic, **{field: "😀" * limit}), field) == "😀" * limit
+
+
+@pytest.mark.parametrize(("topic", "field", "limit"), _CAPPED)
+def test_producer_strings_over_their_cap_are_rejected(topic: str, field: str, limit: int) -> None:
+    for value in ("x" * (limit + 1), "😀" * (limit + 1), "x" * 300_000):
+        reason = f"{field}: longer than {limit} characters ({len(value)})"
+        assert reject(topic, **{field: value}) == reason
+
+
+@pytest.mark.parametrize(("topic", "field"), _NAMES)
+def test_ids_and_names_refuse_control_characters(topic: str, field: str) -> None:
+    assert reject(topic, **{field: "a\x00b"}) == f"{field}: control character U+0000 at position 1"
+    assert reject(topic, **{field: "ab\n"}) == f"{field}: control character U+000A at position 2"
+    # not printable, but not a control character either
+    assert getattr(parse(topic, **{field: "a\u00a0b"}), field) == "a\u00a0b"
+
+
+@pytest.mark.parametrize(
+    ("topic", "field"), [("email.bounce", "diagnostic"), ("email.abuse-desk", "summary")]
+)
+def test_free_text_keeps_control_characters(topic: str, field: str) -> None:
+    text = "550-5.1.1 first line\r\n550 5.1.1 second\tline"
+    assert getattr(parse(topic, **{field: text}), field) == text
+
+
+def test_optional_names_keep_null_absent_and_empty_as_before() -> None:
+    for topic, field in [*_NAMES[:2], ("email.blocklist", "ip"), ("email.blocklist", "domain")]:
+        assert getattr(parse(topic, **{field: None}), field) is None
+        assert getattr(parse(topic, **{field: DROP}), field) is None
+        assert getattr(parse(topic, **{field: ""}), field) == ""
+    assert reject("email.blocklist", blocklist="") == "blocklist: empty"
 
 
 def test_first_broken_rule_in_field_order_is_the_reason() -> None:
