@@ -49,7 +49,14 @@ from policy.guard import Guard, Position, Step
 from policy.held import HeldEvents
 from schemas.appeals import DecideAppeal, FileAppeal
 from schemas.errors import InvalidEvent
-from schemas.parse import dead_letter, encode, parse_account, parse_event, tombstone_account
+from schemas.parse import (
+    dead_letter,
+    dead_letter_key,
+    encode,
+    parse_account,
+    parse_event,
+    tombstone_account,
+)
 from schemas.types import AccountMeta, Event
 from streams import topics as t
 from streams.commands import CommandResult
@@ -411,7 +418,8 @@ class Ingest:
         self.outcomes[(topic, "late" if reason.startswith(LATE_PREFIX) else "invalid")] += 1
         log.info("rejected %s[%s]@%s: %s", topic, record.partition, record.offset, reason)
         letter = dead_letter(topic, record.partition, record.offset, reason, record.value)
-        self.outbox.add(self.names.dead_letter, record.key, encode(letter), now_ms())
+        self.outbox.add(self.names.dead_letter, dead_letter_key(record.key), encode(letter),
+                        now_ms())  # fmt: skip
 
     def _forward(self, account_id: str, value: bytes, partition: int, appended: int | None) -> None:
         headers = [(APPENDED_AT, str(appended).encode())] if appended is not None else []

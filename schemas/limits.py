@@ -33,3 +33,12 @@ MAX_RECORD_BYTES = 512 * 1024
 
 #: A dead letter keeps this much of the rejected message, as UTF-8 text.
 MAX_DEAD_LETTER_RAW_BYTES = 64 * 1024
+#: A dead letter's ``error`` is cut at this many characters (a reason may quote
+#: producer text).
+MAX_DEAD_LETTER_ERROR_CHARS = 2048
+#: A dead letter's Kafka key keeps this much of the rejected record's key (a producer's
+#: key can be as large as a message).
+MAX_DEAD_LETTER_KEY_BYTES = 1024
+#: Worst case of a dead letter, well inside ``MAX_RECORD_BYTES``: JSON writes a control
+#: character as 6 bytes (``\u0001``), so 64 KiB of raw text can take 384 KiB, the error
+#: 12 KiB, the key 1 KiB (``tests/schemas/test_parse.py`` builds it).

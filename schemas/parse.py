@@ -35,6 +35,7 @@ from msgspec import UNSET
 from schemas import fields as f
 from schemas.codec import (
     dead_letter,
+    dead_letter_key,
     decode_account,
     decode_event,
     encode,
@@ -61,6 +62,7 @@ __all__ = [
     "InvalidEvent",
     "SchemaError",
     "dead_letter",
+    "dead_letter_key",
     "decode_account",
     "decode_event",
     "encode",

@@ -217,6 +217,13 @@ def test_an_undecodable_internal_record_is_dead_lettered_and_counted(one: Rig) -
     assert one.sent("acme") == 1
 
 
+def test_a_dead_letter_keeps_the_first_kib_of_a_huge_key(one: Rig) -> None:
+    one.feed("email.delivery", 0, [b"{not json"], key=b"k" * 1_000_000)
+    ((_, key, letter, _),) = one.out("sendguard.dead-letter")
+    assert key == b"k" * 1024
+    assert letter["error"].startswith("not JSON:")
+
+
 def test_a_tombstone_on_accounts_deletes_the_accounts_metadata(one: Rig) -> None:
     one.feed("accounts", 0, [{"account_id": "acme", "tier": "enterprise"}], key=b"acme")
     meta = one.store.load_meta("acme")

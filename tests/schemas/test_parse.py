@@ -18,12 +18,14 @@ import msgspec
 import pytest
 
 from schemas import parse as parse_module
+from schemas.limits import MAX_DEAD_LETTER_ERROR_CHARS, MAX_DEAD_LETTER_KEY_BYTES, MAX_RECORD_BYTES
 from schemas.parse import (
     MAX_DEAD_LETTER_RAW_BYTES,
     MAX_MESSAGE_BYTES,
     InvalidEvent,
     SchemaError,
     dead_letter,
+    dead_letter_key,
     decode_account,
     decode_event,
     encode,
@@ -851,6 +853,33 @@ def test_dead_letter_raw_is_cut_at_64_kib(
     assert len(text.encode("utf-8")) == expected_bytes <= MAX_DEAD_LETTER_RAW_BYTES == 65536
     original = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     assert original.startswith(text)
+
+
+def test_dead_letter_error_is_cut_with_an_ellipsis() -> None:
+    assert dead_letter("email.bounce", 0, 0, "e" * 2048, b"").error == "e" * 2048
+    cut = dead_letter("email.bounce", 0, 0, "e" * 2049, b"").error
+    assert cut == "e" * 2047 + "…" and len(cut) == MAX_DEAD_LETTER_ERROR_CHARS == 2048
+    assert dead_letter("email.bounce", 0, 0, "lone \ud800", b"").error == "lone \ufffd"
+
+
+def test_dead_letter_key_keeps_the_first_kib_of_the_rejected_key() -> None:
+    assert dead_letter_key(None) is None
+    assert dead_letter_key(b"acme") == b"acme"
+    assert dead_letter_key(b"k" * 1024) == b"k" * 1024
+    assert dead_letter_key(memoryview(b"k" * 1_000_000)) == b"k" * MAX_DEAD_LETTER_KEY_BYTES
+
+
+def test_the_largest_dead_letter_fits_the_record_budget() -> None:
+    """64 KiB of raw control characters (each escaped to 6 bytes of JSON), an error of
+    control characters as long as a producer can make it, a 1 MiB key."""
+    raw = b"\x01" * MAX_MESSAGE_BYTES
+    error = "\x01" * MAX_MESSAGE_BYTES
+    letter = dead_letter("t" * 249 + ".email.bounce", 2**31 - 1, 2**63 - 1, error, raw)
+    key = dead_letter_key(b"\xff" * MAX_MESSAGE_BYTES)
+    value = encode(letter)
+    assert len(letter.raw.encode()) == MAX_DEAD_LETTER_RAW_BYTES
+    assert len(value) > 6 * MAX_DEAD_LETTER_RAW_BYTES  # the escaping really happened
+    assert key is not None and len(key) + len(value) <= MAX_RECORD_BYTES
 
 
 # --- package rules ------------------------------------------------------------------------
