@@ -21,6 +21,9 @@ MAX_DOMAIN_CHARS = 253
 MAX_EMAIL_CHARS = 320
 #: Free text from producers: a bounce's ``diagnostic``, a complaint's ``summary``.
 MAX_TEXT_CHARS = 2048
+#: An appeal id (``api.accounts.appeal_id_for``): "ap-", 16 hex digits, "-", then the
+#: account id's UTF-8 (at most 4 bytes a character) in unpadded URL-safe base64.
+MAX_APPEAL_ID_CHARS = 3 + 16 + 1 + (4 * MAX_ID_CHARS * 4 + 2) // 3
 
 #: The largest input message the parser reads (a larger one is dead-lettered).
 MAX_MESSAGE_BYTES = 1024 * 1024

@@ -61,6 +61,8 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "InvalidEvent",
     "SchemaError",
+    "check_account",
+    "check_event",
     "dead_letter",
     "dead_letter_key",
     "decode_account",
@@ -162,14 +164,52 @@ def parse_account(raw: Raw | Mapping[str, Any]) -> AccountMeta:
 
 
 def tombstone_account(key: bytes | None) -> str:
-    """The account a tombstone (a null value) on the ``accounts`` topic deletes: its key."""
+    """The account a tombstone (a null value) on the ``accounts`` topic deletes: its key,
+    which must be an account id like any other (it is forwarded and kept as one)."""
     try:
         account_id = key.decode() if key else ""
     except UnicodeDecodeError:
         account_id = ""
     if not account_id:
         raise InvalidEvent("a tombstone (null value) without an account id as its key")
-    return account_id
+    try:
+        return f.ident("account_id", account_id)
+    except InvalidEvent as exc:
+        raise InvalidEvent(f"a tombstone (null value) whose key is no account id: {exc}") from None
+
+
+def check_event(event: Event) -> Event:
+    """Apply the input rules again to an event read back from ``sendguard.events``.
+
+    Sendguard writes that topic with events it parsed, but anyone can produce to it, so a
+    decoded ``Event`` is held to every rule of :func:`parse_event` but the time window (a
+    forwarded event was inside it when it was parsed, and may be read much later): the
+    topic and its kind, identifiers, a UTC ``occurred_at``, every cap. Returns the event
+    as the parser would have made it (a field of another kind dropped, the recipient
+    normalised); raises ``InvalidEvent``.
+    """
+    kind = TOPIC_KINDS.get(event.topic)
+    if kind is None:
+        raise InvalidEvent(f"topic: unknown topic {f.show(event.topic)}")
+    if kind != event.kind:
+        raise InvalidEvent(f"kind: {f.show(event.kind)} is not the kind of {event.topic}")
+    event_id = f.ident("event_id", event.event_id)
+    account_id = f.ident("account_id", event.account_id)
+    if event.occurred_at.utcoffset() != timedelta(0):
+        raise InvalidEvent("occurred_at: not in UTC")
+    wire = _EventWire(
+        channel=event.channel, campaign_id=event.campaign_id, recipient=event.recipient,
+        bounce_type=event.bounce_type, smtp_code=event.smtp_code, diagnostic=event.diagnostic,
+        complaint_id=event.complaint_id, summary=event.summary, trap_kind=event.trap_kind,
+        blocklist=event.blocklist, listed=event.listed, ip=event.ip, domain=event.domain,
+    )  # fmt: skip
+    return _build(event.topic, kind, wire, event_id, account_id, event.occurred_at)
+
+
+def check_account(meta: AccountMeta) -> AccountMeta:
+    """Apply the rules of :func:`parse_account` again to metadata read back from
+    ``sendguard.events`` (anyone can produce to it); raises ``InvalidEvent``."""
+    return parse_account(msgspec.structs.asdict(meta))
 
 
 def _load(raw: Raw | Mapping[str, Any], wire: type[_Wire]) -> _Wire:

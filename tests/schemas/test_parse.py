@@ -32,6 +32,7 @@ from schemas.parse import (
     parse_account,
     parse_event,
     parse_event_line,
+    tombstone_account,
 )
 from schemas.types import (
     BOUNCE_TYPES,
@@ -728,6 +729,35 @@ _TIER_LIST = "free, starter, professional, enterprise, trial, legacy"
 def test_account_rejects(raw: Any, reason: str) -> None:
     with pytest.raises(InvalidEvent) as info:
         _account(raw)
+    assert info.value.reason == reason
+
+
+# --- tombstones on accounts ---------------------------------------------------------------
+
+
+def test_a_tombstone_deletes_the_account_its_key_names() -> None:
+    assert tombstone_account(b"acm\xc3\xa9") == "acmé"
+    assert tombstone_account("😀".encode() * 200) == "😀" * 200
+
+
+_NO_KEY = "a tombstone (null value) without an account id as its key"
+_BAD_KEY = "a tombstone (null value) whose key is no account id: "
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        (None, _NO_KEY),
+        (b"", _NO_KEY),
+        (b"\xff", _NO_KEY),
+        (b"a" * 201, _BAD_KEY + "account_id: longer than 200 characters (201)"),
+        (b"a" * 1_000_000, _BAD_KEY + "account_id: longer than 200 characters (1000000)"),
+        (b"a\x00b", _BAD_KEY + "account_id: control character U+0000 at position 1"),
+    ],
+)
+def test_a_tombstone_key_must_be_an_account_id(key: bytes | None, reason: str) -> None:
+    with pytest.raises(InvalidEvent) as info:
+        tombstone_account(key)
     assert info.value.reason == reason
 
 
