@@ -40,7 +40,7 @@ from faust.types import TP
 
 from agents.appeals import AppealDesk
 from agents.census import AccountCensus
-from agents.envelope import MetaDeleted, UndecodableRecord, unwrap, wrap
+from agents.envelope import MetaDeleted, Record, UndecodableRecord, unwrap, wrap
 from agents.ordering import PartitionClock
 from agents.outbox import Outbox
 from agents.progress import ProgressReport, SourceProgress, from_micros, source_name, to_micros
@@ -49,7 +49,14 @@ from policy.guard import Guard, Position, Step
 from policy.held import HeldEvents
 from schemas.appeals import DecideAppeal, FileAppeal
 from schemas.errors import InvalidEvent
-from schemas.parse import dead_letter, encode, parse_account, parse_event, tombstone_account
+from schemas.parse import (
+    dead_letter,
+    dead_letter_key,
+    encode,
+    parse_account,
+    parse_event,
+    tombstone_account,
+)
 from schemas.types import AccountMeta, Event
 from streams import topics as t
 from streams.commands import CommandResult
@@ -321,18 +328,28 @@ class Ingest:
                 self.metrics.undecodable.inc()
                 self._reject("sendguard.events", record, f"undecodable internal record: {exc}")
                 continue
-            position = Position(source, record.offset)
-            if isinstance(item, Event):
-                arriving = _Waiting(batch, item.event_id, _appended_at(record))
-                step = self._receive(guard, partition, item, position, clock.watermark(),
-                                     arriving)  # fmt: skip
-                self._count_outcome(item.topic, step)
-            elif isinstance(item, ProgressReport):
-                clock.apply_report(item)
-            elif isinstance(item, AccountMeta | MetaDeleted):
-                self._meta(partition, item)
-            else:
-                self._command(guard, item, position)
+            try:
+                self._apply(batch, partition, guard, clock, item, Position(source, record.offset),
+                            record)  # fmt: skip
+            except Exception as exc:  # anyone can write the topic: one record must not stop us
+                log.exception("unexpected error handling %s@%s", source, record.offset)
+                self.metrics.undecodable.inc()
+                self._reject("sendguard.events", record,
+                             f"internal error: {type(exc).__name__}: {exc}")  # fmt: skip
+
+    def _apply(self, batch: Batch, partition: int, guard: Guard, clock: PartitionClock,
+               item: Record, position: Position, record: Any) -> None:  # fmt: skip
+        """Apply one decoded record of ``sendguard.events``."""
+        if isinstance(item, Event):
+            arriving = _Waiting(batch, item.event_id, _appended_at(record))
+            step = self._receive(guard, partition, item, position, clock.watermark(), arriving)
+            self._count_outcome(item.topic, step)
+        elif isinstance(item, ProgressReport):
+            clock.apply_report(item)
+        elif isinstance(item, AccountMeta | MetaDeleted):
+            self._meta(partition, item)
+        else:
+            self._command(guard, item, position)
 
     def _command(
         self, guard: Guard, command: FileAppeal | DecideAppeal, position: Position
@@ -418,7 +435,8 @@ class Ingest:
         self.outcomes[(topic, "late" if reason.startswith(LATE_PREFIX) else "invalid")] += 1
         log.info("rejected %s[%s]@%s: %s", topic, record.partition, record.offset, reason)
         letter = dead_letter(topic, record.partition, record.offset, reason, record.value)
-        self.outbox.add(self.names.dead_letter, record.key, encode(letter), now_ms())
+        self.outbox.add(self.names.dead_letter, dead_letter_key(record.key), encode(letter),
+                        now_ms())  # fmt: skip
 
     def _forward(self, account_id: str, value: bytes, partition: int, appended: int | None) -> None:
         headers = [(APPENDED_AT, str(appended).encode())] if appended is not None else []
@@ -477,7 +495,7 @@ def _appended_at(record: Any) -> int | None:
         if name == APPENDED_AT:
             try:
                 return int(value)
-            except ValueError:
+            except (TypeError, ValueError):  # no value, not a number: anyone can write it
                 return None
     return record.timestamp
 

@@ -13,6 +13,8 @@ report only once it has seen everything the report vouches for.
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -21,6 +23,8 @@ from typing import Any
 import msgspec
 
 from policy.ordering import Frontier
+from schemas import fields as f
+from schemas.errors import InvalidEvent
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -52,6 +56,32 @@ def source_name(topic: str, partition: int) -> str:
 
 def source_partition(source: str) -> int:
     return int(source.rpartition("/")[2])
+
+
+#: A source's name: a Kafka topic name (at most 249 of these characters), "/", and a
+#: partition number (Kafka's are below 2**31).
+_SOURCE = re.compile(r"[A-Za-z0-9._-]{1,249}/(?:0|[1-9][0-9]{0,9})")
+_MAX_PARTITION = 2**31 - 1
+#: The event times a report may carry: 1970 to the start of year 9999, so that
+#: ``from_micros`` and the watermark's arithmetic on them (minus the reorder allowance,
+#: plus the guard's look-ahead) stay inside ``datetime``'s range.
+EARLIEST_MICROS = 0
+LATEST_MICROS = to_micros(datetime(9999, 1, 1, tzinfo=UTC))
+
+
+def check_report(report: ProgressReport) -> ProgressReport:
+    """A report read from ``sendguard.events``, held to what :class:`SourceProgress`
+    writes, so that applying it (``agents.ordering``) cannot fail: anyone can produce to
+    that topic. Raises ``InvalidEvent``."""
+    f.ident("reporter", report.reporter)
+    if not (math.isfinite(report.reported_at) and report.reported_at >= 0):
+        raise InvalidEvent(f"reported_at: not a time ({report.reported_at})")
+    for source, (latest, _idle) in report.sources.items():
+        if _SOURCE.fullmatch(source) is None or source_partition(source) > _MAX_PARTITION:
+            raise InvalidEvent(f"sources: not a topic/partition: {f.show(source)}")
+        if latest is not None and not EARLIEST_MICROS <= latest <= LATEST_MICROS:
+            raise InvalidEvent(f"sources: {source}: latest event time out of range ({latest})")
+    return report
 
 
 class SourceProgress:

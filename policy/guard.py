@@ -19,8 +19,9 @@ Idempotency under at-least-once delivery: the worker acknowledges a message only
 its events are counted and the state is durable, so a crash makes it read messages
 again. The account row records, per source, which of its messages are done
 (:class:`policy.state.SourceMark`), and the seen-ids store records which message first
-carried each event id. A re-read message is skipped if the row says it is done; an event
-id first carried by *another* message is an upstream duplicate (an MTA retry). The worker
+carried each event id of the account (ids come from many MTAs: they are unique per
+account only). A re-read message is skipped if the row says it is done; an event id
+first carried by *another* message is an upstream duplicate (an MTA retry). The worker
 writes seen ids before rows, so a seen id that names this very message but a row that
 does not cover it means the row was lost in a crash: the event is counted again, once.
 """

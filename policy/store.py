@@ -40,7 +40,9 @@ class DictStore:
 
     def __init__(self) -> None:
         self.accounts: dict[str, AccountState] = {}
-        self.seen: dict[str, str] = {}
+        #: (account_id, event_id) -> position: ids come from many MTAs, so an id is
+        #: unique only within its account.
+        self.seen: dict[tuple[str, str], str] = {}
         self.suppressed: dict[str, str] = {}
         self.meta: dict[str, AccountMeta] = {}
 
@@ -51,10 +53,10 @@ class DictStore:
         self.accounts[state.account_id] = state
 
     def seen_by(self, account_id: str, event_id: str) -> str | None:
-        return self.seen.get(event_id)
+        return self.seen.get((account_id, event_id))
 
     def mark_seen(self, account_id: str, event_id: str, position: str) -> None:
-        self.seen[event_id] = position
+        self.seen[(account_id, event_id)] = position
 
     def is_suppressed(self, account_id: str, key: str) -> bool:
         return key in self.suppressed
@@ -84,7 +86,7 @@ class ReplayStore(DictStore):
         super().__init__()
         self._clock = clock
         self._ttl_days = max(1, ttl.days + (1 if ttl.seconds else 0))
-        self._days: deque[tuple[int, list[str]]] = deque()
+        self._days: deque[tuple[int, list[tuple[str, str]]]] = deque()
 
     def mark_seen(self, account_id: str, event_id: str, position: str) -> None:
         day = self._clock().toordinal()
@@ -93,5 +95,5 @@ class ReplayStore(DictStore):
             while self._days[0][0] < day - self._ttl_days:
                 for old in self._days.popleft()[1]:
                     self.seen.pop(old, None)
-        self._days[-1][1].append(event_id)
-        self.seen[event_id] = position
+        self._days[-1][1].append((account_id, event_id))
+        self.seen[(account_id, event_id)] = position

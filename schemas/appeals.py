@@ -8,7 +8,9 @@ from typing import Any, Literal
 
 import msgspec
 
-from schemas.errors import SchemaError
+from schemas import fields as f
+from schemas.errors import InvalidEvent, SchemaError
+from schemas.limits import MAX_APPEAL_ID_CHARS
 from schemas.types import CHANNELS, Channel, SuspensionType, Tier
 
 AppealKind = Literal["appeal", "review"]
@@ -170,6 +172,29 @@ _APPEAL = msgspec.json.Decoder(Appeal)
 
 def decode_command(data: bytes) -> Command:
     return _COMMANDS.decode(data)
+
+
+def check_command(command: Command) -> Command:
+    """A command read from ``sendguard.events``, held to the rules of the HTTP views that
+    write it (ids, the form's texts, aware times), since anyone can produce to that
+    topic and what a command carries is kept and published. Raises ``InvalidEvent``."""
+    f.ident("command_id", command.command_id)
+    if isinstance(command, DecideAppeal):
+        f.ident("account_id", command.account_id)
+        f.ident("appeal_id", command.appeal_id, MAX_APPEAL_ID_CHARS)
+        f.optional_text("note", command.note, MAX_TEXT)
+        return command
+    appeal = command.appeal
+    f.ident("appeal.account_id", appeal.account_id)
+    f.ident("appeal.appeal_id", appeal.appeal_id, MAX_APPEAL_ID_CHARS)
+    f.optional_ident("appeal.suspension_reason", appeal.suspension_reason)
+    f.optional_text("appeal.form.contact_source", appeal.form.contact_source, MAX_TEXT)
+    f.optional_text("appeal.form.details", appeal.form.details, MAX_TEXT)
+    f.optional_text("appeal.note", appeal.note, MAX_TEXT)
+    for name, moment in (("filed_at", appeal.filed_at), ("decided_at", appeal.decided_at)):
+        if moment is not None and moment.utcoffset() is None:
+            raise InvalidEvent(f"appeal.{name}: timestamp has no UTC offset")
+    return command
 
 
 #: Where Sendguard audits appeals; a replay applies the restores it finds there.

@@ -15,7 +15,7 @@ from typing import Any
 from msgspec import UNSET
 
 from schemas.errors import InvalidEvent
-from schemas.limits import MAX_EMAIL_CHARS, MAX_ID_CHARS
+from schemas.limits import MAX_EMAIL_CHARS, MAX_ID_CHARS, MAX_TEXT_CHARS
 
 _SHOW_CHARS = 40
 
@@ -61,11 +61,12 @@ def missing(name: str) -> InvalidEvent:
     return InvalidEvent(f"{name}: missing")
 
 
-def ident(name: str, value: Any) -> str:
-    """A required identifier: a string of 1 to 200 characters, no control characters."""
+def ident(name: str, value: Any, limit: int = MAX_ID_CHARS) -> str:
+    """A required identifier or name: a string of 1 to ``limit`` characters, no control
+    characters."""
     # ``isprintable`` is a superset test (it also refuses e.g. U+00A0), so a value that
     # fails it is only rejected if it really breaks a rule.
-    if isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS and value.isprintable():
+    if isinstance(value, str) and 0 < len(value) <= limit and value.isprintable():
         return value
     if value is UNSET:
         raise missing(name)
@@ -73,14 +74,48 @@ def ident(name: str, value: Any) -> str:
         raise wrong_type(name, "a string", value)
     if not value:
         raise InvalidEvent(f"{name}: empty")
-    if len(value) > MAX_ID_CHARS:
-        raise InvalidEvent(f"{name}: longer than {MAX_ID_CHARS} characters ({len(value)})")
+    return _name(name, value, limit)
+
+
+def optional_ident(name: str, value: Any, limit: int = MAX_ID_CHARS) -> str | None:
+    """An optional identifier or name (``campaign_id``, ``ip``, ...): ``null`` counts as
+    absent; a string of at most ``limit`` characters without control characters. An
+    empty string is kept as it is, as the contract allows it."""
+    if isinstance(value, str) and len(value) <= limit and value.isprintable():
+        return value
+    if value is UNSET or value is None:
+        return None
+    if not isinstance(value, str):
+        raise wrong_type(name, "a string or null", value)
+    return _name(name, value, limit)
+
+
+def _name(name: str, value: str, limit: int) -> str:
+    """The slow path of an identifier that failed the fast test: which rule it breaks."""
+    if len(value) > limit:
+        raise too_long(name, value, limit)
     bad = _CONTROL_RE.search(value)
     if bad is None:
         return value
     raise InvalidEvent(
         f"{name}: control character U+{ord(bad.group()):04X} at position {bad.start()}"
     )
+
+
+def optional_text(name: str, value: Any, limit: int = MAX_TEXT_CHARS) -> str | None:
+    """Optional free text (``diagnostic``, ``summary``): ``null`` counts as absent; at
+    most ``limit`` characters, control characters allowed (multi-line SMTP replies)."""
+    if isinstance(value, str) and len(value) <= limit:
+        return value
+    if value is UNSET or value is None:
+        return None
+    if not isinstance(value, str):
+        raise wrong_type(name, "a string or null", value)
+    raise too_long(name, value, limit)
+
+
+def too_long(name: str, value: str, limit: int) -> InvalidEvent:
+    return InvalidEvent(f"{name}: longer than {limit} characters ({len(value)})")
 
 
 def email(name: str, value: Any) -> str:
@@ -93,7 +128,7 @@ def email(name: str, value: Any) -> str:
     if not address:
         raise InvalidEvent(f"{name}: empty")
     if len(address) > MAX_EMAIL_CHARS:
-        raise InvalidEvent(f"{name}: longer than {MAX_EMAIL_CHARS} characters ({len(address)})")
+        raise too_long(name, address, MAX_EMAIL_CHARS)
     why = "contains whitespace or a control character"
     if _BAD_EMAIL_CHAR.search(address) is None:
         if address.count("@") != 1:
@@ -138,26 +173,6 @@ def _bad_enum(name: str, allowed: Collection[str], value: Any) -> InvalidEvent:
     return InvalidEvent(
         f"{name}: unknown value {show(value)} (expected one of: {', '.join(allowed)})"
     )
-
-
-def optional_str(name: str, value: Any) -> str | None:
-    """An optional string; ``null`` counts as absent."""
-    if isinstance(value, str):
-        return value
-    if value is UNSET or value is None:
-        return None
-    raise wrong_type(name, "a string or null", value)
-
-
-def required_str(name: str, value: Any) -> str:
-    """A required, non-empty string."""
-    if isinstance(value, str) and value:
-        return value
-    if value is UNSET:
-        raise missing(name)
-    if not isinstance(value, str):
-        raise wrong_type(name, "a string", value)
-    raise InvalidEvent(f"{name}: empty")
 
 
 def optional_int(name: str, value: Any) -> int | None:

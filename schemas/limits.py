@@ -21,6 +21,9 @@ MAX_DOMAIN_CHARS = 253
 MAX_EMAIL_CHARS = 320
 #: Free text from producers: a bounce's ``diagnostic``, a complaint's ``summary``.
 MAX_TEXT_CHARS = 2048
+#: An appeal id (``api.accounts.appeal_id_for``): "ap-", 16 hex digits, "-", then the
+#: account id's UTF-8 (at most 4 bytes a character) in unpadded URL-safe base64.
+MAX_APPEAL_ID_CHARS = 3 + 16 + 1 + (4 * MAX_ID_CHARS * 4 + 2) // 3
 
 #: The largest input message the parser reads (a larger one is dead-lettered).
 MAX_MESSAGE_BYTES = 1024 * 1024
@@ -33,3 +36,12 @@ MAX_RECORD_BYTES = 512 * 1024
 
 #: A dead letter keeps this much of the rejected message, as UTF-8 text.
 MAX_DEAD_LETTER_RAW_BYTES = 64 * 1024
+#: A dead letter's ``error`` is cut at this many characters (a reason may quote
+#: producer text).
+MAX_DEAD_LETTER_ERROR_CHARS = 2048
+#: A dead letter's Kafka key keeps this much of the rejected record's key (a producer's
+#: key can be as large as a message).
+MAX_DEAD_LETTER_KEY_BYTES = 1024
+#: Worst case of a dead letter, well inside ``MAX_RECORD_BYTES``: JSON writes a control
+#: character as 6 bytes (``\u0001``), so 64 KiB of raw text can take 384 KiB, the error
+#: 12 KiB, the key 1 KiB (``tests/schemas/test_parse.py`` builds it).

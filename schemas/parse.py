@@ -11,6 +11,13 @@ Fields are checked in a fixed order (``event_id``, ``account_id``, ``occurred_at
 broken rule is the reason. ``null`` counts as absent for optional fields. Fields that
 belong to another topic (``bounce_type`` on a delivery) are unknown, hence ignored.
 
+Every string an event keeps has a cap (``schemas.limits``), since the account row keeps
+some of them (campaign ids, listings) and a row must fit a Kafka record: ids and names
+(``event_id``, ``account_id``, ``campaign_id``, ``complaint_id``, ``blocklist``, ``ip``)
+at most 200 characters without control characters, ``domain`` at most 253 (no control
+characters either), ``recipient`` 320, free text (``diagnostic``, ``summary``) 2,048.
+An empty optional name (``"campaign_id": ""``) is kept as it is, as the contract allows.
+
 The codecs for records Sendguard writes itself live in ``schemas.codec`` and are
 re-exported here.
 """
@@ -28,12 +35,13 @@ from msgspec import UNSET
 from schemas import fields as f
 from schemas.codec import (
     dead_letter,
+    dead_letter_key,
     decode_account,
     decode_event,
     encode,
 )
 from schemas.errors import InvalidEvent, SchemaError
-from schemas.limits import MAX_DEAD_LETTER_RAW_BYTES, MAX_MESSAGE_BYTES
+from schemas.limits import MAX_DEAD_LETTER_RAW_BYTES, MAX_DOMAIN_CHARS, MAX_MESSAGE_BYTES
 from schemas.timefmt import TimestampError, parse_rfc3339
 from schemas.types import (
     BOUNCE_TYPES,
@@ -53,7 +61,10 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "InvalidEvent",
     "SchemaError",
+    "check_account",
+    "check_event",
     "dead_letter",
+    "dead_letter_key",
     "decode_account",
     "decode_event",
     "encode",
@@ -153,14 +164,52 @@ def parse_account(raw: Raw | Mapping[str, Any]) -> AccountMeta:
 
 
 def tombstone_account(key: bytes | None) -> str:
-    """The account a tombstone (a null value) on the ``accounts`` topic deletes: its key."""
+    """The account a tombstone (a null value) on the ``accounts`` topic deletes: its key,
+    which must be an account id like any other (it is forwarded and kept as one)."""
     try:
         account_id = key.decode() if key else ""
     except UnicodeDecodeError:
         account_id = ""
     if not account_id:
         raise InvalidEvent("a tombstone (null value) without an account id as its key")
-    return account_id
+    try:
+        return f.ident("account_id", account_id)
+    except InvalidEvent as exc:
+        raise InvalidEvent(f"a tombstone (null value) whose key is no account id: {exc}") from None
+
+
+def check_event(event: Event) -> Event:
+    """Apply the input rules again to an event read back from ``sendguard.events``.
+
+    Sendguard writes that topic with events it parsed, but anyone can produce to it, so a
+    decoded ``Event`` is held to every rule of :func:`parse_event` but the time window (a
+    forwarded event was inside it when it was parsed, and may be read much later): the
+    topic and its kind, identifiers, a UTC ``occurred_at``, every cap. Returns the event
+    as the parser would have made it (a field of another kind dropped, the recipient
+    normalised); raises ``InvalidEvent``.
+    """
+    kind = TOPIC_KINDS.get(event.topic)
+    if kind is None:
+        raise InvalidEvent(f"topic: unknown topic {f.show(event.topic)}")
+    if kind != event.kind:
+        raise InvalidEvent(f"kind: {f.show(event.kind)} is not the kind of {event.topic}")
+    event_id = f.ident("event_id", event.event_id)
+    account_id = f.ident("account_id", event.account_id)
+    if event.occurred_at.utcoffset() != timedelta(0):
+        raise InvalidEvent("occurred_at: not in UTC")
+    wire = _EventWire(
+        channel=event.channel, campaign_id=event.campaign_id, recipient=event.recipient,
+        bounce_type=event.bounce_type, smtp_code=event.smtp_code, diagnostic=event.diagnostic,
+        complaint_id=event.complaint_id, summary=event.summary, trap_kind=event.trap_kind,
+        blocklist=event.blocklist, listed=event.listed, ip=event.ip, domain=event.domain,
+    )  # fmt: skip
+    return _build(event.topic, kind, wire, event_id, account_id, event.occurred_at)
+
+
+def check_account(meta: AccountMeta) -> AccountMeta:
+    """Apply the rules of :func:`parse_account` again to metadata read back from
+    ``sendguard.events`` (anyone can produce to it); raises ``InvalidEvent``."""
+    return parse_account(msgspec.structs.asdict(meta))
 
 
 def _load(raw: Raw | Mapping[str, Any], wire: type[_Wire]) -> _Wire:
@@ -228,13 +277,25 @@ def _event(
     late_grace_days: int,
     late_reference: datetime | None,
 ) -> Event:
-    # Event is built with explicit keywords in each branch: msgspec's constructor is
-    # several times slower with ``**kwargs`` or with more than 15 keywords.
     event_id = f.ident("event_id", wire.event_id)
     account_id = f.ident("account_id", wire.account_id)
     occurred_at = _occurred_at(wire.occurred_at, now, late_grace_days, late_reference)
+    return _build(topic, kind, wire, event_id, account_id, occurred_at)
+
+
+def _build(
+    topic: str,
+    kind: EventKind,
+    wire: _EventWire,
+    event_id: str,
+    account_id: str,
+    occurred_at: datetime,
+) -> Event:
+    """The event, from its checked identity and time and the rest of its wire fields."""
+    # Event is built with explicit keywords in each branch: msgspec's constructor is
+    # several times slower with ``**kwargs`` or with more than 15 keywords.
     channel: Any = f.enum("channel", wire.channel, CHANNELS, "marketing")
-    campaign_id = f.optional_str("campaign_id", wire.campaign_id)
+    campaign_id = f.optional_ident("campaign_id", wire.campaign_id)
     recipient = _recipient(kind, wire.recipient)
     if kind == "bounce":
         return Event(
@@ -243,15 +304,15 @@ def _event(
             recipient=recipient,
             bounce_type=f.required_enum("bounce_type", wire.bounce_type, BOUNCE_TYPES),  # type: ignore[arg-type]
             smtp_code=f.optional_int("smtp_code", wire.smtp_code),
-            diagnostic=f.optional_str("diagnostic", wire.diagnostic),
+            diagnostic=f.optional_text("diagnostic", wire.diagnostic),
         )  # fmt: skip
     if kind == "abuse_complaint":
         return Event(
             topic=topic, kind=kind, event_id=event_id, account_id=account_id,
             occurred_at=occurred_at, channel=channel, campaign_id=campaign_id,
             recipient=recipient,
-            complaint_id=f.optional_str("complaint_id", wire.complaint_id),
-            summary=f.optional_str("summary", wire.summary),
+            complaint_id=f.optional_ident("complaint_id", wire.complaint_id),
+            summary=f.optional_text("summary", wire.summary),
         )  # fmt: skip
     if kind == "spam_trap":
         return Event(
@@ -265,10 +326,10 @@ def _event(
             topic=topic, kind=kind, event_id=event_id, account_id=account_id,
             occurred_at=occurred_at, channel=channel, campaign_id=campaign_id,
             recipient=recipient,
-            blocklist=f.required_str("blocklist", wire.blocklist),
+            blocklist=f.ident("blocklist", wire.blocklist),
             listed=f.required_bool("listed", wire.listed),
-            ip=f.optional_str("ip", wire.ip),
-            domain=f.optional_str("domain", wire.domain),
+            ip=f.optional_ident("ip", wire.ip),
+            domain=f.optional_ident("domain", wire.domain, MAX_DOMAIN_CHARS),
         )  # fmt: skip
     return Event(
         topic=topic, kind=kind, event_id=event_id, account_id=account_id,

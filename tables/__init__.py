@@ -27,7 +27,9 @@ class Tables:
     """account_id -> policy.state.AccountState: counters per channel and month, campaign
     counters, status, warns issued, listings in force, last applied source offset."""
     seen: TableT
-    """event_id -> b"partition:offset": dedup of MTA retries; expires after the grace."""
+    """account_id US event_id -> the position (b"topic/partition@offset") that first
+    carried the event: dedup of MTA retries, per account (ids come from many MTAs);
+    expires after the grace plus 2 days (``tables.batch.seen_key``)."""
     suppressions: TableT
     """account_id/recipient -> b"reason": recipients already suppressed (emitted once)."""
     meta: TableT

@@ -116,11 +116,12 @@ class TableBatch:
         self._remember(state)
 
     def seen_by(self, account_id: str, event_id: str) -> str | None:
-        raw = self.get(self.tables.seen, self.partition_of(account_id), event_id.encode())
+        raw = self.get(self.tables.seen, self.partition_of(account_id),
+                       seen_key(account_id, event_id))  # fmt: skip
         return raw.decode() if raw is not None else None
 
     def mark_seen(self, account_id: str, event_id: str, position: str) -> None:
-        self.put(self.tables.seen, self.partition_of(account_id), event_id.encode(),
+        self.put(self.tables.seen, self.partition_of(account_id), seen_key(account_id, event_id),
                  position.encode())  # fmt: skip
 
     def is_suppressed(self, account_id: str, key: str) -> bool:
@@ -230,6 +231,13 @@ class TableBatch:
             if oldest in self._dirty_rows:
                 break  # written at the next flush; trimmed after it
             del self._rows[oldest]
+
+
+def seen_key(account_id: str, event_id: str) -> bytes:
+    """``<account_id> US <event_id>``: event ids come from many MTAs, so an id is unique
+    only within its account. Neither part can hold the separator (ids have no control
+    characters), so no two pairs share a key."""
+    return f"{account_id}\x1f{event_id}".encode()
 
 
 def decision_key(decision: Decision) -> bytes:

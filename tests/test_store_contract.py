@@ -22,6 +22,7 @@ from policy.store import DictStore, GuardStore, ReplayStore
 from schemas.parse import parse_event
 from schemas.types import AccountMeta, Event
 from streams.app import create_app
+from streams.partitioning import account_partition
 from streams.settings import Settings
 from tables import define_tables
 from tables.batch import TableBatch
@@ -107,6 +108,35 @@ class TestGuardStoreContract:
         harness.store.delete_meta("never-seen")  # deleting nothing is no error
         store = harness.durable() if flushed else harness.store
         assert store.load_meta("acme") is None
+
+    @pytest.mark.parametrize("flushed", [False, True], ids=["staged", "flushed"])
+    def test_seen_ids_are_per_account(self, harness: Harness, flushed: bool) -> None:
+        """Event ids come from many MTAs: one account's id says nothing of another's,
+        also on the same partition (``stark`` shares ``acme``'s of 4)."""
+        assert account_partition("acme", 4) == account_partition("stark", 4)
+        store = harness.store
+        store.mark_seen("acme", "e-1", "email.delivery/0@5")
+        if flushed:
+            store = harness.durable()
+        assert store.seen_by("acme", "e-1") == "email.delivery/0@5"
+        assert store.seen_by("stark", "e-1") is None
+        store.mark_seen("stark", "e-1", "email.delivery/1@7")
+        if flushed:
+            store = harness.durable()
+        assert store.seen_by("acme", "e-1") == "email.delivery/0@5"
+        assert store.seen_by("stark", "e-1") == "email.delivery/1@7"
+
+    def test_a_guard_counts_the_same_event_id_in_two_accounts(self, harness: Harness) -> None:
+        guard = Guard(load_policy(), harness.store, lambda: NOW)
+        for n, account in enumerate(("acme", "stark")):
+            body = {"event_id": "mta-7", "account_id": account, "recipient": "u@x.test",
+                    "occurred_at": "2026-11-20T11:00:00Z"}  # fmt: skip
+            event = parse_event("email.delivery", body, now=NOW, late_grace_days=7)
+            assert guard.receive(event, Position("email.delivery/0", n)).kind == "applied"
+            guard.store = harness.durable()
+        for account in ("acme", "stark"):
+            state = guard.store.load_account(account)
+            assert state is not None and state.channels["marketing"].periods["2026-11"].sent == 1
 
     def test_the_last_save_of_a_flush_wins(self, harness: Harness) -> None:
         row = AccountState.new("acme")

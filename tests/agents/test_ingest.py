@@ -208,14 +208,75 @@ def test_an_event_off_its_account_partition_is_forwarded_to_the_owner(tmp_path: 
 
 
 def test_an_undecodable_internal_record_is_dead_lettered_and_counted(one: Rig) -> None:
-    forwarded = wrap(parse_event("email.delivery", {
-        k: v for k, v in event("email.delivery", "acme", recipient="u@x.test").items()
-        if k != "topic"}, now=datetime.now(UTC), late_grace_days=7))  # fmt: skip
-    one.feed("sendguard.events", 0, [b"Zgarbage", forwarded])
+    one.feed("sendguard.events", 0, [b"Zgarbage", _forwarded()])
     ((_, _, letter, _),) = one.out("sendguard.dead-letter")
     assert letter["error"] == "undecodable internal record: unknown envelope tag b'Z'"
     assert one.metrics.registry.get_sample_value("sendguard_undecodable_records_total") == 1
     assert one.sent("acme") == 1
+
+
+def _forwarded(account: str = "acme") -> bytes:
+    """A delivery of ``account`` as forwarded to ``sendguard.events``."""
+    body = {k: v for k, v in event("email.delivery", account, recipient="u@x.test").items()
+            if k != "topic"}  # fmt: skip
+    return wrap(parse_event("email.delivery", body, now=datetime.now(UTC), late_grace_days=7))
+
+
+def test_hostile_internal_records_are_dead_lettered_and_the_next_one_counted(one: Rig) -> None:
+    """Anyone can produce to sendguard.events: a deep nesting, a report whose source is
+    not "topic/partition", an event that breaks the input rules, a tombstone of a huge
+    account id. Each is dead-lettered and counted, and the worker goes on."""
+    report = {"reporter": "w", "reported_at": time.time(), "sources": {"nonsense": [1, False]}}
+    huge = msgspec.json.decode(_forwarded()[1:])
+    huge["account_id"] = "a" * 1_000_000
+    one.feed("sendguard.events", 0, [
+        b'E{"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        PROGRESS + msgspec.json.encode(report),
+        b"E" + msgspec.json.encode(huge),
+        b"D" + b"a" * 1_000_000,
+        _forwarded(),
+    ])  # fmt: skip
+    errors = [letter["error"] for _, _, letter, _ in one.out("sendguard.dead-letter")]
+    assert errors == [
+        "undecodable internal record: nested too deeply",
+        "undecodable internal record: sources: not a topic/partition: 'nonsense'",
+        "undecodable internal record: account_id: longer than 200 characters (1000000)",
+        "undecodable internal record: account_id: longer than 200 characters (1000000)",
+    ]
+    assert one.metrics.registry.get_sample_value("sendguard_undecodable_records_total") == 4
+    assert one.sent("acme") == 1
+
+
+def test_an_internal_record_that_fails_to_apply_is_dead_lettered_and_counted(
+    one: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever goes wrong with one record of sendguard.events (here: a bug applying
+    metadata) is dead-lettered as an internal error; the records after it are counted."""
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(one.ingest, "_meta", broken)
+    one.feed("sendguard.events", 0, [b"Dacme", _forwarded()])
+    ((_, _, letter, _),) = one.out("sendguard.dead-letter")
+    assert letter["error"] == "internal error: RuntimeError: a bug"
+    assert letter["raw"] == "Dacme"
+    assert one.metrics.registry.get_sample_value("sendguard_undecodable_records_total") == 1
+    assert one.sent("acme") == 1
+
+
+@pytest.mark.parametrize("appended", [None, b"soon", b"9" * 5000])
+def test_a_forward_with_a_bad_append_time_header_is_counted(one: Rig, appended: Any) -> None:
+    one.feed("sendguard.events", 0, [_forwarded()], headers=[(APPENDED_AT, appended)])
+    assert one.out("sendguard.dead-letter") == []
+    assert one.sent("acme") == 1
+
+
+def test_a_dead_letter_keeps_the_first_kib_of_a_huge_key(one: Rig) -> None:
+    one.feed("email.delivery", 0, [b"{not json"], key=b"k" * 1_000_000)
+    ((_, key, letter, _),) = one.out("sendguard.dead-letter")
+    assert key == b"k" * 1024
+    assert letter["error"].startswith("not JSON:")
 
 
 def test_a_tombstone_on_accounts_deletes_the_accounts_metadata(one: Rig) -> None:
@@ -231,6 +292,15 @@ def test_a_tombstone_without_a_key_is_dead_lettered(one: Rig) -> None:
     one.feed("accounts", 0, [None], key=None)
     ((_, _, letter, _),) = one.out("sendguard.dead-letter")
     assert letter["error"] == "a tombstone (null value) without an account id as its key"
+
+
+def test_a_tombstone_whose_key_is_no_account_id_is_dead_lettered(one: Rig) -> None:
+    one.feed("accounts", 0, [None], key=b"a" * 1_000_000)
+    ((_, key, letter, _),) = one.out("sendguard.dead-letter")
+    assert letter["error"] == ("a tombstone (null value) whose key is no account id: "
+                               "account_id: longer than 200 characters (1000000)")  # fmt: skip
+    assert key == b"a" * 1024
+    assert one.out("sendguard.events") == []
 
 
 def test_a_tombstone_off_its_partition_is_forwarded_and_deletes_there(tmp_path: Path) -> None:

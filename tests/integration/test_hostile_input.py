@@ -4,20 +4,38 @@ HTTP API never answers 500."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
+from aiokafka.errors import MessageSizeTooLargeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.http import AUTH_ENV, OPERATOR_TOKEN, account_token
-from tests.integration.traffic import bounces, deliveries, next_time
+from schemas.limits import TOPIC_MAX_MESSAGE_BYTES
+from tests.integration.http import AUTH_ENV, OPERATOR_TOKEN, account_token, call
+from tests.integration.traffic import bounces, deliveries, event, next_time
 
 pytestmark = pytest.mark.integration
+
+#: A record batch of one record costs 61 bytes of batch header and, for a key of 6 bytes
+#: and a value near 1 MiB, 17 bytes of record framing: the largest value the broker
+#: accepts (Kafka's default ``message.max.bytes``) on a topic of the test broker.
+LARGEST_VALUE = TOPIC_MAX_MESSAGE_BYTES - 61 - 17
+
+
+def largest_message(good: dict) -> bytes:
+    """A bounce whose ``diagnostic`` pads it to exactly ``LARGEST_VALUE`` bytes."""
+    base = json.dumps({**good, "diagnostic": ""}).encode()
+    message = json.dumps({**good, "diagnostic": "p" * (LARGEST_VALUE - len(base))}).encode()
+    assert len(message) == LARGEST_VALUE
+    return message
 
 
 def hostile_messages(seed: int = 1) -> list[bytes]:
@@ -37,7 +55,7 @@ def hostile_messages(seed: int = 1) -> list[bytes]:
         json.dumps({**good, "account_id": "nul\x00inside"}).encode(),
         json.dumps({**good, "occurred_at": "9999-12-31T23:59:59Z"}).encode(),
         json.dumps({**good, "occurred_at": "0001-01-01T00:00:00+14:00"}).encode(),
-        json.dumps({**good, "padding": "p" * (5 * 1024 * 1024)}).encode(),  # a 5 MB message
+        largest_message(good),  # the largest the broker accepts, near 1 MiB
         b"null", b"true", b"1e400", b"\"just a string\"", b"",
     ]  # fmt: skip
     return messages
@@ -47,6 +65,8 @@ async def test_hostile_messages_are_dead_lettered_and_good_events_counted(
     worker_factory, pipeline
 ) -> None:
     worker_factory()
+    with pytest.raises(MessageSizeTooLargeError):  # LARGEST_VALUE really is the largest
+        await pipeline.send_raw("email.bounce", b" " * (LARGEST_VALUE + 1), key=b"victim")
     await pipeline.send(deliveries("victim", 1000))
     hostile = hostile_messages()
     good = bounces("victim", 60)
@@ -63,8 +83,88 @@ async def test_hostile_messages_are_dead_lettered_and_good_events_counted(
         assert letter["error"] and letter["source_topic"] == "email.bounce"
         assert len(letter["raw"].encode()) <= 64 * 1024
     assert not [d for d in letters if d["error"].startswith("internal error")]
+    largest = [d for d in letters if d["error"].startswith("diagnostic: longer than 2048")]
+    assert len(largest) == 1 and len(largest[0]["raw"]) == 64 * 1024
     suspend = [d for d in await pipeline.decisions() if d["action"] == "suspend"]
     assert len(suspend) == 1 and suspend[0]["evidence"]["hard_bounces"] == 51
+
+
+HUGE = 300 * 1024
+
+
+async def drained(pipeline, worker, timeout: float = 120.0) -> None:
+    """``pipeline.wait_drained``, but failing at once, with the log, if the worker exits."""
+    waiting = asyncio.ensure_future(pipeline.wait_drained(timeout))
+    while not waiting.done():
+        if worker.proc.poll() is not None:
+            waiting.cancel()
+            raise AssertionError(f"the worker exited ({worker.proc.returncode}):\n"
+                                 + worker.log_tail())  # fmt: skip
+        await asyncio.sleep(0.5)
+    await waiting
+
+
+async def test_huge_strings_and_hostile_internal_records_do_not_stop_the_worker(
+    worker_factory, pipeline
+) -> None:
+    """(a) Events whose campaign_id, blocklist, ip or domain is a 300 KB string (the row
+    keeps campaign ids and listings: a few of them once made it larger than Kafka's
+    record limit, and the worker crash-looped) among good events of the same account;
+    (b) records produced straight to the internal topic: a deep nesting and a progress
+    report whose source is not "topic/partition" (each once crashed the guard). All are
+    dead-lettered, the worker stays up, and the good events are counted exactly."""
+    worker = worker_factory(**AUTH_ENV)
+    await pipeline.send(deliveries("victim", 1000))
+    # Counted first: topics read to their end are counted in arrival order (README,
+    # "Event-time order"), and the suspension's evidence is checked below.
+    await drained(pipeline, worker)
+    hostile = [
+        event("email.delivery", "victim", recipient="h1@x.example", campaign_id="c" * HUGE),
+        event("email.bounce", "victim", recipient="h2@x.example", bounce_type="hard",
+              campaign_id="d" * HUGE),
+        event("email.blocklist", "victim", blocklist="b" * HUGE, listed=True),
+        event("email.blocklist", "victim", blocklist="spamhaus", listed=True, ip="i" * HUGE),
+        event("email.blocklist", "victim", blocklist="spamhaus", listed=True, domain="n" * HUGE),
+    ]  # fmt: skip
+    good = bounces("victim", 60)
+    for n, bad in enumerate(hostile):
+        await pipeline.send([good[n], bad])
+    await pipeline.send(good[len(hostile) : 30])
+    # (b), on the account's partition of sendguard.events (keyed by it, as forwards are)
+    report = {"reporter": "intruder", "reported_at": time.time(),
+              "sources": {"not a source": [1, False]}}  # fmt: skip
+    nested = b'E{"x":' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    for raw in (nested, b"P" + json.dumps(report).encode()):
+        await pipeline.send_raw("sendguard.events", raw, key=b"victim")
+    await pipeline.send(good[30:])
+    await drained(pipeline, worker)
+
+    assert worker.proc is not None and worker.proc.poll() is None, worker.log_tail()
+    letters = await pipeline.dead_letters()
+    assert sorted((d["source_topic"], d["error"]) for d in letters) == sorted([
+        ("email.delivery", f"campaign_id: longer than 200 characters ({HUGE})"),
+        ("email.bounce", f"campaign_id: longer than 200 characters ({HUGE})"),
+        ("email.blocklist", f"blocklist: longer than 200 characters ({HUGE})"),
+        ("email.blocklist", f"ip: longer than 200 characters ({HUGE})"),
+        ("email.blocklist", f"domain: longer than 253 characters ({HUGE})"),
+        ("sendguard.events", "undecodable internal record: nested too deeply"),
+        ("sendguard.events",
+         "undecodable internal record: sources: not a topic/partition: 'not a source'"),
+    ])  # fmt: skip
+    account = await call(worker.url(""), "GET", "/accounts/victim", OPERATOR_TOKEN)
+    counts = account.json()["channels"]["marketing"]["counts"]
+    assert (counts["sent"], counts["hard_bounces"]) == (1000, 60)
+    assert account.json()["channels"]["marketing"]["blocklistings_in_force"] == 0
+    suspend = [d for d in await pipeline.decisions() if d["action"] == "suspend"]
+    assert [(d["reason"], d["evidence"]["hard_bounces"]) for d in suspend] == [
+        ("hard_bounce_rate", 51)
+    ]
+    with urllib.request.urlopen(worker.url("/metrics"), timeout=10) as response:
+        text = response.read().decode()
+    undecodable = [sample.value for family in text_string_to_metric_families(text)
+                   for sample in family.samples
+                   if sample.name == "sendguard_undecodable_records_total"]  # fmt: skip
+    assert undecodable == [2.0]
 
 
 paths = st.one_of(

@@ -148,6 +148,24 @@ def test_a_repeated_event_id_is_counted_once(write_file: WriteFile, run_replay: 
     assert (replayed.result.accepted, replayed.result.duplicates) == (1020, 20)
 
 
+def test_the_same_event_id_in_two_accounts_is_two_events(
+    write_file: WriteFile, run_replay: RunReplay
+) -> None:
+    """Event ids come from many MTAs: an id another account used is no duplicate."""
+
+    def month(account: str) -> list[dict]:
+        events = deliveries(1000, account) + hard_bounces(60, account)
+        return [{**e, "event_id": e["event_id"].removeprefix(f"{account}-")} for e in events]
+
+    replayed = run_replay(write_file(month("acme") + month("globex")))
+    assert (replayed.result.accepted, replayed.result.duplicates) == (2120, 0)
+    assert sorted((r["account_id"], r["action"], r["evidence"]["hard_bounces"])
+                  for r in replayed.records) == [
+        ("acme", "suspend", 51), ("acme", "warn", 21),
+        ("globex", "suspend", 51), ("globex", "warn", 21),
+    ]  # fmt: skip
+
+
 def test_old_file_is_judged_by_event_time_late_and_future_lines_rejected(
     write_file: WriteFile, run_replay: RunReplay
 ) -> None:

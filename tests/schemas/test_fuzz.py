@@ -26,8 +26,12 @@ json_values = st.recursive(
 )
 FIELDS = [
     "event_id", "account_id", "occurred_at", "channel", "campaign_id", "recipient",
-    "bounce_type", "smtp_code", "blocklist", "listed", "trap_kind", "ip", "domain",
+    "bounce_type", "smtp_code", "diagnostic", "complaint_id", "summary", "blocklist",
+    "listed", "trap_kind", "ip", "domain",
 ]  # fmt: skip
+#: The cap of each producer string an event keeps.
+CAPS = {"event_id": 200, "account_id": 200, "campaign_id": 200, "complaint_id": 200,
+        "blocklist": 200, "ip": 200, "domain": 253, "diagnostic": 2048, "summary": 2048}  # fmt: skip
 VALID = {
     "event_id": "e-1", "account_id": "acme", "occurred_at": "2026-11-15T11:00:00Z",
     "recipient": "Ann@Example.com", "bounce_type": "hard", "blocklist": "spamhaus",
@@ -53,6 +57,9 @@ def check(topic: str, raw: bytes) -> None:
     assert not any(ord(c) < 32 for c in event.event_id + event.account_id)
     if event.recipient is not None:
         assert event.recipient == event.recipient.lower()
+    for name, limit in CAPS.items():
+        value = getattr(event, name)
+        assert value is None or len(value) <= limit, name
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])

@@ -18,18 +18,21 @@ import msgspec
 import pytest
 
 from schemas import parse as parse_module
+from schemas.limits import MAX_DEAD_LETTER_ERROR_CHARS, MAX_DEAD_LETTER_KEY_BYTES, MAX_RECORD_BYTES
 from schemas.parse import (
     MAX_DEAD_LETTER_RAW_BYTES,
     MAX_MESSAGE_BYTES,
     InvalidEvent,
     SchemaError,
     dead_letter,
+    dead_letter_key,
     decode_account,
     decode_event,
     encode,
     parse_account,
     parse_event,
     parse_event_line,
+    tombstone_account,
 )
 from schemas.types import (
     BOUNCE_TYPES,
@@ -279,12 +282,12 @@ def test_unknown_topic(topic: str) -> None:
 
 
 def test_size_limit_is_checked_before_decoding() -> None:
-    base = msgspec.json.encode(message(diagnostic=""))
+    base = msgspec.json.encode(message(padding=""))  # an unknown field: ignored
     padding = "x" * (MAX_MESSAGE_BYTES - len(base))
-    at_limit = base.replace(b'"diagnostic":""', f'"diagnostic":"{padding}"'.encode())
+    at_limit = base.replace(b'"padding":""', f'"padding":"{padding}"'.encode())
     assert len(at_limit) == MAX_MESSAGE_BYTES == 1048576
     event = parse_event("email.bounce", at_limit, now=NOW, late_grace_days=GRACE)
-    assert event.diagnostic == padding
+    assert event.event_id == "evt-1"
     assert reject_raw(at_limit + b" ") == "message too large: 1048577 bytes (limit 1048576)"
     # not even JSON: rejected for its size, proving nothing was decoded
     assert reject_raw(b"\xff" * 2_000_000) == "message too large: 2000000 bytes (limit 1048576)"
@@ -522,6 +525,57 @@ def test_field_rejects_on_other_topics(topic: str, overrides: dict[str, Any], re
     assert reject(topic, **overrides) == reason
 
 
+#: (topic, field, limit): every producer string kept or passed on has a cap.
+_CAPPED = [
+    ("email.bounce", "campaign_id", 200),
+    ("email.abuse-desk", "complaint_id", 200),
+    ("email.blocklist", "blocklist", 200),
+    ("email.blocklist", "ip", 200),
+    ("email.blocklist", "domain", 253),
+    ("email.bounce", "diagnostic", 2048),
+    ("email.abuse-desk", "summary", 2048),
+]
+_NAMES = [(topic, field) for topic, field, limit in _CAPPED if limit < 2048]
+
+
+@pytest.mark.parametrize(("topic", "field", "limit"), _CAPPED)
+def test_producer_strings_up_to_their_cap_pass(topic: str, field: str, limit: int) -> None:
+    assert getattr(parse(topic, **{field: "x" * limit}), field) == "x" * limit
+    # characters, not bytes: 4 bytes of UTF-8 each
+    assert getattr(parse(topic, **{field: "😀" * limit}), field) == "😀" * limit
+
+
+@pytest.mark.parametrize(("topic", "field", "limit"), _CAPPED)
+def test_producer_strings_over_their_cap_are_rejected(topic: str, field: str, limit: int) -> None:
+    for value in ("x" * (limit + 1), "😀" * (limit + 1), "x" * 300_000):
+        reason = f"{field}: longer than {limit} characters ({len(value)})"
+        assert reject(topic, **{field: value}) == reason
+
+
+@pytest.mark.parametrize(("topic", "field"), _NAMES)
+def test_ids_and_names_refuse_control_characters(topic: str, field: str) -> None:
+    assert reject(topic, **{field: "a\x00b"}) == f"{field}: control character U+0000 at position 1"
+    assert reject(topic, **{field: "ab\n"}) == f"{field}: control character U+000A at position 2"
+    # not printable, but not a control character either
+    assert getattr(parse(topic, **{field: "a\u00a0b"}), field) == "a\u00a0b"
+
+
+@pytest.mark.parametrize(
+    ("topic", "field"), [("email.bounce", "diagnostic"), ("email.abuse-desk", "summary")]
+)
+def test_free_text_keeps_control_characters(topic: str, field: str) -> None:
+    text = "550-5.1.1 first line\r\n550 5.1.1 second\tline"
+    assert getattr(parse(topic, **{field: text}), field) == text
+
+
+def test_optional_names_keep_null_absent_and_empty_as_before() -> None:
+    for topic, field in [*_NAMES[:2], ("email.blocklist", "ip"), ("email.blocklist", "domain")]:
+        assert getattr(parse(topic, **{field: None}), field) is None
+        assert getattr(parse(topic, **{field: DROP}), field) is None
+        assert getattr(parse(topic, **{field: ""}), field) == ""
+    assert reject("email.blocklist", blocklist="") == "blocklist: empty"
+
+
 def test_first_broken_rule_in_field_order_is_the_reason() -> None:
     assert reject(event_id=DROP, account_id=DROP, occurred_at="x") == "event_id: missing"
     assert reject(account_id=1, occurred_at="x") == "account_id: expected a string, got int"
@@ -678,6 +732,35 @@ def test_account_rejects(raw: Any, reason: str) -> None:
     assert info.value.reason == reason
 
 
+# --- tombstones on accounts ---------------------------------------------------------------
+
+
+def test_a_tombstone_deletes_the_account_its_key_names() -> None:
+    assert tombstone_account(b"acm\xc3\xa9") == "acmé"
+    assert tombstone_account("😀".encode() * 200) == "😀" * 200
+
+
+_NO_KEY = "a tombstone (null value) without an account id as its key"
+_BAD_KEY = "a tombstone (null value) whose key is no account id: "
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        (None, _NO_KEY),
+        (b"", _NO_KEY),
+        (b"\xff", _NO_KEY),
+        (b"a" * 201, _BAD_KEY + "account_id: longer than 200 characters (201)"),
+        (b"a" * 1_000_000, _BAD_KEY + "account_id: longer than 200 characters (1000000)"),
+        (b"a\x00b", _BAD_KEY + "account_id: control character U+0000 at position 1"),
+    ],
+)
+def test_a_tombstone_key_must_be_an_account_id(key: bytes | None, reason: str) -> None:
+    with pytest.raises(InvalidEvent) as info:
+        tombstone_account(key)
+    assert info.value.reason == reason
+
+
 # --- codecs -------------------------------------------------------------------------------
 
 
@@ -800,6 +883,33 @@ def test_dead_letter_raw_is_cut_at_64_kib(
     assert len(text.encode("utf-8")) == expected_bytes <= MAX_DEAD_LETTER_RAW_BYTES == 65536
     original = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     assert original.startswith(text)
+
+
+def test_dead_letter_error_is_cut_with_an_ellipsis() -> None:
+    assert dead_letter("email.bounce", 0, 0, "e" * 2048, b"").error == "e" * 2048
+    cut = dead_letter("email.bounce", 0, 0, "e" * 2049, b"").error
+    assert cut == "e" * 2047 + "…" and len(cut) == MAX_DEAD_LETTER_ERROR_CHARS == 2048
+    assert dead_letter("email.bounce", 0, 0, "lone \ud800", b"").error == "lone \ufffd"
+
+
+def test_dead_letter_key_keeps_the_first_kib_of_the_rejected_key() -> None:
+    assert dead_letter_key(None) is None
+    assert dead_letter_key(b"acme") == b"acme"
+    assert dead_letter_key(b"k" * 1024) == b"k" * 1024
+    assert dead_letter_key(memoryview(b"k" * 1_000_000)) == b"k" * MAX_DEAD_LETTER_KEY_BYTES
+
+
+def test_the_largest_dead_letter_fits_the_record_budget() -> None:
+    """64 KiB of raw control characters (each escaped to 6 bytes of JSON), an error of
+    control characters as long as a producer can make it, a 1 MiB key."""
+    raw = b"\x01" * MAX_MESSAGE_BYTES
+    error = "\x01" * MAX_MESSAGE_BYTES
+    letter = dead_letter("t" * 249 + ".email.bounce", 2**31 - 1, 2**63 - 1, error, raw)
+    key = dead_letter_key(b"\xff" * MAX_MESSAGE_BYTES)
+    value = encode(letter)
+    assert len(letter.raw.encode()) == MAX_DEAD_LETTER_RAW_BYTES
+    assert len(value) > 6 * MAX_DEAD_LETTER_RAW_BYTES  # the escaping really happened
+    assert key is not None and len(key) + len(value) <= MAX_RECORD_BYTES
 
 
 # --- package rules ------------------------------------------------------------------------
