@@ -40,13 +40,17 @@ class Topics:
 def create_app(settings: Settings) -> BatchingApp:
     app = BatchingApp(
         settings.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        # One URL per broker: faust does not split a comma-separated host list.
+        broker=[f"kafka://{host}:{port}" for host, port in settings.bootstrap_addresses],
         store="rocksdb://",
         datadir=str(settings.data_dir),
         autodiscover=False,
         processing_guarantee="at_least_once",
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        # faust's own topics (its assignor's leader topic; the changelogs and outputs are
+        # created before, by streams.provision): the worker sets the factor it chose
+        # from the cluster (streams.provision.Replication) before faust starts.
+        topic_replication_factor=settings.replication_factor or 1,
         table_standby_replicas=settings.table_standby_replicas,
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",
