@@ -8,46 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from schemas.limits import TOPIC_MAX_MESSAGE_BYTES
 from streams.kafka_admin import topic_partitions
 from streams.provision import ensure_topics
 from streams.settings import Settings
-from tests.integration.kafka_io import create_topics
+from tests.integration.kafka_io import create_topics, replicas, topic_configs
 
 pytestmark = pytest.mark.integration
-
-
-async def topic_configs(bootstrap: str, names: list[str]) -> dict[str, dict[str, str]]:
-    """Each topic's configuration as the broker reports it."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        found: dict[str, dict[str, str]] = {}
-        for name in names:
-            (response,) = await admin.describe_configs(
-                [ConfigResource(ConfigResourceType.TOPIC, name)]
-            )
-            for _, _, _, _, entries in response.resources:
-                found[name] = {entry[0]: entry[1] for entry in entries}
-        return found
-    finally:
-        await admin.close()
-
-
-async def replicas(bootstrap: str, names: list[str]) -> dict[str, set[int]]:
-    """The number of replicas of each partition, per topic."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        return {
-            topic["topic"]: {len(p["replicas"]) for p in topic["partitions"]}
-            for topic in await admin.describe_topics(names)
-        }
-    finally:
-        await admin.close()
 
 
 def one_error_line(worker: Any, timeout: float = 60.0) -> str:
