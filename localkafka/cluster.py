@@ -91,15 +91,17 @@ class LocalCluster:
         return all(node.formatted() for node in self.nodes)
 
     def answers(self) -> bool:
-        """Every node answers and knows every other one."""
+        """Every node answers and knows every broker."""
         return all(node.answers() for node in self.nodes) and self.complete()
 
     def complete(self) -> bool:
-        return brokers_known(self.host, self.nodes[0].port) >= len(self.nodes)
+        """Every node knows every broker (a client asks any node for the cluster's
+        brokers, and a node's metadata can lag the others' for a moment)."""
+        return all(brokers_known(self.host, n.port) >= len(self.nodes) for n in self.nodes)
 
     def start(self, timeout: float = START_TIMEOUT_S, fresh: bool = False) -> float:
         """Start the nodes not running yet (all of them, usually) and wait until every node
-        answers and every broker is registered. ``fresh=True`` wipes their data first (a
+        answers and knows every broker. ``fresh=True`` wipes their data first (a
         new cluster id too). Returns the seconds until then."""
         if fresh:
             for node in self.nodes:

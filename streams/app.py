@@ -63,6 +63,9 @@ def create_app(settings: Settings) -> BatchingApp:
         web_stats_enabled=False,
         web_router_enabled=False,
         producer_linger_ms=1,
+        # faust's default, said here: a record (an offset commit's changelog, faust's own
+        # sends) is acknowledged once min.insync.replicas brokers have it.
+        producer_acks=-1,
         broker_commit_interval=1.0,
         # A killed worker leaves the group after this, not after faust's 60 s default,
         # so a restart or a failover resumes within seconds.
