@@ -99,6 +99,8 @@ async def test_a_broker_killed_mid_drain_loses_nothing_and_counts_nothing_twice(
     assert led > 0, "the node to kill leads no partition of ours"
     worker.start()
     assert await pipeline.wait_working(), "the work was done before the broker was killed"
+    leader_topic = f"{settings.app_id}-__assignor-__leader"  # faust's own, created by it
+    assert await replicas(kafka_cluster.bootstrap, [leader_topic]) == {leader_topic: {3}}
     await asyncio.sleep(1.0)
     assert await pipeline.behind(), "the backlog drained before the broker was killed"
     kafka_cluster.node(KILLED_NODE).kill()
