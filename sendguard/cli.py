@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from localkafka.broker import default_broker
+from localkafka.cluster import LocalCluster, cluster_ports, default_cluster
 from localkafka.jars import KAFKA_VERSION, KafkaSetupError
 from schemas.errors import SendguardError
 from streams.settings import Settings
@@ -28,6 +29,15 @@ class CliError(SendguardError):
 
 
 def _kafka(args: argparse.Namespace, settings: Settings) -> int:
+    addresses = settings.bootstrap_addresses
+    brokers = args.brokers if args.brokers is not None else len(addresses)
+    if brokers < 1:
+        raise CliError(f"--brokers must be at least 1, got {brokers}")
+    if args.action == "up":
+        if brokers > 1:
+            return _cluster_up(args, settings, brokers)
+    elif _our_cluster(settings).running() or len(addresses) > 1:
+        return _cluster_down(settings) if args.action == "down" else _cluster_status(settings)
     broker = default_broker(settings.home, *settings.bootstrap_host_port)
     if args.action == "up":
         if broker.answers():
@@ -54,6 +64,72 @@ def _kafka(args: argparse.Namespace, settings: Settings) -> int:
     owner = f"pid {pid}" if pid else "not started by sendguard"
     print(f"kafka: {state} at {broker.bootstrap} ({owner})")
     return 0 if answers else 1
+
+
+def _our_cluster(settings: Settings, brokers: int | None = None) -> LocalCluster:
+    """The cluster of ``sendguard kafka up --brokers N``: its nodes on the ports of
+    SENDGUARD_KAFKA_BOOTSTRAP when it lists them all, else on consecutive ports from its
+    first; status and down find the ports of the last start in its run directory."""
+    addresses = settings.bootstrap_addresses
+    host, port = addresses[0]
+    run_dir = settings.home / "cluster"
+    if brokers is None:
+        ports = cluster_ports(run_dir) or [p for _, p in addresses]
+    elif len(addresses) == 1:
+        ports = list(range(port, port + brokers))
+    elif len(addresses) == brokers:
+        if len({h for h, _ in addresses}) != 1:
+            raise CliError("a local cluster runs on one host: SENDGUARD_KAFKA_BOOTSTRAP "
+                           f"names several ({settings.kafka_bootstrap})")  # fmt: skip
+        ports = [p for _, p in addresses]
+    else:
+        raise CliError(
+            f"--brokers {brokers} but SENDGUARD_KAFKA_BOOTSTRAP lists {len(addresses)} "
+            f"brokers ({settings.kafka_bootstrap}): list {brokers}, or only the first"
+        )
+    return default_cluster(settings.home, host, ports)
+
+
+def _cluster_up(args: argparse.Namespace, settings: Settings, brokers: int) -> int:
+    cluster = _our_cluster(settings, brokers)
+    if cluster.answers():
+        owner = "ours" if cluster.running() else "not started by sendguard"
+        print(f"kafka: a {brokers}-node cluster already answers at {cluster.bootstrap} "
+              f"({owner}); using it")  # fmt: skip
+        return 0
+    reused = cluster.formatted() and not args.fresh
+    seconds = cluster.start(fresh=args.fresh)
+    data = "data kept" if reused else "new cluster"
+    print(
+        f"kafka: Apache Kafka {KAFKA_VERSION}, {brokers} nodes up in {seconds:.1f} s "
+        f"({data} in {cluster.run_dir}, logs node-*/broker.log)\n"
+        f"kafka: export SENDGUARD_KAFKA_BOOTSTRAP={cluster.bootstrap}"
+    )
+    return 0
+
+
+def _cluster_status(settings: Settings) -> int:
+    cluster = _our_cluster(settings)
+    up = 0
+    for node in cluster.nodes:
+        pid = node.pid()
+        answers = node.answers()
+        up += answers
+        owner = f"pid {pid}" if pid else "not started by sendguard"
+        print(f"kafka: node {node.node_id} {'up' if answers else 'down'} at {node.bootstrap} "
+              f"({owner})")  # fmt: skip
+    print(f"kafka: {up} of {len(cluster.nodes)} nodes up ({cluster.bootstrap})")
+    return 0 if up == len(cluster.nodes) else 1
+
+
+def _cluster_down(settings: Settings) -> int:
+    cluster = _our_cluster(settings)
+    stopped = cluster.stop()
+    if stopped:
+        print(f"kafka: {stopped} node(s) of the cluster at {cluster.bootstrap} stopped")
+    else:
+        print(f"kafka: no cluster node started by sendguard is running ({cluster.run_dir})")
+    return 0
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -190,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--fresh", action="store_true",
         help="up: delete the broker's data first and start an empty cluster (topics, "
         "offsets and table changelogs are gone; delete the workers' SENDGUARD_DATA_DIR too)",
+    )  # fmt: skip
+    kafka.add_argument(
+        "--brokers", type=int, metavar="N",
+        help="up: start an N-node cluster (each node broker and controller) on the ports of "
+        "SENDGUARD_KAFKA_BOOTSTRAP, or consecutive ports from its first (default: 1, or as "
+        "many as it lists)",
     )  # fmt: skip
     kafka.set_defaults(run=_kafka)
 

@@ -221,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
         local = default_broker(settings.home, *settings.bootstrap_host_port)
         if local.answers():
             say(f"using the Kafka broker at {local.bootstrap}")
+        elif len(settings.bootstrap_addresses) > 1:
+            # The demo starts a single node only; a cluster is `sendguard kafka up --brokers N`.
+            raise KafkaSetupError(f"no broker answers at {local.bootstrap} (the first of "
+                                  f"{settings.kafka_bootstrap}): start the cluster first, "
+                                  "with `sendguard kafka up --brokers N`")  # fmt: skip
         else:
             kept = "its data kept from the last run" if local.formatted() else "a new cluster"
             say(f"starting Kafka at {local.bootstrap} ({kept}) ...")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import NoReturn
 
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
@@ -17,12 +18,23 @@ from streams.provision import ensure_topics
 from streams.settings import Settings
 from tables import shadow_table_specs, table_specs
 
+log = logging.getLogger("sendguard.worker")
+
 
 def run_worker(settings: Settings) -> NoReturn:
     rt = build_runtime(settings)  # loads the policy first: a bad file fails before Kafka
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     seen_ttl_days = rt.policy.late_grace_days + 2
-    rt.input_partitions.update(asyncio.run(ensure_topics(settings, seen_ttl_days=seen_ttl_days)))
+    provisioned = asyncio.run(ensure_topics(settings, seen_ttl_days=seen_ttl_days))
+    rt.input_partitions.update(provisioned.partitions)
+    # faust's own topics (its assignor's leader topic) as replicated as ours.
+    rt.app.conf.topic_replication_factor = provisioned.replication.factor
+
+    @rt.app.task
+    async def say_replication() -> None:
+        """Once, when faust has set up logging (it has not before its worker starts)."""
+        log.info("topics: %s", provisioned.replication.why)
+
     # The shadow's too, also when it is off now: its databases may be left from before.
     specs = table_specs(seen_ttl_days) + shadow_table_specs(seen_ttl_days)
     ttl_tables = {spec.name for spec in specs if "ttl" in spec.store_options}

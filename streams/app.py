@@ -40,13 +40,17 @@ class Topics:
 def create_app(settings: Settings) -> BatchingApp:
     app = BatchingApp(
         settings.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        # One URL per broker: faust does not split a comma-separated host list.
+        broker=[f"kafka://{host}:{port}" for host, port in settings.bootstrap_addresses],
         store="rocksdb://",
         datadir=str(settings.data_dir),
         autodiscover=False,
         processing_guarantee="at_least_once",
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        # faust's own topics (its assignor's leader topic; the changelogs and outputs are
+        # created before, by streams.provision): the worker sets the factor it chose
+        # from the cluster (streams.provision.Replication) before faust starts.
+        topic_replication_factor=settings.replication_factor or 1,
         table_standby_replicas=settings.table_standby_replicas,
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",
@@ -59,6 +63,9 @@ def create_app(settings: Settings) -> BatchingApp:
         web_stats_enabled=False,
         web_router_enabled=False,
         producer_linger_ms=1,
+        # faust's default, said here: a record (an offset commit's changelog, faust's own
+        # sends) is acknowledged once min.insync.replicas brokers have it.
+        producer_acks=-1,
         broker_commit_interval=1.0,
         # A killed worker leaves the group after this, not after faust's 60 s default,
         # so a restart or a failover resumes within seconds.

@@ -52,8 +52,8 @@ def _env(name: str, doc: str, *, minimum: int = 0, **default: Any) -> Any:
 
 @dataclass(frozen=True)
 class Settings:
-    kafka_bootstrap: str = _env("KAFKA_BOOTSTRAP", "host:port of the Kafka broker",
-                                default="127.0.0.1:9092")
+    kafka_bootstrap: str = _env("KAFKA_BOOTSTRAP", "host:port of the Kafka broker, or of "
+                                "several brokers separated by commas", default="127.0.0.1:9092")
     policy_path: Path | None = _env("POLICY", "a policy TOML file; unset means the built-in "
                                     "policy", default=None)
     shadow_policy_path: Path | None = _env(
@@ -80,6 +80,18 @@ class Settings:
                              "unique one)", default="")
     partitions: int = _env("PARTITIONS", "partitions of the topics Sendguard creates",
                            minimum=1, default=4)
+    replication_factor: int | None = _env(
+        "REPLICATION_FACTOR",
+        "replication factor of the topics Sendguard creates; unset: from the cluster, 3 with "
+        "3 brokers or more, 1 on a single broker",
+        minimum=1, default=None,
+    )  # fmt: skip
+    min_insync_replicas: int | None = _env(
+        "MIN_INSYNC_REPLICAS",
+        "min.insync.replicas of the topics Sendguard creates; unset: 2 with replication "
+        "factor 3, 1 below",
+        minimum=1, default=None,
+    )  # fmt: skip
     table_standby_replicas: int = _env("STANDBY_REPLICAS", "standby copies of each table "
                                        "partition on other workers", default=1)
     block_cache_bytes: int = _env("BLOCK_CACHE_BYTES", "RocksDB block cache per table "
@@ -115,7 +127,13 @@ class Settings:
                 f"SENDGUARD_LOG_LEVEL: expected one of {', '.join(sorted(_LOG_LEVELS))}, "
                 f"got {settings.log_level!r}"
             )
-        settings.bootstrap_host_port  # noqa: B018 - validates host:port early
+        settings.bootstrap_addresses  # noqa: B018 - validates host:port early
+        rf, min_isr = settings.replication_factor, settings.min_insync_replicas
+        if rf is not None and min_isr is not None and min_isr > rf:
+            raise SettingsError(
+                f"SENDGUARD_MIN_INSYNC_REPLICAS ({min_isr}) must not exceed "
+                f"SENDGUARD_REPLICATION_FACTOR ({rf}): no write could ever succeed"
+            )
         return settings
 
     @classmethod
@@ -131,19 +149,32 @@ class Settings:
         return f"{self.topic_prefix}{name}"
 
     @property
+    def bootstrap_addresses(self) -> list[tuple[str, int]]:
+        """Each broker of ``SENDGUARD_KAFKA_BOOTSTRAP`` (``host:port``, comma-separated)."""
+        entries = [entry.strip() for entry in self.kafka_bootstrap.split(",")]
+        several = len(entries) > 1
+        found = []
+        for entry in entries:
+            host, _, port = entry.rpartition(":")
+            if not host or not port.isdigit():
+                where = f" in {self.kafka_bootstrap!r}" if several else ""
+                raise SettingsError(
+                    f"SENDGUARD_KAFKA_BOOTSTRAP: expected host:port, got {entry!r}{where} "
+                    "(several brokers: host:port,host:port)"
+                )
+            found.append((host, int(port)))
+        return found
+
+    @property
     def bootstrap_host_port(self) -> tuple[str, int]:
-        host, _, port = self.kafka_bootstrap.rpartition(":")
-        if not host or not port.isdigit():
-            raise SettingsError(
-                f"SENDGUARD_KAFKA_BOOTSTRAP: expected host:port, got {self.kafka_bootstrap!r}"
-            )
-        return host, int(port)
+        """The first broker of ``SENDGUARD_KAFKA_BOOTSTRAP``."""
+        return self.bootstrap_addresses[0]
 
 
 def _parse(spec: Field[Any], raw: str) -> Any:
     """One variable's text as its field's type (annotations are strings here)."""
     name = spec.metadata["env"]
-    if spec.type == "int":
+    if spec.type in ("int", "int | None"):
         try:
             value = int(raw)
         except ValueError:

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from localkafka.broker import LocalBroker
+from localkafka.cluster import LocalCluster
 from localkafka.jars import KAFKA_VERSION
 from localkafka.probe import broker_answers, free_port
-from streams.settings import default_home
+from streams.settings import Settings, default_home
 
 _broker_report: list[str] = []
 #: The broker's periodic work, made frequent so that a test outlives several rounds of it
@@ -32,8 +33,8 @@ TEST_BROKER_CONFIG = {
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     given = os.environ.get("SENDGUARD_KAFKA_BOOTSTRAP")
     if given:
-        host, _, port = given.rpartition(":")
-        if not broker_answers(host, int(port)):
+        addresses = Settings(kafka_bootstrap=given).bootstrap_addresses
+        if not any(broker_answers(host, port) for host, port in addresses):
             pytest.fail(f"SENDGUARD_KAFKA_BOOTSTRAP={given} names no running Kafka broker")
         _broker_report.append(f"kafka: tests ran against the broker at {given} (not started here)")
         yield given
@@ -52,6 +53,25 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield broker.bootstrap
     finally:
         broker.stop()
+
+
+@pytest.fixture
+def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A three-node KRaft cluster of its own (each node broker and controller, 384 MB of
+    heap), with the session broker's test settings; stopped at the end of the test, so a
+    test may kill and restart its nodes."""
+    home = Path(os.environ.get("SENDGUARD_HOME") or default_home())
+    cluster = LocalCluster(
+        home=home, run_dir=tmp_path_factory.mktemp("cluster"),
+        ports=[free_port() for _ in range(3)], extra_config=TEST_BROKER_CONFIG,
+    )  # fmt: skip
+    seconds = cluster.start()
+    _broker_report.append(f"kafka: a test started a 3-node cluster at {cluster.bootstrap} "
+                          f"in {seconds:.1f} s; stopped after it")  # fmt: skip
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

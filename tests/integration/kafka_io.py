@@ -11,6 +11,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 
 @dataclass(frozen=True)
@@ -101,3 +102,33 @@ async def read_all(bootstrap: str, topics: list[str], settle: float = 2.0) -> li
         return time.monotonic() - last_change[0] > settle
 
     return await read_until(bootstrap, topics, quiet, timeout=120.0)
+
+
+async def topic_configs(bootstrap: str, names: list[str]) -> dict[str, dict[str, str]]:
+    """Each topic's configuration as the broker reports it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        found: dict[str, dict[str, str]] = {}
+        for name in names:
+            (response,) = await admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, name)]
+            )
+            for _, _, _, _, entries in response.resources:
+                found[name] = {entry[0]: entry[1] for entry in entries}
+        return found
+    finally:
+        await admin.close()
+
+
+async def replicas(bootstrap: str, names: list[str]) -> dict[str, set[int]]:
+    """The number of replicas of each partition, per topic."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return {
+            topic["topic"]: {len(p["replicas"]) for p in topic["partitions"]}
+            for topic in await admin.describe_topics(names)
+        }
+    finally:
+        await admin.close()

@@ -120,3 +120,20 @@ def test_settings_defaults_and_secrets_do_not_print() -> None:
     assert settings.kafka_bootstrap == "127.0.0.1:9092" and settings.web_port == 6066
     assert settings.topic("sendguard.decisions") == "p.sendguard.decisions"
     assert "hush" not in repr(settings) and str(settings.secret) == "***"
+
+
+def test_kafka_up_brokers_must_match_a_listed_bootstrap(tmp_path: Path) -> None:
+    listed = f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}"
+    result = run_cli("kafka", "up", "--brokers", "3", SENDGUARD_KAFKA_BOOTSTRAP=listed,
+                     SENDGUARD_HOME=str(tmp_path))  # fmt: skip
+    assert_clean_error(result, f"--brokers 3 but SENDGUARD_KAFKA_BOOTSTRAP lists 2 brokers ({listed})")
+    result = run_cli("kafka", "up", "--brokers", "0", SENDGUARD_HOME=str(tmp_path))
+    assert_clean_error(result, "--brokers must be at least 1, got 0")
+
+
+def test_kafka_status_of_a_listed_cluster_counts_its_nodes(tmp_path: Path) -> None:
+    listed = f"127.0.0.1:{free_port()},127.0.0.1:{free_port()},127.0.0.1:{free_port()}"
+    result = run_cli("kafka", "status", SENDGUARD_KAFKA_BOOTSTRAP=listed,
+                     SENDGUARD_HOME=str(tmp_path))  # fmt: skip
+    assert result.returncode == 1, result
+    assert "node 3 down" in result.stdout and f"0 of 3 nodes up ({listed})" in result.stdout

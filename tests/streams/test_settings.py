@@ -36,7 +36,7 @@ def test_readme_table_shows_each_plain_default() -> None:
 
 def test_every_variable_is_read_with_its_type() -> None:
     env = {
-        "SENDGUARD_KAFKA_BOOTSTRAP": "kafka.internal:19092",
+        "SENDGUARD_KAFKA_BOOTSTRAP": "kafka-1.internal:19092,kafka-2.internal:19092",
         "SENDGUARD_POLICY": "/etc/sendguard/policy.toml",
         "SENDGUARD_SHADOW_POLICY": "/etc/sendguard/candidate.toml",
         "SENDGUARD_DATA_DIR": "/var/lib/sendguard",
@@ -48,6 +48,8 @@ def test_every_variable_is_read_with_its_type() -> None:
         "SENDGUARD_APP_ID": "sg-test",
         "SENDGUARD_TOPIC_PREFIX": "t1.",
         "SENDGUARD_PARTITIONS": "8",
+        "SENDGUARD_REPLICATION_FACTOR": "3",
+        "SENDGUARD_MIN_INSYNC_REPLICAS": "2",
         "SENDGUARD_STANDBY_REPLICAS": "0",
         "SENDGUARD_BLOCK_CACHE_BYTES": "8388608",
         "SENDGUARD_LOG_LEVEL": "WARNING",
@@ -60,7 +62,7 @@ def test_every_variable_is_read_with_its_type() -> None:
     assert set(env) == set(Settings.variables())
     settings = Settings.from_env(env)
     assert settings == Settings(
-        kafka_bootstrap="kafka.internal:19092",
+        kafka_bootstrap="kafka-1.internal:19092,kafka-2.internal:19092",
         policy_path=Path("/etc/sendguard/policy.toml"),
         shadow_policy_path=Path("/etc/sendguard/candidate.toml"),
         data_dir=Path("/var/lib/sendguard"),
@@ -72,6 +74,8 @@ def test_every_variable_is_read_with_its_type() -> None:
         app_id="sg-test",
         topic_prefix="t1.",
         partitions=8,
+        replication_factor=3,
+        min_insync_replicas=2,
         table_standby_replicas=0,
         block_cache_bytes=8388608,
         log_level="warning",
@@ -82,6 +86,7 @@ def test_every_variable_is_read_with_its_type() -> None:
         fault_stall_after=100,
     )
     assert settings.faust_log_level == "warn"
+    assert settings.bootstrap_addresses == [("kafka-1.internal", 19092), ("kafka-2.internal", 19092)]
 
 
 def test_empty_variables_keep_the_defaults() -> None:
@@ -96,8 +101,25 @@ def test_empty_variables_keep_the_defaults() -> None:
         ("SENDGUARD_WEB_PORT", "http", "SENDGUARD_WEB_PORT: expected an integer, got 'http'"),
         ("SENDGUARD_LOG_LEVEL", "loud", "SENDGUARD_LOG_LEVEL: expected one of"),
         ("SENDGUARD_KAFKA_BOOTSTRAP", "localhost", "expected host:port"),
+        ("SENDGUARD_KAFKA_BOOTSTRAP", "a:9092,b", "expected host:port, got 'b' in 'a:9092,b'"),
+        ("SENDGUARD_REPLICATION_FACTOR", "0", "SENDGUARD_REPLICATION_FACTOR: must be >= 1"),
+        ("SENDGUARD_MIN_INSYNC_REPLICAS", "x", "SENDGUARD_MIN_INSYNC_REPLICAS: expected an integer"),
     ],
 )
 def test_bad_values_name_their_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(message)):
         Settings.from_env({name: value})
+
+
+def test_a_bootstrap_list_is_read_as_its_brokers() -> None:
+    settings = Settings.from_env({"SENDGUARD_KAFKA_BOOTSTRAP": "127.0.0.1:9092, 127.0.0.1:9093"})
+    assert settings.bootstrap_addresses == [("127.0.0.1", 9092), ("127.0.0.1", 9093)]
+    assert settings.bootstrap_host_port == ("127.0.0.1", 9092)
+
+
+def test_min_insync_replicas_above_the_replication_factor_is_refused() -> None:
+    env = {"SENDGUARD_REPLICATION_FACTOR": "2", "SENDGUARD_MIN_INSYNC_REPLICAS": "3"}
+    with pytest.raises(SettingsError, match=re.escape(
+        "SENDGUARD_MIN_INSYNC_REPLICAS (3) must not exceed SENDGUARD_REPLICATION_FACTOR (2)"
+    )):  # fmt: skip
+        Settings.from_env(env)
