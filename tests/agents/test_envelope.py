@@ -92,8 +92,7 @@ def test_wrap_then_unwrap_round_trips(record: Record) -> None:
 def test_a_report_as_the_reporter_writes_it_is_read_back() -> None:
     progress = SourceProgress("f" * 32)
     sources = {"t1.email.delivery/3": (to_micros(NOW), False), "t1.accounts/0": (None, True)}
-    report = progress.report_if_due(sources)
-    assert report is not None
+    (report,) = progress.report_if_due(sources)
     assert unwrap(b"P" + encode(report)) == report
 
 
