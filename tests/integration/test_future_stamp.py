@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from streams.partitioning import account_partition
+from streams.topics import INPUT_TOPICS
+from tests.integration.kafka_io import create_topics
 from tests.integration.traffic import event, stamp
 
 pytestmark = pytest.mark.integration
@@ -47,6 +49,7 @@ async def test_a_stamp_from_the_future_does_not_stall_its_partition_behind_a_bac
         # A complaint from the first quarter of the backlog's hour.
         event("email.abuse-desk", victim, occurred_at=stamp(start + timedelta(minutes=15))),
     ]  # fmt: skip
+    await create_topics(pipeline.bootstrap, [pipeline.topic(name) for name in INPUT_TOPICS])
     await pipeline.send(backlog + complaints)
     worker = worker_factory()
 
