@@ -9,6 +9,7 @@ once it is at or before the watermark, and holds it until then.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -32,11 +33,14 @@ class PartitionClock:
 
     def apply_report(self, report: ProgressReport) -> None:
         for source, (latest, idle) in report.sources.items():
-            if source_partition(source) == self.partition:
-                continue  # read directly here
-            if report.reported_at < self._reported_at.get(source, 0.0):
+            if source_partition(source) == self.partition or not self.marks.knows(source):
+                continue  # read directly here; or no input of this guard (a forged name)
+            # Stamped in the future (a forged report, or a clock far ahead), it would win
+            # over every later report of the source: it counts as made now.
+            reported_at = min(report.reported_at, time.time())
+            if reported_at < self._reported_at.get(source, 0.0):
                 continue
-            self._reported_at[source] = report.reported_at
+            self._reported_at[source] = reported_at
             self.marks.report(source, from_micros(latest) if latest is not None else None, idle)
 
     def watermark(self) -> datetime | None:

@@ -76,6 +76,7 @@ def check_report(report: ProgressReport) -> ProgressReport:
     f.ident("reporter", report.reporter)
     if not (math.isfinite(report.reported_at) and report.reported_at >= 0):
         raise InvalidEvent(f"reported_at: not a time ({report.reported_at})")
+
     for source, (latest, _idle) in report.sources.items():
         if _SOURCE.fullmatch(source) is None or source_partition(source) > _MAX_PARTITION:
             raise InvalidEvent(f"sources: not a topic/partition: {f.show(source)}")

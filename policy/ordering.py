@@ -82,6 +82,9 @@ class Watermarks:
         """A source exists: until it reports, it holds the watermark back."""
         self._sources.setdefault(source, _Source())
 
+    def knows(self, source: str) -> bool:
+        return source in self._sources
+
     def observe(self, source: str, occurred_at: datetime) -> None:
         """The source delivered an event (it is therefore not idle)."""
         found = self._sources.setdefault(source, _Source())

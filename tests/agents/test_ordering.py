@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -80,3 +81,24 @@ def test_reports_split_so_that_each_stays_a_small_record() -> None:
     assert {k for r in reports for k in r.sources} == set(sources)
     assert len(PROGRESS + msgspec.json.encode(reports[0])) < MAX_RECORD_BYTES // 2
     assert progress.report_if_due(sources) == []  # nothing changed
+
+
+def test_a_report_of_a_source_this_guard_does_not_read_changes_nothing() -> None:
+    """A forged report naming a made-up source, busy and never heard of, would otherwise
+    hold the watermark at the beginning of time."""
+    clock = PartitionClock(0, timedelta(0), SOURCES)
+    for source in SOURCES:
+        clock.direct(source, None, idle=True)
+    assert clock.watermark() is None
+    clock.apply_report(report(time.time(), {"email.delivery/7": (None, False)}))
+    assert clock.watermark() is None
+
+
+def test_a_report_stamped_in_the_future_does_not_win_over_later_ones() -> None:
+    clock = PartitionClock(0, timedelta(0), SOURCES)
+    for source in SOURCES:
+        clock.direct(source, None, idle=True)
+    clock.apply_report(report(time.time() + 3600, {"email.delivery/1": (None, False)}))
+    assert clock.watermark() == datetime.min.replace(tzinfo=UTC)  # held, for now
+    clock.apply_report(report(time.time() + 1, {"email.delivery/1": (None, True)}))
+    assert clock.watermark() is None  # the real reporter's next report counts
