@@ -207,8 +207,10 @@ class GuardAgent:
         if rewind is not None:
             cursor.rewind = None
         if expected is None:
-            log.warning("%s: first batch at offset %d taken without knowing where reading "
-                        "started", tp, message.first_offset)  # fmt: skip
+            self.metrics.unverified.labels(topic=tp.topic).inc()
+            log.error("%s: first batch at offset %d taken without knowing where reading "
+                      "started: a batch dropped before it could not be seen",
+                      tp, message.first_offset)  # fmt: skip
         records = not_taken(message.records, cursor.taken_through)
         cursor.took(message.span_end, message.records[-1].offset)
         if len(records) < len(message.records):

@@ -109,6 +109,13 @@ class Metrics:
             "Wall-clock now minus the lowest partition watermark (0 when nothing holds it).",
             registry=registry,
         )
+        self.unverified = Counter(
+            f"{prefix}_unverified_batches",
+            "Batches taken without knowing where the consumer started reading, so that a "
+            "batch dropped before them could not be seen (each is also an ERROR).",
+            ["topic"],
+            registry=registry,
+        )
         self.oversized = Counter(
             f"{prefix}_oversized_records",
             "Records over the byte budget of one Kafka record, by the topic they were for: "
