@@ -47,7 +47,8 @@ def build(args: argparse.Namespace) -> faust.App:
             state["first"] = state["first"] or time.monotonic()
             if args.mode == "batch":
                 state["read"] += len(message.records)
-                await ack_batch(stream, event, acked.get(message.tp))
+                await ack_batch(stream, event, acked.get(message.tp),
+                                stream.app.consumer.revocations)  # fmt: skip
                 acked[message.tp] = message.offset
             else:
                 state["read"] += 1
