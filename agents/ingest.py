@@ -73,7 +73,35 @@ LOOKAHEAD = timedelta(minutes=1)
 APPENDED_AT = "sendguard-appended-at"
 LATE_PREFIX = "occurred_at: older than"
 
-#: (highwater, where reading started) of an input partition, as the consumer knows them.
+#: Reject lines logged per second at most; the dead-letter topic has every reject.
+REJECTS_LOGGED_PER_S = 20
+
+
+class LogBudget:
+    """At most ``per_s`` log lines a second; counts the ones it refuses."""
+
+    def __init__(self, per_s: int) -> None:
+        self.per_s = per_s
+        self._second = 0
+        self._used = 0
+        self._suppressed = 0
+
+    def allow(self) -> bool:
+        second = int(time.monotonic())
+        if second != self._second:
+            self._second, self._used = second, 0
+        if self._used < self.per_s:
+            self._used += 1
+            return True
+        self._suppressed += 1
+        return False
+
+    def take_suppressed(self) -> int:
+        suppressed, self._suppressed = self._suppressed, 0
+        return suppressed
+
+
+#: (end, delivered) of an input partition, as the consumer knows them (``agents.guard``).
 Positions = Callable[[TP], tuple[int | None, int | None]]
 
 
@@ -206,6 +234,8 @@ class Ingest:
         #: (topic, outcome) -> input events since the last flush, for the metric
         self.outcomes: Counter[tuple[str, str]] = Counter()
         self.census = AccountCensus(metrics.accounts)
+        #: a flood of bad input must not spend the worker's time on log lines
+        self._reject_log = LogBudget(REJECTS_LOGGED_PER_S)
 
     def take(self, batch: Batch, topic: str, partition: int, records: list[Any]) -> None:
         """Handle one partition's records (aiokafka ``ConsumerRecord``s), in offset order."""
@@ -433,7 +463,11 @@ class Ingest:
 
     def _reject(self, topic: str, record: Any, reason: str) -> None:
         self.outcomes[(topic, "late" if reason.startswith(LATE_PREFIX) else "invalid")] += 1
-        log.info("rejected %s[%s]@%s: %s", topic, record.partition, record.offset, reason)
+        if self._reject_log.allow():
+            more = self._reject_log.take_suppressed()
+            log.info("rejected %s[%s]@%s: %s%s", topic, record.partition, record.offset, reason,
+                     f" (and {more} more rejects not logged; all are dead-lettered)"
+                     if more else "")  # fmt: skip
         letter = dead_letter(topic, record.partition, record.offset, reason, record.value)
         self.outbox.add(self.names.dead_letter, dead_letter_key(record.key), encode(letter),
                         now_ms())  # fmt: skip

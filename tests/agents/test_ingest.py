@@ -21,7 +21,7 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from agents.envelope import PROGRESS, wrap
-from agents.ingest import APPENDED_AT, Batch, Ingest, TopicNames
+from agents.ingest import APPENDED_AT, REJECTS_LOGGED_PER_S, Batch, Ingest, TopicNames
 from agents.outbox import Outbox
 from agents.progress import ProgressReport, source_name
 from policy import Policy, load_policy
@@ -359,3 +359,13 @@ def test_an_event_stamped_ahead_neither_waits_nor_holds_its_partition_back(one: 
     state = one.store.load_account("acme")
     assert state is not None
     assert sum(p.unsubscribes for p in state.channels["marketing"].periods.values()) == 1
+
+
+def test_a_flood_of_rejects_logs_a_bounded_number_of_lines_and_dead_letters_all(
+    one: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="sendguard.guard")
+    one.feed("email.delivery", 0, [b"{not json"] * 500)
+    lines = [r for r in caplog.records if r.getMessage().startswith("rejected")]
+    assert len(one.out("sendguard.dead-letter")) == 500
+    assert 1 <= len(lines) <= 2 * REJECTS_LOGGED_PER_S
