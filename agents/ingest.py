@@ -240,6 +240,12 @@ class Ingest:
     def take(self, batch: Batch, topic: str, partition: int, records: list[Any]) -> None:
         """Handle one partition's records (aiokafka ``ConsumerRecord``s), in offset order."""
         self.outbox.origin = partition  # what this queues is this partition's work
+        self._guard(partition)
+        # The other sources as they are now, not as at the last batch: records of another
+        # topic may have arrived since (drained with this batch, say), and a watermark
+        # that still took that topic for caught up would count this batch's events ahead
+        # of them.
+        self._refresh(partition, but=topic)
         try:
             if topic == self.names.events:
                 self._internal(batch, partition, records)
@@ -396,14 +402,20 @@ class Ingest:
             result = CommandResult(500, {"error": "internal error; see the worker log"})
         self.answers.append((command.command_id, result))
 
+    def _refresh(self, partition: int, but: str | None = None) -> None:
+        """Bring the partition's direct sources (all but topic ``but``) up to date."""
+        clock = self.clocks[partition]
+        for topic in (*self.names.inputs, self.names.accounts):
+            if topic != but:
+                tp = TP(topic, partition)
+                clock.direct(source_name(topic, partition),
+                             *self.progress.state(tp, *self.positions(tp)))  # fmt: skip
+
     def _advance(self, partition: int) -> None:
         """Bring the partition's direct sources up to date, then count what is now due."""
         guard = self._guard(partition)
         clock = self.clocks[partition]
-        for topic in (*self.names.inputs, self.names.accounts):
-            tp = TP(topic, partition)
-            state = self.progress.state(tp, *self.positions(tp))
-            clock.direct(source_name(topic, partition), *state)
+        self._refresh(partition)
         watermark = clock.watermark()
         for lane in self.lanes:
             lane_guard = guard if lane is self.live else lane.guard(partition)

@@ -369,3 +369,17 @@ def test_a_flood_of_rejects_logs_a_bounded_number_of_lines_and_dead_letters_all(
     lines = [r for r in caplog.records if r.getMessage().startswith("rejected")]
     assert len(one.out("sendguard.dead-letter")) == 500
     assert 1 <= len(lines) <= 2 * REJECTS_LOGGED_PER_S
+
+
+def test_a_batch_is_judged_by_the_other_sources_as_they_are_now(one: Rig) -> None:
+    """All caught up, then deliveries arrive and, before they are taken, a bounce batch:
+    the bounces wait for them, not for a watermark computed before they arrived."""
+    first, later = deliveries("acme", 2)
+    one.feed("email.delivery", 0, [first])
+    assert one.ingest.held() == 0 and one.sent("acme") == 1
+    one.busy.add(TP("email.delivery", 0))  # the next deliveries are in Kafka, not yet taken
+    batch = one.feed("email.bounce", 0, bounces("acme", 1))
+    assert batch.held == 1
+    one.busy.clear()
+    one.feed("email.delivery", 0, [later])
+    assert batch.held == 0 and one.sent("acme") == 2

@@ -128,8 +128,9 @@ def test_replay_from_kafka_equals_the_file_replay_whole_and_in_a_window(
     skipped = len(items) - selected
     assert f"{skipped:,} records outside the window skipped" in kafka_window
 
-    # Read with no consumer group: nothing the workers' group could notice.
-    assert asyncio.run(groups(kafka_bootstrap)) == groups_before
+    # Read with no consumer group: nothing the workers' group could notice. (A group of an
+    # earlier test's killed worker can expire meanwhile, so no new group is the test.)
+    assert asyncio.run(groups(kafka_bootstrap)) <= groups_before
 
 
 async def produce_stamped(bootstrap: str, prefix: str, items: list[Item]) -> None:
