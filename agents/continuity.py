@@ -73,14 +73,14 @@ def verdict(
 
     ``expected``: where the last batch taken ended, or where reading started (None:
     nothing is known, take what comes). ``rewind``: the partition is being read again
-    from ``rewind.expected``: only a batch whose span starts there is the re-read; others
-    were fetched before the seek (which the consumer makes between two fetches, so no
-    batch of one can pass for the other).
+    from ``rewind.expected``: a batch whose span starts further on was fetched before the
+    seek (which the consumer makes between two fetches, so no batch of one can pass for
+    the other) and is dropped; one that starts there, or before (faust's own seek back to
+    the committed offset overtook the guard's), is the re-read.
     """
     if rewind is not None:
-        if span_start == rewind.expected or (span_start is None and first <= rewind.expected):
-            return "take"
-        return "drop"
+        start = first if span_start is None else span_start
+        return "take" if start <= rewind.expected else "drop"
     if expected is None:
         return "take"
     if span_start is None:  # the consumer does not know where it was: offsets only

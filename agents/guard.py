@@ -369,9 +369,9 @@ class GuardAgent:
         await asyncio.gather(*futures)
 
     async def _read_undelivered(self) -> None:
-        """faust can drop a fetched batch that nothing follows (``agents.continuity``):
-        when idle, a partition where the consumer went further than the batches taken
-        is read again from where they ended."""
+        """faust can drop a fetched batch that nothing follows (``agents.continuity``),
+        the re-read of a partition included: when idle, a partition where the consumer
+        went further than the batches taken is read again from where they ended."""
         now = time.monotonic()
         if (
             self.working
@@ -385,11 +385,15 @@ class GuardAgent:
         consumer = self.consumer
         batched = self.rt.app.batched_topics
         for tp in consumer.assignment():
-            if tp.topic not in batched or tp in self.seeks or tp in self.ingest.held_back:
+            if (
+                tp.topic not in batched
+                or tp in self.seeks
+                or tp in consumer.pending_seeks
+                or tp in self.ingest.held_back
+            ):
                 continue
+            # A partition being read again is checked too: faust can drop the re-read.
             cursor = self.cursors.setdefault(tp, Cursor())
-            if cursor.rewind is not None:
-                continue
             delivered_to = consumer.span_ends.get(tp)
             expected = never_delivered(cursor.expected(self._start_of(tp)), delivered_to)
             if expected is None:

@@ -23,8 +23,11 @@ then stops fetching for them) until the watermark catches up.
 (``span_start``, ``span_end``): offsets the consumer skipped itself (transaction markers,
 aborted transactions under ``read_committed``, compacted or deleted records) lie inside
 a span, so the guard can tell them from a batch faust fetched and never delivered
-(``agents.continuity``). Inputs are read with ``read_committed``, so records of aborted
-transactions are never counted, and a partition's end is its last stable offset.
+(``agents.continuity``). The positions are recorded in the consumer's thread, in the
+same step as the drains and seeks that move them (``streams.read_positions``), and
+records drained before a partition's seek of the current assignment are not delivered:
+the seek reads them again. Inputs are read with ``read_committed``, so records of
+aborted transactions are never counted, and a partition's end is its last stable offset.
 
 **Revocations.** faust clears its acknowledgement bookkeeping for revoked partitions and
 then awaits other work before the agent hears of the revoke; an ack in that window would
@@ -34,6 +37,7 @@ counts revokes from their very start, so ``ack_batch`` can refuse to ack in the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -44,6 +48,8 @@ from aiokafka.errors import KafkaError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
+
+from streams.read_positions import ReadPositions, Span, as_tp
 
 log = logging.getLogger("sendguard.consumer")
 
@@ -107,28 +113,42 @@ def _batch(
 
 class BatchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     """faust's consumer thread, with an aiokafka consumer that reads committed data only,
-    and that reads its positions where it drains records.
+    and that records where it reads (:attr:`reading`) in the same step as each drain and
+    seek (``streams.read_positions``).
 
     faust picks ``read_committed`` only for its ``exactly_once`` guarantee; Sendguard is
     at-least-once with idempotent state, but must not count records of transactions
     that upstream producers abort.
 
-    aiokafka moves a partition's position when it hands records out, in this thread,
-    before the event loop sees them: a position read from the loop at any moment can be
-    past records still on their way. So positions are read here, right after each
-    drain (:attr:`drained_positions`): those of the partitions drained, and every
+    After each drain the positions of the partitions drained are read, and every
     :data:`FULL_SNAPSHOT_S` those of all partitions (a position can also move past
     transaction markers with no record drained)."""
 
     FULL_SNAPSHOT_S = 0.5
-    drained_positions: dict[TP, int] = {}
     _full_snapshot_at = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.reading = ReadPositions()
+        #: the spans of the last drain, for the event loop's ``getmany``
+        self.drained_spans: dict[TP, Span] = {}
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # Internal: aiokafka reads the isolation level when it starts its fetcher.
         consumer._isolation_level = "read_committed"  # noqa: SLF001 no public setter
         return consumer
+
+    def _reading(self, consumer: Any) -> ReadPositions:
+        # Internal: aiokafka's current assignment object, new at each rebalance.
+        try:
+            assignment = consumer._subscription.subscription.assignment  # noqa: SLF001
+        except AttributeError:
+            assignment = None
+        return self.reading.follow(assignment)
+
+    def _batched(self) -> frozenset[str]:
+        return getattr(self.app, "batched_topics", frozenset())
 
     async def _fetch_records(
         self, consumer: Any, active_partitions: Any, timeout: float | None = None,
@@ -141,8 +161,49 @@ class BatchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         full = now - self._full_snapshot_at >= self.FULL_SNAPSHOT_S
         if full:
             self._full_snapshot_at = now
-        self.drained_positions = _positions(consumer, None if full else records)
+        positions = _positions(consumer, None if full else records)
+        self.drained_spans = self._reading(consumer).drained(records, positions, self._batched())
         return records
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        return await self.call_thread(self._seek_to_committed)
+
+    async def _seek_to_committed(self) -> dict[Any, int | None]:
+        """aiokafka's ``seek_to_committed``, recording each seek as it is made.
+
+        aiokafka seeks only to a committed offset above 0; a batched partition with
+        nothing committed would keep its fetch position across a rebalance, past batches
+        that were delivered but not acked (events held for event-time order): it is sent
+        to the log's start instead (recorded as 0)."""
+        consumer = self._ensure_consumer()
+        batched = self._batched()
+        committed: dict[Any, int | None] = {}
+        for tp in consumer.assignment():
+            offset = await consumer.committed(tp)
+            committed[tp] = offset
+            if offset and offset > 0:
+                consumer.seek(tp, offset)
+                self._reading(consumer).sought(tp, offset, start=True)
+            elif tp.topic in batched:
+                self._reading(consumer).sought(tp, 0, start=True)
+                await consumer.seek_to_beginning(tp)
+        return committed
+
+    async def _seek_wait(self, consumer: Any, partitions: Mapping[TP, int]) -> None:
+        """faust's ``seek_wait`` in the thread (the guard's requested seeks), recording
+        each seek as it is made."""
+        read_offset = self.consumer._read_offset  # noqa: SLF001 as faust's own _seek_wait
+        for tp, offset in partitions.items():
+            consumer.seek(tp, offset)
+            self._reading(consumer).sought(tp, offset)
+            if offset > 0:
+                read_offset[tp] = offset
+            else:
+                read_offset.pop(tp, None)
+        await asyncio.wait_for(
+            asyncio.gather(*[consumer.position(tp) for tp in partitions]),
+            timeout=self.app.conf.broker_request_timeout,
+        )
 
 
 def _positions(consumer: Any, tps: Iterable[Any] | None) -> dict[TP, int]:
@@ -169,17 +230,31 @@ class BatchingConsumer(faust_aiokafka.Consumer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        #: per batched partition, the consumer's position after the last batch it
-        #: yielded (or is about to yield), or where it was last sent
-        self.span_ends: dict[TP, int] = {}
-        #: per partition, the consumer's position as of its last drain: every record
-        #: below it has been yielded, or is about to be (``span_ends`` says which)
-        self.positions: dict[TP, int] = {}
-        #: per batched partition, where faust last sent the consumer to read from (the
-        #: committed offset, or 0 for the log's start when nothing is committed)
-        self.starts: dict[TP, int] = {}
         #: where the guard asked to send the consumer back to (``request_seeks``)
         self.pending_seeks: dict[TP, int] = {}
+        self._spans: dict[TP, Span] = {}
+
+    @property
+    def _reading(self) -> ReadPositions:
+        return cast(BatchingConsumerThread, self._thread).reading
+
+    @property
+    def span_ends(self) -> Mapping[TP, int]:
+        """Per batched partition, the consumer's position after the last batch it
+        yielded (or is about to yield), or where it was last sent."""
+        return self._reading.span_ends
+
+    @property
+    def positions(self) -> Mapping[TP, int]:
+        """Per partition, the consumer's position as of its last drain: every record
+        below it has been yielded, or is about to be (``span_ends`` says which)."""
+        return self._reading.positions
+
+    @property
+    def starts(self) -> Mapping[TP, int]:
+        """Per batched partition, where faust last sent the consumer to read from (the
+        committed offset, or 0 for the log's start when nothing is committed)."""
+        return self._reading.starts
 
     def request_seeks(self, seeks: Mapping[TP, int]) -> None:
         """Send the consumer to these positions before its next fetch.
@@ -200,9 +275,6 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             await super().seek_wait(seeks)
         except (AssertionError, KafkaError) as exc:  # revoked meanwhile: read again anyway
             log.info("seek to %s not done (%s); a rebalance reads them again", seeks, exc)
-            return
-        self.span_ends.update(seeks)
-        self.positions.update(seeks)
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return BatchingConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -210,9 +282,6 @@ class BatchingConsumer(faust_aiokafka.Consumer):
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         self.revocations += 1
         for tp in revoked:
-            self.span_ends.pop(tp, None)
-            self.positions.pop(tp, None)
-            self.starts.pop(tp, None)
             self.pending_seeks.pop(tp, None)
         await super().on_partitions_revoked(revoked)
 
@@ -250,33 +319,16 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                 if fetching:
                     active_partitions = fetching
         records = await super()._getmany(active_partitions, timeout)
-        thread = cast(BatchingConsumerThread, self._thread)
-        self.positions.update(thread.drained_positions)
-        thread.drained_positions = {}
+        self._spans = cast(BatchingConsumerThread, self._thread).drained_spans
         return records
 
     async def seek_to_committed(self) -> Any:
-        """faust's seek back after a rebalance (and at start), for every partition.
-
-        aiokafka seeks only to a committed offset above 0; a partition with nothing
-        committed keeps its fetch position across a rebalance, past batches that were
-        delivered but not acked (events held for event-time order): read it from the
-        beginning again instead. Where each partition starts is recorded before anything
-        else is awaited (faust's flow may be on): 0 stands for the log's start.
-        """
+        """faust's seek back after a rebalance (and at start), for every partition (made
+        and recorded in the consumer's thread); requested seeks it supersedes are
+        dropped."""
         committed = await super().seek_to_committed()
-        batched = self._batched()
-        starts = {TP(tp.topic, tp.partition): offset or 0
-                  for tp, offset in committed.items() if tp.topic in batched}  # fmt: skip
-        self.starts.update(starts)
-        self.span_ends.update(starts)
-        self.positions.update(starts)
-        for tp in starts:
-            self.pending_seeks.pop(tp, None)
-        again = [tp for tp, offset in committed.items() if not offset and tp.topic in batched]
-        if again:
-            # Internal: the consumer thread's seek (aiokafka TopicPartitions, as given).
-            await self._thread.seek_to_beginning(*again)
+        for tp in committed:
+            self.pending_seeks.pop(as_tp(tp), None)
         return committed
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
@@ -293,16 +345,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             await self.perform_seek()
             return
         batched = self._batched()
-        # Every batch's span, before any is yielded: the guard can run between two yields,
-        # and must see the partitions drained here as having records on their way.
-        spans: dict[TP, tuple[int | None, int]] = {}
-        for tp, tp_records in records.items():
-            if tp.topic in batched and tp_records:
-                end = self.positions.get(tp)
-                if end is None or end <= tp_records[-1].offset:
-                    end = tp_records[-1].offset + 1
-                spans[tp] = (self.span_ends.get(tp), end)
-                self.span_ends[tp] = end
+        spans = self._spans
         for tp, tp_records in records.items():
             if not self.flow_active or self.app.consumer_generation_id != generation_id:
                 break
@@ -316,13 +359,21 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             if end_offset is not None:
                 self.app.monitor.track_tp_end_offset(tp, end_offset)
             if tp.topic in batched:
-                if tp_records:
-                    # faust's fetch loop would register the offsets between the last
-                    # read one and this batch's as a gap it may commit over at once,
-                    # before the batch is acked: read as if it were the very next one.
-                    # ``ack_batch`` registers them when the batch is acked.
-                    self._read_offset[tp] = tp_records[-1].offset - 1
-                    yield tp, _batch(tp, tp_records, generation_id, *spans[tp])
+                if not tp_records:
+                    continue
+                span = spans.get(as_tp(tp))
+                if span is None or span[0] is None:
+                    # Drained before the partition's seek of this assignment: read
+                    # again after it (streams.read_positions).
+                    log.debug("%s: %d records drained before its seek, not delivered",
+                              tp, len(tp_records))  # fmt: skip
+                    continue
+                # faust's fetch loop would register the offsets between the last read
+                # one and this batch's as a gap it may commit over at once, before the
+                # batch is acked: read as if it were the very next one. ``ack_batch``
+                # registers them when the batch is acked.
+                self._read_offset[tp] = tp_records[-1].offset - 1
+                yield tp, _batch(tp, tp_records, generation_id, *span)
             else:
                 for record in tp_records:
                     yield tp, self._to_message(tp, record)

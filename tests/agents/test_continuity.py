@@ -73,6 +73,16 @@ def test_while_rewinding_only_the_re_read_is_taken() -> None:
     assert verdict(5224, 5300, 5224, rewind) == "take"  # 5224..5299 skipped by the consumer
 
 
+def test_while_rewinding_a_seek_back_further_is_the_re_read() -> None:
+    """faust's seek to the committed offset (a table recovery) overtook the guard's: the
+    batch from there is the re-read (``not_taken`` keeps what is new), not one to drop
+    (the partition would wait for a span starting at 5224 that never comes)."""
+    rewind = Rewind(expected=5224)
+    assert verdict(4000, 4000, 5224, rewind) == "take"
+    assert verdict(None, 4000, 5224, rewind) == "take"
+    assert verdict(None, 5300, 5224, rewind) == "drop"
+
+
 def test_records_the_consumer_delivered_past_what_was_taken_were_never_delivered() -> None:
     assert never_delivered(expected=5, delivered_to=7) == 5
     assert never_delivered(expected=7, delivered_to=7) is None

@@ -138,7 +138,8 @@ async def test_a_revoke_drops_the_records_queued_for_the_revoked_partitions(
     flush: the new owner reads the input again and may already have published newer
     records (a newer status on the compacted topic would lose to the stale one)."""
     app = agent.rt.app
-    consumer_of(agent).starts.update({DELIVERY: 0, TP("email.delivery", 1): 0})
+    for tp in (DELIVERY, TP("email.delivery", 1)):
+        consumer_of(agent)._reading.sought(tp, 0, start=True)
     agent.take(delivered(DELIVERY, 0, 0, value=b"{not json"))
     agent.take(delivered(TP("email.delivery", 1), 0, 0, value=b"[]"))
     assert len(agent.outbox) == 2  # a dead letter for each

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,11 +20,30 @@ def topic_prefix() -> str:
     return f"t{uuid.uuid4().hex[:10]}."
 
 
+#: The guard's ERROR when it takes a partition's first batch without knowing where the
+#: consumer started reading (``agents.guard``): a hole before it could not be seen.
+UNVERIFIED = "taken without knowing where reading started"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    return report
+
+
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
 def worker_factory(
-    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+    request: pytest.FixtureRequest, kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> Iterator[Callable[..., WorkerProcess]]:
-    """Start workers sharing this test's topics; each call gets its own data dir and port."""
+    """Start workers sharing this test's topics; each call gets its own data dir and port.
+
+    After the test: if it failed, the workers' warnings and errors are printed (in the
+    report); whatever the outcome, no worker may have taken a batch unverified."""
     workers: list[WorkerProcess] = []
 
     def make(name: str = "w1", start: bool = True, **env: str) -> WorkerProcess:
@@ -41,6 +61,15 @@ def worker_factory(
     # a graceful stop (test_worker_restart, test_main_job) call stop() themselves.
     for worker in workers:
         worker.kill()
+    logs = {worker.log_path: worker.log_path.read_text(errors="replace")
+            for worker in workers if worker.log_path.exists()}  # fmt: skip
+    if request.node.stash.get(_CALL_FAILED, False):
+        for path, text in logs.items():
+            notable = [line for line in text.splitlines() if "[WARNING]" in line
+                       or "[ERROR]" in line or "[CRITICAL]" in line]  # fmt: skip
+            print(f"--- {path}: the last warnings and errors ---", *notable[-80:], sep="\n")
+    unverified = [str(path) for path, text in logs.items() if UNVERIFIED in text]
+    assert not unverified, f"a batch was taken unverified: {unverified}"
 
 
 @pytest.fixture
