@@ -116,6 +116,9 @@ class GuardAgent:
         self.handled = 0
         self.working = False
         self.unacked_reported = 0.0
+        #: while a batch is taken: when its records were fetched. Another partition is
+        #: idle for it only if its end was learned no earlier (``_positions``).
+        self.judging_fetched_at: int | None = None
 
     @property
     def consumer(self) -> BatchingConsumer:
@@ -223,7 +226,11 @@ class GuardAgent:
         self.unacked.append(batch)
         self.handled += len(records)
         self.records_since_flush += len(records)
-        self.ingest.take(batch, message.topic, message.partition, records)
+        self.judging_fetched_at = message.fetched_at
+        try:
+            self.ingest.take(batch, message.topic, message.partition, records)
+        finally:
+            self.judging_fetched_at = None
         self.metrics.processed.inc(len(records))
         self.metrics.last_progress.set(time.time())
         self.rt.liveness.progressed("guard", message.tp, message.span_end - 1)
@@ -331,6 +338,14 @@ class GuardAgent:
         yielded = consumer.span_ends.get(tp)
         if yielded is not None and (taken is None or yielded > taken):
             return consumer.end_offset(tp), None
+        judging = self.judging_fetched_at
+        if judging is not None:
+            learned = consumer.end_learned_at(tp)
+            if learned is None or learned < judging:
+                # Its end is older news than the batch being judged: records written
+                # before that batch's may be missing from it (aiokafka leaves a partition
+                # with records buffered out of its fetches, so its end goes stale).
+                return consumer.end_offset(tp), None
         return consumer.end_offset(tp), consumer.positions.get(tp)
 
     def _send_report(self, outbox: Outbox, report: ProgressReport) -> None:

@@ -72,11 +72,13 @@ class RecordBatch(ConsumerMessage):
     message's ``offset`` is ``span_end - 1``: the batch is acked up to there.
     """
 
-    __slots__ = ("records", "span_end", "span_start")
+    __slots__ = ("fetched_at", "records", "span_end", "span_start")
 
     records: list[Any]
     span_start: int | None
     span_end: int
+    #: when the fetch response with its last records arrived (epoch ms; None: unknown)
+    fetched_at: int | None
 
     @property
     def first_offset(self) -> int:
@@ -84,8 +86,9 @@ class RecordBatch(ConsumerMessage):
 
 
 def _batch(
-    tp: TP, records: list[Any], generation_id: int, span_start: int | None, span_end: int
-) -> RecordBatch:
+    tp: TP, records: list[Any], generation_id: int, span_start: int | None, span_end: int,
+    fetched_at: int | None = None,
+) -> RecordBatch:  # fmt: skip
     last = records[-1]
     batch = RecordBatch(
         tp.topic,
@@ -108,6 +111,7 @@ def _batch(
     batch.records = records
     batch.span_start = span_start
     batch.span_end = span_end
+    batch.fetched_at = fetched_at
     return batch
 
 
@@ -162,7 +166,9 @@ class BatchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         if full:
             self._full_snapshot_at = now
         positions = _positions(consumer, None if full else records)
-        self.drained_spans = self._reading(consumer).drained(records, positions, self._batched())
+        self.drained_spans = self._reading(consumer).drained(
+            records, positions, self._batched(), _fetched_at(consumer, records)
+        )
         return records
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
@@ -204,6 +210,21 @@ class BatchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             asyncio.gather(*[consumer.position(tp) for tp in partitions]),
             timeout=self.app.conf.broker_request_timeout,
         )
+
+
+def _fetched_at(consumer: Any, tps: Iterable[Any]) -> dict[TP, int]:
+    """When the last fetch response for each of ``tps`` arrived (epoch ms), where known."""
+    # Internal: aiokafka's subscription state (``timestamp``: set with the high-water mark).
+    found: dict[TP, int] = {}
+    try:
+        assignment = consumer._subscription.subscription.assignment  # noqa: SLF001
+        for tp in tps:
+            state = assignment.state_value(tp)
+            if state is not None and state.timestamp is not None:
+                found[TP(tp.topic, tp.partition)] = int(state.timestamp)
+    except (AttributeError, KeyError, AssertionError):  # revoked, or not yet assigned
+        return {}
+    return found
 
 
 def _positions(consumer: Any, tps: Iterable[Any] | None) -> dict[TP, int]:
@@ -285,23 +306,31 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             self.pending_seeks.pop(tp, None)
         await super().on_partitions_revoked(revoked)
 
-    def end_offset(self, tp: TP) -> int | None:
-        """Where ``tp`` ends for this consumer, as of its last fetch: the last stable
-        offset (``read_committed`` reads no further), or None if not known (or the
-        partition is no longer assigned: it can be revoked between any two lines)."""
+    def _fetch_state(self, tp: TP) -> Any:
         # Internal: aiokafka's subscription state; its public getters assert on a
         # partition that is not assigned.
         consumer = self._thread._consumer  # noqa: SLF001
         if consumer is None:
             return None
         try:
-            state = consumer._subscription.subscription.assignment.state_value(tp)  # noqa: SLF001
+            return consumer._subscription.subscription.assignment.state_value(tp)  # noqa: SLF001
         except (AttributeError, KeyError, AssertionError):
             return None
+
+    def end_offset(self, tp: TP) -> int | None:
+        """Where ``tp`` ends for this consumer, as of its last fetch: the last stable
+        offset (``read_committed`` reads no further), or None if not known (or the
+        partition is no longer assigned: it can be revoked between any two lines)."""
+        state = self._fetch_state(tp)
         if state is None:
             return None
         end = state.lso if state.lso is not None and state.lso >= 0 else state.highwater
         return None if end is None else int(end)
+
+    def end_learned_at(self, tp: TP) -> int | None:
+        """When the fetch response that said where ``tp`` ends arrived (epoch ms)."""
+        state = self._fetch_state(tp)
+        return None if state is None or state.timestamp is None else int(state.timestamp)
 
     def _batched(self) -> frozenset[str]:
         return getattr(self.app, "batched_topics", frozenset())

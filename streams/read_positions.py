@@ -22,9 +22,11 @@ from typing import Any
 
 from faust.types import TP
 
-#: (span start, span end) of a drained partition: the consumer's position before and
-#: after its records; the start is None if the partition was not sought this assignment.
-Span = tuple[int | None, int]
+#: (span start, span end, fetched at) of a drained partition: the consumer's position
+#: before and after its records (the start is None if the partition was not sought this
+#: assignment), and when the fetch response that brought its last records arrived
+#: (epoch ms; None if not known).
+Span = tuple[int | None, int, int | None]
 
 
 def as_tp(tp: Any) -> TP:
@@ -66,10 +68,11 @@ class ReadPositions:
 
     def drained(
         self, records: Mapping[Any, list[Any]], positions: Mapping[TP, int],
-        batched: Collection[str],
+        batched: Collection[str], fetched: Mapping[TP, int] | None = None,
     ) -> dict[TP, Span]:  # fmt: skip
         """Record a drain: ``records`` per partition, the consumer's ``positions`` right
-        after it. Returns the span of each batched partition that has records."""
+        after it, and when each partition's last fetch response arrived (``fetched``).
+        Returns the span of each batched partition that has records."""
         spans: dict[TP, Span] = {}
         for key, found in records.items():
             tp = as_tp(key)
@@ -82,7 +85,7 @@ class ReadPositions:
                 end = last + 1
             if start is not None:
                 self.span_ends[tp] = end
-            spans[tp] = (start, end)
+            spans[tp] = (start, end, (fetched or {}).get(tp))
         for tp, position in positions.items():
             if tp.topic not in batched or tp in self.span_ends:
                 self.positions[tp] = position

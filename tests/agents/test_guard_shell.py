@@ -148,3 +148,21 @@ async def test_a_revoke_drops_the_records_queued_for_the_revoked_partitions(
     await agent._on_revoked(app, revoked)
     (letter,) = agent.outbox.queued()
     assert b'"partition":1' in (letter[3] or b"")
+
+
+def test_a_partition_is_idle_for_a_batch_only_if_its_end_is_no_older_news(
+    agent: GuardAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiokafka leaves a partition with records buffered out of its fetches, so the end
+    it knows goes stale: deliveries 0..499 fetched when the log ended at 500, the next
+    500 and then bounces written, the bounces fetched. Judging the bounces, the delivery
+    partition read to 500 is not idle on that old news, or they would count first."""
+    consumer = consumer_of(agent)
+    consumer._reading.sought(DELIVERY, 500, start=True)
+    monkeypatch.setattr(consumer, "end_offset", lambda tp: 500)
+    monkeypatch.setattr(consumer, "end_learned_at", lambda tp: 1_000)
+    assert agent._positions(DELIVERY) == (500, 500)  # outside a batch: as known
+    agent.judging_fetched_at = 2_000  # the bounces came in a later response
+    assert agent._positions(DELIVERY) == (500, None)
+    agent.judging_fetched_at = 1_000  # in the same response: its end is as fresh
+    assert agent._positions(DELIVERY) == (500, 500)

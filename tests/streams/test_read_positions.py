@@ -24,23 +24,23 @@ def test_records_drained_before_the_seek_have_no_span_start_and_move_nothing() -
     start is None) and the partition's position is not taken from it."""
     reading = ReadPositions().follow(assignment := object())
     spans = reading.drained({DELIVERY: drained(range(40, 50))}, {DELIVERY: 50}, BATCHED)
-    assert spans == {DELIVERY: (None, 50)}
+    assert spans == {DELIVERY: (None, 50, None)}
     assert DELIVERY not in reading.span_ends and DELIVERY not in reading.positions
     reading.follow(assignment).sought(DELIVERY, 27, start=True)
     spans = reading.drained({DELIVERY: drained(range(27, 40))}, {DELIVERY: 40}, BATCHED)
-    assert spans == {DELIVERY: (27, 40)}
+    assert spans == {DELIVERY: (27, 40, None)}
     assert reading.starts == {DELIVERY: 27} and reading.positions == {DELIVERY: 40}
 
 
 def test_spans_chain_and_cover_what_the_consumer_skipped() -> None:
     reading = ReadPositions()
     reading.sought(TopicPartition("email.delivery", 0), 0, start=True)  # aiokafka's kind
-    assert reading.drained({DELIVERY: drained(range(0, 10))}, {}, BATCHED) == {
-        DELIVERY: (0, 10)
+    assert reading.drained({DELIVERY: drained(range(0, 10))}, {}, BATCHED, {DELIVERY: 7}) == {
+        DELIVERY: (0, 10, 7)
     }
     # A commit marker after offset 19: the consumer's position is past it.
     assert reading.drained({DELIVERY: drained(range(10, 20))}, {DELIVERY: 21}, BATCHED) == {
-        DELIVERY: (10, 21)
+        DELIVERY: (10, 21, None)
     }
     assert reading.span_ends[DELIVERY] == 21
 
@@ -52,7 +52,7 @@ def test_a_seek_back_starts_the_next_span_where_it_sent_the_consumer() -> None:
     reading.sought(DELIVERY, 12)  # the guard reads again from 12
     assert reading.starts == {DELIVERY: 0} and reading.positions[DELIVERY] == 12
     assert reading.drained({DELIVERY: drained(range(12, 30))}, {}, BATCHED) == {
-        DELIVERY: (12, 30)
+        DELIVERY: (12, 30, None)
     }
 
 

@@ -1,0 +1,62 @@
+"""What ``streams.faust_ext`` assumes of faust's and aiokafka's internals, pinned: an
+upgrade that changes one of them fails here, not in a rebalance in production.
+
+``BatchingConsumer.getmany`` mirrors faust's ``Consumer.getmany`` step for step, and the
+thread's ``_seek_wait`` and ``_seek_to_committed`` replace faust's and aiokafka's: the
+sources they mirror are pinned by hash. When one changes, read the new source, carry the
+change over to ``streams.faust_ext``, and update the hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from typing import Any
+
+import aiokafka
+import faust
+import pytest
+from aiokafka.consumer.subscription_state import Assignment, TopicPartitionState
+from faust.transport import consumer as faust_consumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+#: The versions these assumptions were proved with (pyproject.toml pins them).
+FAUST = "0.15.3"
+AIOKAFKA = "0.14.0"
+
+
+def digest(function: Any) -> str:
+    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+
+
+def test_the_versions_are_the_ones_proved() -> None:
+    assert faust.__version__ == FAUST
+    assert aiokafka.__version__ == AIOKAFKA
+
+
+@pytest.mark.parametrize(
+    ("function", "expected"),
+    [
+        (faust_consumer.Consumer.getmany, "4b168d84882a70d6"),
+        (faust_consumer.Consumer.perform_seek, "0e8c130ff4b0afd8"),
+        (faust_aiokafka.AIOKafkaConsumerThread._seek_wait, "9d221e816d940467"),  # noqa: SLF001
+        (aiokafka.AIOKafkaConsumer.seek_to_committed, "f6cd85c8b70a4ccf"),
+    ],
+    ids=lambda value: getattr(value, "__qualname__", ""),
+)
+def test_the_sources_mirrored_are_unchanged(function: Any, expected: str) -> None:
+    assert digest(function) == expected
+
+
+def test_the_private_members_used_exist() -> None:
+    consumer_source = inspect.getsource(faust_consumer.Consumer)
+    for name in ("_wait_next_records", "_buffered_partitions", "_to_message", "_add_gap",
+                 "_read_offset", "_committed_offset", "_new_offset"):  # fmt: skip
+        assert hasattr(faust_consumer.Consumer, name) or f"self.{name} " in consumer_source, name
+    for name in ("_fetch_records", "_create_worker_consumer", "call_thread", "_ensure_consumer"):
+        assert hasattr(faust_aiokafka.AIOKafkaConsumerThread, name), name
+    # aiokafka's subscription state, read in the consumer's thread (and for end offsets).
+    assert {"state_value", "tps"} <= set(dir(Assignment))
+    assert {"has_valid_position", "position", "seek"} <= set(dir(TopicPartitionState))
+    state_source = inspect.getsource(TopicPartitionState.__init__)
+    assert "self.lso" in state_source and "self.highwater" in state_source
