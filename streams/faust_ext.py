@@ -184,6 +184,7 @@ class BatchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer = self._ensure_consumer()
         batched = self._batched()
         committed: dict[Any, int | None] = {}
+        again = []
         for tp in consumer.assignment():
             offset = await consumer.committed(tp)
             committed[tp] = offset
@@ -191,8 +192,14 @@ class BatchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
                 consumer.seek(tp, offset)
                 self._reading(consumer).sought(tp, offset, start=True)
             elif tp.topic in batched:
-                self._reading(consumer).sought(tp, 0, start=True)
-                await consumer.seek_to_beginning(tp)
+                again.append(tp)
+        if again:
+            reading = self._reading(consumer)
+            for tp in again:
+                reading.sought(tp, 0, start=True)
+            # One call: it asks for every reset before it first awaits, then waits for
+            # them (about a second; one call per partition made a start take 26 s).
+            await consumer.seek_to_beginning(*again)
         return committed
 
     async def _seek_wait(self, consumer: Any, partitions: Mapping[TP, int]) -> None:
