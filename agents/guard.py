@@ -53,6 +53,9 @@ FLUSH_INTERVAL_S = 0.2
 #: Input partitions ahead of their watermark (``agents.ingest.LOOKAHEAD``) are fetched
 #: again when the guard has had nothing to read for this long.
 HOLD_BACK_RELEASE_S = 2.0
+#: Idle this long with events held, report progress again (at most this often): the
+#: report wakes each guard partition to judge its held events on fresher news.
+WAKE_HELD_AFTER_S = 0.5
 #: Idle this long with batches still unacknowledged: the log says what holds them.
 UNACKED_REPORT_S = 20.0
 #: Idle this long while a partition has had records never delivered for at least
@@ -116,9 +119,14 @@ class GuardAgent:
         self.handled = 0
         self.working = False
         self.unacked_reported = 0.0
-        #: while a batch is taken: when its records were fetched. Another partition is
-        #: idle for it only if its end was learned no earlier (``_positions``).
+        #: while a batch is taken: when the newest events judged on its guard partition
+        #: were fetched. Another partition is idle for them only if its end was learned
+        #: no earlier (``_positions``).
         self.judging_fetched_at: int | None = None
+        #: per guard partition, when the newest records with events taken there were
+        #: fetched (epoch ms)
+        self.events_fetched_at: dict[int, int] = {}
+        self.woken_at = 0.0
 
     @property
     def consumer(self) -> BatchingConsumer:
@@ -226,7 +234,7 @@ class GuardAgent:
         self.unacked.append(batch)
         self.handled += len(records)
         self.records_since_flush += len(records)
-        self.judging_fetched_at = message.fetched_at
+        self.judging_fetched_at = self._judging(message)
         try:
             self.ingest.take(batch, message.topic, message.partition, records)
         finally:
@@ -234,6 +242,23 @@ class GuardAgent:
         self.metrics.processed.inc(len(records))
         self.metrics.last_progress.set(time.time())
         self.rt.liveness.progressed("guard", message.tp, message.span_end - 1)
+
+    def _judging(self, message: Any) -> int | None:
+        """The fetch time a batch is judged at: its own, or, for a batch of progress
+        reports alone, that of the newest events taken on its guard partition. A report
+        brings no events to order, only the chance to release those held: judged at its
+        own fetch time, a quiet partition led by another broker would never be idle for
+        it (that broker's last answer is always older news), and held events would wait
+        for a report that happened to come in just after it."""
+        partition, fetched = message.partition, message.fetched_at
+        if fetched is not None and (
+            message.topic != self.events_topic
+            or any(r.value is None or not r.value.startswith(PROGRESS) for r in message.records)
+        ):
+            self.events_fetched_at[partition] = max(
+                fetched, self.events_fetched_at.get(partition, fetched)
+            )
+        return self.events_fetched_at.get(partition)
 
     def _rewind(self, tp: TP, cursor: Cursor, expected: int, seen: int | None) -> None:
         """The consumer delivered records in a batch the guard never got: read the
@@ -373,6 +398,13 @@ class GuardAgent:
         await self._read_undelivered()
         if self.working or self.producer is None:
             return
+        now = time.monotonic()
+        if (
+            now - max(self.last_take, self.woken_at) >= WAKE_HELD_AFTER_S
+            and self.ingest.held()
+        ):
+            self.woken_at = now
+            self.progress.resend()
         futures = [
             await self.producer.send(
                 self.events_topic, PROGRESS + _REPORT_ENCODER.encode(report),
@@ -485,6 +517,8 @@ class GuardAgent:
                 return
             dropped = self.outbox.forget(gone)
             self.ingest.forget(gone)
+            for partition in gone:
+                self.events_fetched_at.pop(partition, None)
             for store in self.stores:
                 store.forget(gone.__contains__)
             self.unacked = [b for b in self.unacked if b.event.message.partition not in gone]

@@ -9,6 +9,7 @@ the consumer, which is all ``_FakeStream.ack`` does.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -166,3 +167,59 @@ def test_a_partition_is_idle_for_a_batch_only_if_its_end_is_no_older_news(
     assert agent._positions(DELIVERY) == (500, None)
     agent.judging_fetched_at = 1_000  # in the same response: its end is as fresh
     assert agent._positions(DELIVERY) == (500, 500)
+
+
+def test_a_batch_of_progress_reports_alone_is_judged_at_its_newest_events_fetch_time(
+    agent: GuardAgent,
+) -> None:
+    """On a cluster, an empty partition's end is news from its leader's last answer, older
+    than a report just fetched from another broker: judged at the report's own fetch time
+    it would never be idle, and the events held on it would wait for good."""
+    events = TP(agent.events_topic, 0)
+
+    def fetched(message: Any, at: int) -> RecordBatch:
+        message.message.fetched_at = at
+        return message.message
+
+    assert agent._judging(fetched(delivered(DELIVERY, 0, 9), 1_000)) == 1_000
+    report = agent._judging(fetched(delivered(events, 0, 1, value=b'P{"reporter":"x"}'), 5_000))
+    assert report == 1_000
+    forwarded = fetched(delivered(events, 2, 2, value=b'E{"event_id":"e"}'), 6_000)
+    assert agent._judging(forwarded) == 6_000
+    assert agent._judging(fetched(delivered(DELIVERY, 10, 10), 4_000)) == 6_000
+    assert agent._judging(fetched(delivered(TP(events.topic, 1), 0, 0, value=b"P{}"), 7_000)) is None
+
+
+class _SentReports:
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def send(self, topic: str, value: bytes, **kwargs: Any) -> asyncio.Future[None]:
+        self.sent += 1
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+async def test_idle_with_events_held_reports_again_to_wake_the_guard(
+    agent: GuardAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing changed since the last report, but events are held: reported again (not
+    only at the 30 s heartbeat), so each guard partition judges them on fresher news."""
+    producer = _SentReports()
+    agent.producer = producer  # type: ignore[assignment]
+    monkeypatch.setattr(agent, "_assigned_inputs", lambda: [DELIVERY])
+    monkeypatch.setattr(consumer_of(agent), "end_offset", lambda tp: 0)
+    held = 0
+    monkeypatch.setattr(agent.ingest, "held", lambda: held)
+    per_report = agent.rt.input_partitions[agent.events_topic] = 2
+    agent.last_take = time.monotonic() - 1
+    await agent._report_progress()
+    assert producer.sent == per_report  # the first report
+    await agent._report_progress()
+    assert producer.sent == per_report  # nothing new, nothing held: quiet
+    held = 3
+    await agent._report_progress()
+    assert producer.sent == 2 * per_report  # events held: reported again
+    await agent._report_progress()
+    assert producer.sent == 2 * per_report  # at most every WAKE_HELD_AFTER_S

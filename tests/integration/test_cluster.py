@@ -31,6 +31,7 @@ from tests.integration.backlog import (
 )
 from tests.integration.kafka_io import replicas, topic_configs
 from tests.integration.pipeline import Pipeline
+from tests.integration.traffic import event
 from tests.integration.worker import WorkerProcess, worker_env
 from tests.sendguard.test_cli import run_cli
 
@@ -121,6 +122,42 @@ async def test_a_broker_killed_mid_drain_loses_nothing_and_counts_nothing_twice(
           f"mid-drain, restarted after {DOWN_S:.0f} s; drained {drained_at - killed_at:.0f} s "
           f"after the kill; {month.events:,} events, {len(month.decisions)} decisions, "
           f"0 lost, 0 counted twice; {time.monotonic() - began:.0f} s in all")  # fmt: skip
+
+
+async def test_on_a_quiet_cluster_each_event_is_decided_within_seconds(
+    kafka_cluster: LocalCluster, tmp_path: Path, topic_prefix: str
+) -> None:
+    """The input partitions led by different brokers, the stream quiet: each spam-trap
+    hit is decided within seconds. (A guard partition's watermark once waited minutes for
+    an empty partition led by another broker: the news of its end always came from that
+    broker's last answer, older than the progress report being judged.)"""
+    data_dir = tmp_path / "w1" / "data"
+    data_dir.mkdir(parents=True)
+    worker = WorkerProcess(
+        env=worker_env(kafka_cluster.bootstrap, topic_prefix, data_dir, SENDGUARD_PARTITIONS="1"),
+        log_path=tmp_path / "w1" / "worker.log",
+    )
+    settings = Settings.from_env(worker.env)
+    await ensure_topics(settings)
+    inputs = [settings.topic(name) for name in (*t.INPUT_TOPICS, t.ACCOUNTS, t.EVENTS)]
+    led = await leaders(kafka_cluster.bootstrap, inputs)
+    assert len(led) >= 2, f"every input partition has one leader: {led}"
+    pipeline = Pipeline(kafka_cluster.bootstrap, topic_prefix)
+    worker.start()
+    try:
+        waited = []
+        for n in range(3):
+            account = f"trapped-{n}"
+            sent = time.monotonic()
+            await pipeline.send([event("email.spam-trap", account, trap_kind="pristine")])
+            while not any(d["account_id"] == account for d in await pipeline.decisions()):
+                assert time.monotonic() - sent < 20, (
+                    f"{account}: no decision in 20 s\n{worker.log_tail()}")  # fmt: skip
+            waited.append(time.monotonic() - sent)
+        print(f"\nquiet cluster ({len(led)} leaders): decided after "
+              + ", ".join(f"{s:.1f} s" for s in waited))  # fmt: skip
+    finally:
+        worker.kill()
 
 
 def test_kafka_up_brokers_3_status_and_down(tmp_path: Path) -> None:
