@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -244,8 +244,9 @@ class Ingest:
         # The other sources as they are now, not as at the last batch: records of another
         # topic may have arrived since (drained with this batch, say), and a watermark
         # that still took that topic for caught up would count this batch's events ahead
-        # of them.
-        self._refresh(partition, but=topic)
+        # of them. Its own topic is refreshed once its records are handled.
+        direct = (*self.names.inputs, self.names.accounts)
+        self._refresh(partition, [other for other in direct if other != topic])
         try:
             if topic == self.names.events:
                 self._internal(batch, partition, records)
@@ -253,7 +254,7 @@ class Ingest:
                 self._accounts(topic, partition, records)
             else:
                 self._inputs(batch, topic, partition, records)
-            self._advance(partition)
+            self._advance(partition, [topic] if topic in direct else [])
         finally:
             self.outbox.origin = None
 
@@ -402,20 +403,20 @@ class Ingest:
             result = CommandResult(500, {"error": "internal error; see the worker log"})
         self.answers.append((command.command_id, result))
 
-    def _refresh(self, partition: int, but: str | None = None) -> None:
-        """Bring the partition's direct sources (all but topic ``but``) up to date."""
+    def _refresh(self, partition: int, topics: Iterable[str]) -> None:
+        """Bring the partition's direct sources of these topics up to date."""
         clock = self.clocks[partition]
-        for topic in (*self.names.inputs, self.names.accounts):
-            if topic != but:
-                tp = TP(topic, partition)
-                clock.direct(source_name(topic, partition),
-                             *self.progress.state(tp, *self.positions(tp)))  # fmt: skip
+        for topic in topics:
+            tp = TP(topic, partition)
+            clock.direct(source_name(topic, partition),
+                         *self.progress.state(tp, *self.positions(tp)))  # fmt: skip
 
-    def _advance(self, partition: int) -> None:
-        """Bring the partition's direct sources up to date, then count what is now due."""
+    def _advance(self, partition: int, topics: Iterable[str]) -> None:
+        """Bring the partition's direct sources of these topics up to date, then count
+        what is now due."""
         guard = self._guard(partition)
         clock = self.clocks[partition]
-        self._refresh(partition)
+        self._refresh(partition, topics)
         watermark = clock.watermark()
         for lane in self.lanes:
             lane_guard = guard if lane is self.live else lane.guard(partition)

@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any, NoReturn, cast
 
 import faust
@@ -219,35 +219,38 @@ class BatchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         )
 
 
-def _fetched_at(consumer: Any, tps: Iterable[Any]) -> dict[TP, int]:
-    """When the last fetch response for each of ``tps`` arrived (epoch ms), where known."""
-    # Internal: aiokafka's subscription state (``timestamp``: set with the high-water mark).
-    found: dict[TP, int] = {}
+def _partition_states(consumer: Any, tps: Iterable[Any] | None) -> Iterator[tuple[TP, Any]]:
+    """aiokafka's fetch state of each of ``tps`` (None: every assigned partition) that
+    has one; nothing once the assignment is gone (revoked, or not yet assigned)."""
+    # Internal: aiokafka's subscription state; its public getters await or assert.
     try:
         assignment = consumer._subscription.subscription.assignment  # noqa: SLF001
-        for tp in tps:
-            state = assignment.state_value(tp)
-            if state is not None and state.timestamp is not None:
-                found[TP(tp.topic, tp.partition)] = int(state.timestamp)
-    except (AttributeError, KeyError, AssertionError):  # revoked, or not yet assigned
-        return {}
-    return found
+        wanted = assignment.tps if tps is None else tps
+        states = [(tp, assignment.state_value(tp)) for tp in wanted]
+    except (AttributeError, KeyError, AssertionError):
+        return
+    for tp, state in states:
+        if state is not None:
+            yield TP(tp.topic, tp.partition), state
+
+
+def _fetched_at(consumer: Any, tps: Iterable[Any]) -> dict[TP, int]:
+    """When the last fetch response for each of ``tps`` arrived (epoch ms), where known
+    (``timestamp``: aiokafka sets it with the high-water mark)."""
+    return {
+        tp: int(state.timestamp)
+        for tp, state in _partition_states(consumer, tps)
+        if state.timestamp is not None
+    }
 
 
 def _positions(consumer: Any, tps: Iterable[Any] | None) -> dict[TP, int]:
     """aiokafka's positions of ``tps`` (None: every assigned partition) that are valid."""
-    # Internal: aiokafka's subscription state; its public position() awaits.
-    try:
-        assignment = consumer._subscription.subscription.assignment  # noqa: SLF001
-        states = assignment.tps if tps is None else tps
-        found: dict[TP, int] = {}
-        for tp in states:
-            state = assignment.state_value(tp)
-            if state is not None and state.has_valid_position:
-                found[TP(tp.topic, tp.partition)] = int(state.position)
-        return found
-    except (AttributeError, KeyError, AssertionError):  # revoked, or not yet assigned
-        return {}
+    return {
+        tp: int(state.position)
+        for tp, state in _partition_states(consumer, tps)
+        if state.has_valid_position
+    }
 
 
 class BatchingConsumer(faust_aiokafka.Consumer):
@@ -314,15 +317,10 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         await super().on_partitions_revoked(revoked)
 
     def _fetch_state(self, tp: TP) -> Any:
-        # Internal: aiokafka's subscription state; its public getters assert on a
-        # partition that is not assigned.
         consumer = self._thread._consumer  # noqa: SLF001
         if consumer is None:
             return None
-        try:
-            return consumer._subscription.subscription.assignment.state_value(tp)  # noqa: SLF001
-        except (AttributeError, KeyError, AssertionError):
-            return None
+        return next((state for _, state in _partition_states(consumer, [tp])), None)
 
     def end_offset(self, tp: TP) -> int | None:
         """Where ``tp`` ends for this consumer, as of its last fetch: the last stable
