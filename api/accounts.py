@@ -88,14 +88,23 @@ def admit_filing(body: bytes, tier: Tier, state: AccountState) -> tuple[AppealFo
     return parse_appeal_form(body), admission
 
 
-def account_view(account_id: str, state: AccountState | None, meta: AccountMeta | None) -> dict:
-    """State per channel and this month's counts and rates."""
-    now = datetime.now(UTC)
-    period = period_of(now)
+def account_view(
+    account_id: str, state: AccountState | None, meta: AccountMeta | None, now: datetime
+) -> dict:
+    """State per channel and this month's counts and rates.
+
+    "This month" is the guard's, not the wall clock's: each channel's counts are those of
+    the month it counts its events in (its latest event's month, UTC; ``now``'s for a
+    channel with none), the month its status and warnings belong to. After midnight on
+    the 1st that is still the old month until the channel's first event of the new one
+    arrives (late events of the old month still count in it). The account's ``period``
+    is the latest month of its channels' events (``now``'s if none has any)."""
     state = state or AccountState.new(account_id)
     channels = {}
+    today = period_of(now)
     for name in CHANNELS:
         channel = state.channel(name)
+        period = channel.period or today
         counts = channel.periods.get(period)
         sent = counts.sent if counts else 0
 
@@ -112,6 +121,7 @@ def account_view(account_id: str, state: AccountState | None, meta: AccountMeta 
             "spam_trap_hits": counts.spam_trap_hits if counts else 0,
         }
         channels[name] = {
+            "period": period,
             "state": channel.status.state,
             "reason": channel.status.reason,
             "suspension_type": channel.status.suspension_type,
@@ -132,7 +142,8 @@ def account_view(account_id: str, state: AccountState | None, meta: AccountMeta 
         "account_id": account_id,
         "tier": meta.tier if meta else "free",
         "review_required": meta.review_required if meta else False,
-        "period": period,
+        "period": max((c.period for c in state.channels.values() if c.period),
+                      default=today),
         "channels": channels,
     }
 
@@ -212,7 +223,7 @@ def register(rt: Runtime) -> None:
                 raise HttpError(403, "this token belongs to another account")
 
             async def answer() -> Any:
-                view = account_view(account_id, *read(account_id))
+                view = account_view(account_id, *read(account_id), datetime.now(UTC))
                 if who.operator and shadow is not None and read_shadow is not None:
                     state, _ = read_shadow(account_id)
                     view["policy_version"] = rt.policy.version
