@@ -22,14 +22,10 @@ from schemas.types import AccountMeta, Decision, Event
 Clock = Callable[[], datetime]
 Sink = Callable[[Decision], None]
 
-#: The worker's seen-events table keeps ids this long past the late-event grace.
-SEEN_TTL_EXTRA = timedelta(days=2)
-
-
 class Lane:
     def __init__(self, policy: Policy, clock: Clock, sink: Sink) -> None:
         self.policy = policy
-        self.store = ReplayStore(clock, timedelta(days=policy.late_grace_days) + SEEN_TTL_EXTRA)
+        self.store = ReplayStore(clock, timedelta(days=policy.seen_id_days))
         self.guard = Guard(policy, self.store, clock)
         self.sink = sink
 

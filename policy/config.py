@@ -116,11 +116,23 @@ class ChannelPolicy:
         return NormalDist().inv_cdf(self.confidence)
 
 
+#: Days an event id is remembered past the late-event grace (``Policy.seen_id_days``).
+SEEN_ID_EXTRA_DAYS = 2
+
+
 @dataclass(frozen=True)
 class Policy:
     version: str
     late_grace_days: int
     channels: Mapping[str, ChannelPolicy]
+
+    @property
+    def seen_id_days(self) -> int:
+        """How long an event id is remembered as counted: the late-event grace and two
+        days more. An id older than that can only come back as a late event, which is
+        rejected anyway; the margin covers an event accepted just inside the grace and
+        counted a little later (the worker's seen-events table and the replay's store)."""
+        return self.late_grace_days + SEEN_ID_EXTRA_DAYS
 
     def channel(self, name: str) -> ChannelPolicy:
         try:

@@ -24,8 +24,7 @@ log = logging.getLogger("sendguard.worker")
 def run_worker(settings: Settings) -> NoReturn:
     rt = build_runtime(settings)  # loads the policy first: a bad file fails before Kafka
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    seen_ttl_days = rt.policy.late_grace_days + 2
-    provisioned = asyncio.run(ensure_topics(settings, seen_ttl_days=seen_ttl_days))
+    provisioned = asyncio.run(ensure_topics(settings))
     rt.input_partitions.update(provisioned.partitions)
     # faust's own topics (its assignor's leader topic) as replicated as ours.
     rt.app.conf.topic_replication_factor = provisioned.replication.factor
@@ -36,7 +35,7 @@ def run_worker(settings: Settings) -> NoReturn:
         log.info("topics: %s", provisioned.replication.why)
 
     # The shadow's too, also when it is off now: its databases may be left from before.
-    specs = table_specs(seen_ttl_days) + shadow_table_specs(seen_ttl_days)
+    specs = table_specs(rt.policy.seen_id_days) + shadow_table_specs(rt.policy.seen_id_days)
     ttl_tables = {spec.name for spec in specs if "ttl" in spec.store_options}
     asyncio.run(reconcile(settings.data_dir, settings.app_id, settings.kafka_bootstrap, ttl_tables))
     agents.register(rt)

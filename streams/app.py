@@ -154,11 +154,10 @@ def build_runtime(settings: Settings, registry: CollectorRegistry | None = None)
     policy = load_policy(settings.policy_path)
     app = create_app(settings)
     metrics = Metrics(registry if registry is not None else CollectorRegistry())
-    seen_ttl_days = policy.late_grace_days + 2  # see tables.table_specs
     tables = define_tables(
         app,
         block_cache_bytes=settings.block_cache_bytes,
-        seen_ttl_days=seen_ttl_days,
+        seen_ttl_days=policy.seen_id_days,
         partitions=settings.partitions,
     )
     shadow = None
@@ -174,7 +173,7 @@ def build_runtime(settings: Settings, registry: CollectorRegistry | None = None)
                 app,
                 tables,
                 block_cache_bytes=settings.block_cache_bytes,
-                seen_ttl_days=seen_ttl_days,
+                seen_ttl_days=policy.seen_id_days,
                 partitions=settings.partitions,
             ),
         )

@@ -29,7 +29,7 @@ class Tables:
     seen: TableT
     """account_id US event_id -> the position (b"topic/partition@offset") that first
     carried the event: dedup of MTA retries, per account (ids come from many MTAs);
-    expires after the grace plus 2 days (``tables.batch.seen_key``)."""
+    expires after ``policy.Policy.seen_id_days`` (``tables.batch.seen_key``)."""
     suppressions: TableT
     """account_id/recipient -> b"reason": recipients already suppressed (emitted once)."""
     meta: TableT

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from schemas.limits import TOPIC_MAX_MESSAGE_BYTES
@@ -68,6 +70,20 @@ def test_every_topic_is_created_replicated_with_its_limits() -> None:
         assert topic.topic_configs["min.insync.replicas"] == "2", topic.name
         assert topic.topic_configs["max.message.bytes"] == str(TOPIC_MAX_MESSAGE_BYTES)
         assert topic.topic_configs["cleanup.policy"] in ("compact", "delete", "compact,delete")
+
+
+def test_seen_ids_are_kept_on_the_broker_as_long_as_the_policy_keeps_them(
+    tmp_path: Path,
+) -> None:
+    """The seen-events changelog's retention follows the policy file's late grace (the
+    grace and two days: ``Policy.seen_id_days``), as the worker's table and the replay."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text("late_grace_days = 3\n")
+    for path, days in ((None, 9), (policy, 5)):
+        settings = Settings(app_id="p.sg", policy_path=path)
+        (seen,) = [t for t in wanted_topics(settings)
+                   if t.name == changelog_topic("p.sg", "seen-events")]  # fmt: skip
+        assert seen.topic_configs["retention.ms"] == str(days * 86_400_000)
 
 
 def test_matching_partition_counts_pass() -> None:
