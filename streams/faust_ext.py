@@ -376,7 +376,11 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         if records is None or self.should_stop:
             return
         if not self.flow_active:
-            await self.perform_seek()
+            try:  # as faust: a failed seek is tried again at the next call
+                await self.perform_seek()
+            except Exception as exc:  # noqa: BLE001 faust catches every error here too
+                log.warning("seek to the committed offsets failed while the flow is "
+                            "stopped (tried again): %r", exc)  # fmt: skip
             return
         batched = self._batched()
         spans = self._spans

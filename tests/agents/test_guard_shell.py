@@ -223,3 +223,23 @@ async def test_idle_with_events_held_reports_again_to_wake_the_guard(
     assert producer.sent == 2 * per_report  # events held: reported again
     await agent._report_progress()
     assert producer.sent == 2 * per_report  # at most every WAKE_HELD_AFTER_S
+
+
+async def test_a_failed_seek_while_the_flow_is_stopped_does_not_end_getmany(
+    agent: GuardAgent, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """faust's getmany logs a failed seek to the committed offsets (a broker away for a
+    moment) and goes on; the guard's copy of it must too, or the fetch loop dies."""
+    consumer = consumer_of(agent)
+
+    async def no_records(timeout: float) -> tuple[dict[TP, list[Any]], None]:
+        return {DELIVERY: []}, None
+
+    async def broker_away() -> None:
+        raise ConnectionError("coordinator not available")
+
+    monkeypatch.setattr(consumer, "_wait_next_records", no_records)
+    monkeypatch.setattr(consumer, "perform_seek", broker_away)
+    consumer.flow_active = False
+    assert [item async for item in consumer.getmany(0.1)] == []
+    assert "seek to the committed offsets failed" in caplog.text
