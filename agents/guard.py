@@ -30,7 +30,7 @@ from faust.types import TP
 
 from agents.continuity import Cursor, Rewind, never_delivered, not_taken, verdict
 from agents.envelope import PROGRESS
-from agents.ingest import Batch, Ingest, TopicNames, now_ms
+from agents.ingest import Batch, Ingest, now_ms
 from agents.outbox import Outbox
 from agents.progress import ProgressReport
 from schemas.limits import TOPIC_MAX_MESSAGE_BYTES
@@ -72,7 +72,7 @@ class GuardAgent:
         settings = rt.settings
         self.metrics = rt.metrics
         self.partitions = settings.partitions
-        self.names = TopicNames.prefixed(settings.topic_prefix)
+        self.names = settings.topic_names
         self.events_topic = self.names.events
         self.store = TableBatch(rt.tables, self.partitions)
         shadow = None

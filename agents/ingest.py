@@ -58,10 +58,10 @@ from schemas.parse import (
     tombstone_account,
 )
 from schemas.types import AccountMeta, Event
-from streams import topics as t
 from streams.commands import CommandResult
 from streams.metrics import Metrics
 from streams.partitioning import account_partition
+from streams.topics import TopicNames
 from tables.batch import TableBatch
 from tables.shadow import ShadowStore
 
@@ -160,38 +160,6 @@ class Lane:
 
     def held(self) -> int:
         return sum(len(g.held) for g in self.guards.values())
-
-
-@dataclass(frozen=True)
-class TopicNames:
-    """The (prefixed) names of the topics the guard reads and writes."""
-
-    inputs: Mapping[str, str]
-    """prefixed input topic -> its contract name"""
-    accounts: str
-    events: str
-    decisions: str
-    shadow_decisions: str
-    account_status: str
-    suppressions: str
-    dead_letter: str
-    appeals: str
-    notifications: str
-
-    @classmethod
-    def prefixed(cls, prefix: str) -> TopicNames:
-        return cls(
-            inputs={prefix + name: name for name in t.INPUT_TOPICS},
-            accounts=prefix + t.ACCOUNTS,
-            events=prefix + t.EVENTS,
-            decisions=prefix + t.DECISIONS,
-            shadow_decisions=prefix + t.SHADOW_DECISIONS,
-            account_status=prefix + t.ACCOUNT_STATUS,
-            suppressions=prefix + t.SUPPRESSIONS,
-            dead_letter=prefix + t.DEAD_LETTER,
-            appeals=prefix + t.APPEALS,
-            notifications=prefix + t.NOTIFICATIONS,
-        )
 
 
 class Ingest:

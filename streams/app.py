@@ -26,15 +26,14 @@ log = logging.getLogger("sendguard.app")
 
 @dataclass(frozen=True)
 class Topics:
+    """The faust topics of the worker's agent and views: what the guard consumes, and
+    ``sendguard.events``, which the HTTP views also write commands to. Every name comes
+    from ``streams.topics.TopicNames``; the guard writes its outputs with its own
+    producer (``agents.outbox``)."""
+
     inputs: faust.TopicT
     accounts: faust.TopicT
     events: faust.TopicT
-    decisions: faust.TopicT
-    account_status: faust.TopicT
-    suppressions: faust.TopicT
-    dead_letter: faust.TopicT
-    notifications: faust.TopicT
-    appeals: faust.TopicT
 
 
 def create_app(settings: Settings) -> BatchingApp:
@@ -79,46 +78,24 @@ def create_app(settings: Settings) -> BatchingApp:
         stream_buffer_maxsize=64,
         consumer_max_fetch_size=1024 * 1024,
     )
-    app.batched_topics = frozenset(
-        settings.topic(name) for name in (*t.INPUT_TOPICS, t.ACCOUNTS, t.EVENTS)
-    )
+    names = settings.topic_names
+    app.batched_topics = frozenset((*names.inputs, names.accounts, names.events))
     return app
 
 
-def _topic(app: faust.App, settings: Settings, *names: str, **kw: object) -> faust.TopicT:
-    return app.topic(
-        *(settings.topic(n) for n in names),
-        key_type=bytes,
-        value_type=bytes,
-        partitions=kw.pop("partitions", None),  # type: ignore[arg-type]
-        **kw,  # type: ignore[arg-type]
-    )
-
-
 def define_topics(app: faust.App, settings: Settings) -> Topics:
-    specs = {spec.name: spec for spec in t.OUTPUT_SPECS}
+    names = settings.topic_names
 
-    def own(name: str) -> faust.TopicT:
-        spec = specs[name]
-        return _topic(
-            app,
-            settings,
-            name,
-            partitions=settings.partitions,
-            config=dict(spec.config),
-            internal=True,
-        )
+    def topic(*named: str, **kw: object) -> faust.TopicT:
+        return app.topic(*named, key_type=bytes, value_type=bytes, **kw)  # type: ignore[arg-type]
 
     return Topics(
-        inputs=_topic(app, settings, *t.INPUT_TOPICS),
-        accounts=_topic(app, settings, t.ACCOUNTS),
-        events=own(t.EVENTS),
-        decisions=own(t.DECISIONS),
-        account_status=own(t.ACCOUNT_STATUS),
-        suppressions=own(t.SUPPRESSIONS),
-        dead_letter=own(t.DEAD_LETTER),
-        notifications=own(t.NOTIFICATIONS),
-        appeals=own(t.APPEALS),
+        inputs=topic(*names.inputs),
+        accounts=topic(names.accounts),
+        events=topic(
+            names.events, partitions=settings.partitions, config=dict(t.APPEND_ONLY),
+            internal=True,
+        ),
     )
 
 

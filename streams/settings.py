@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.errors import StreamsError
+from streams.topics import TopicNames
 
 #: Faust's worker --loglevel choices, and the spellings people also use for them.
 _LOG_LEVELS = {"debug": "debug", "info": "info", "warn": "warn", "warning": "warn",
@@ -147,6 +148,11 @@ class Settings:
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+    @property
+    def topic_names(self) -> TopicNames:
+        """Every topic Sendguard reads or writes, by role, with the prefix."""
+        return TopicNames.prefixed(self.topic_prefix)
 
     @property
     def bootstrap_addresses(self) -> list[tuple[str, int]]:

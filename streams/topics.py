@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from schemas.appeals import APPEALS_TOPIC
@@ -38,3 +39,35 @@ OUTPUT_SPECS: tuple[TopicSpec, ...] = (
     TopicSpec(APPEALS, APPEND_ONLY),
 )
 ACCOUNTS = ACCOUNTS_TOPIC
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """The (prefixed) names of the topics the guard reads and writes."""
+
+    inputs: Mapping[str, str]
+    """prefixed input topic -> its contract name"""
+    accounts: str
+    events: str
+    decisions: str
+    shadow_decisions: str
+    account_status: str
+    suppressions: str
+    dead_letter: str
+    appeals: str
+    notifications: str
+
+    @classmethod
+    def prefixed(cls, prefix: str) -> TopicNames:
+        return cls(
+            inputs={prefix + name: name for name in INPUT_TOPICS},
+            accounts=prefix + ACCOUNTS,
+            events=prefix + EVENTS,
+            decisions=prefix + DECISIONS,
+            shadow_decisions=prefix + SHADOW_DECISIONS,
+            account_status=prefix + ACCOUNT_STATUS,
+            suppressions=prefix + SUPPRESSIONS,
+            dead_letter=prefix + DEAD_LETTER,
+            appeals=prefix + APPEALS,
+            notifications=prefix + NOTIFICATIONS,
+        )

@@ -21,7 +21,7 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from agents.envelope import PROGRESS, wrap
-from agents.ingest import APPENDED_AT, REJECTS_LOGGED_PER_S, Batch, Ingest, TopicNames
+from agents.ingest import APPENDED_AT, REJECTS_LOGGED_PER_S, Batch, Ingest
 from agents.outbox import Outbox
 from agents.progress import ProgressReport, source_name
 from policy import Policy, load_policy
@@ -30,6 +30,7 @@ from streams.app import create_app
 from streams.metrics import Metrics
 from streams.partitioning import account_partition
 from streams.settings import Settings
+from streams.topics import TopicNames
 from tables import Tables, define_shadow_tables, define_tables
 from tables.batch import TableBatch, decision_list
 from tables.shadow import ShadowStore
