@@ -83,9 +83,8 @@ class GuardAgent:
         self.stores: list[TableBatch | ShadowStore] = [self.store]
         if shadow is not None:
             self.stores.append(shadow[1])
-        counts = rt.input_partitions
         self.outbox = Outbox(
-            lambda topic: counts.get(topic, self.partitions),
+            rt.partitions_of,
             dead_letter_topic=self.names.dead_letter,
             oversized=lambda topic: rt.metrics.oversized.labels(topic=topic).inc(),
         )
@@ -96,7 +95,7 @@ class GuardAgent:
             metrics=rt.metrics,
             names=self.names,
             partitions=self.partitions,
-            input_partitions=counts,
+            partitions_of=rt.partitions_of,
             allowance=timedelta(seconds=settings.reorder_allowance_s),
             positions=self._positions,
             reporter=uuid.uuid4().hex,
@@ -375,7 +374,7 @@ class GuardAgent:
 
     def _send_report(self, outbox: Outbox, report: ProgressReport) -> None:
         value = PROGRESS + _REPORT_ENCODER.encode(report)
-        for partition in range(self.rt.input_partitions.get(self.events_topic, self.partitions)):
+        for partition in range(self.rt.partitions_of(self.events_topic)):
             outbox.add(self.events_topic, None, value, now_ms(), partition)
 
     def _start_of(self, tp: TP) -> int | None:
@@ -411,7 +410,7 @@ class GuardAgent:
                 partition=partition, timestamp_ms=now_ms(),
             )
             for report in self._reports()
-            for partition in range(self.rt.input_partitions.get(self.events_topic, 0))
+            for partition in range(self.rt.partitions_of(self.events_topic))
         ]  # fmt: skip
         await asyncio.gather(*futures)
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -172,7 +172,7 @@ class Ingest:
         metrics: Metrics,
         names: TopicNames,
         partitions: int,
-        input_partitions: Mapping[str, int],
+        partitions_of: Callable[[str], int],
         allowance: timedelta,
         positions: Positions,
         reporter: str,
@@ -187,7 +187,8 @@ class Ingest:
         self.metrics = metrics
         self.names = names
         self.partitions = partitions
-        self.input_partitions = input_partitions
+        #: how many partitions each topic read has (its sources)
+        self.partitions_of = partitions_of
         self.allowance = allowance
         self.positions = positions
         self.desk = AppealDesk(store, self._publish_record, names.appeals, names.notifications,
@@ -244,7 +245,7 @@ class Ingest:
             sources = [
                 source_name(topic, p)
                 for topic in (*self.names.inputs, self.names.accounts)
-                for p in range(self.input_partitions.get(topic, self.partitions))
+                for p in range(self.partitions_of(topic))
             ]
             self.clocks[partition] = PartitionClock(partition, self.allowance, sources)
             if not self.census.counted(partition):

@@ -11,7 +11,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 import agents
 import api
 from streams import monitoring
-from streams.app import build_runtime
+from streams.app import build_runtime, load_policies
 from streams.faust_ext import faust_main
 from streams.local_state import reconcile
 from streams.provision import ensure_topics
@@ -22,12 +22,10 @@ log = logging.getLogger("sendguard.worker")
 
 
 def run_worker(settings: Settings) -> NoReturn:
-    rt = build_runtime(settings)  # loads the policy first: a bad file fails before Kafka
+    policies = load_policies(settings)  # first: a bad file fails before Kafka
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    provisioned = asyncio.run(ensure_topics(settings))
-    rt.input_partitions.update(provisioned.partitions)
-    # faust's own topics (its assignor's leader topic) as replicated as ours.
-    rt.app.conf.topic_replication_factor = provisioned.replication.factor
+    provisioned = asyncio.run(ensure_topics(settings, policies.live))
+    rt = build_runtime(settings, policies, provisioned)
 
     @rt.app.task
     async def say_replication() -> None:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import faust
@@ -18,6 +19,7 @@ from streams.faust_ext import BatchingApp
 from streams.liveness import Liveness
 from streams.lost_events import LostEvents
 from streams.metrics import Metrics
+from streams.provision import Provisioned
 from streams.settings import Settings
 from tables import Tables, define_shadow_tables, define_tables
 
@@ -36,7 +38,7 @@ class Topics:
     events: faust.TopicT
 
 
-def create_app(settings: Settings) -> BatchingApp:
+def create_app(settings: Settings, replication_factor: int | None = None) -> BatchingApp:
     app = BatchingApp(
         settings.app_id,
         # One URL per broker: faust does not split a comma-separated host list.
@@ -47,9 +49,9 @@ def create_app(settings: Settings) -> BatchingApp:
         processing_guarantee="at_least_once",
         topic_partitions=settings.partitions,
         # faust's own topics (its assignor's leader topic; the changelogs and outputs are
-        # created before, by streams.provision): the worker sets the factor it chose
-        # from the cluster (streams.provision.Replication) before faust starts.
-        topic_replication_factor=settings.replication_factor or 1,
+        # created before, by streams.provision): as replicated as ours, the factor
+        # chosen from the cluster (streams.provision.Replication).
+        topic_replication_factor=replication_factor or settings.replication_factor or 1,
         table_standby_replicas=settings.table_standby_replicas,
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",
@@ -114,8 +116,35 @@ class Runtime:
     lost: LostEvents
     shadow: Shadow | None = None
     """The shadow policy and its own tables, when ``SENDGUARD_SHADOW_POLICY`` names one."""
-    input_partitions: dict[str, int] = field(default_factory=dict)
-    """Partition count of each (prefixed) input topic and of the events topic, at start-up."""
+    input_partitions: Mapping[str, int] = field(default_factory=dict)
+    """Partition count of each (prefixed) input topic and of the events topic, as
+    provisioning found them (empty without a broker: see ``partitions_of``)."""
+
+    def partitions_of(self, topic: str) -> int:
+        """How many partitions a topic the guard reads has (``SENDGUARD_PARTITIONS``
+        unless provisioning found otherwise)."""
+        return self.input_partitions.get(topic, self.settings.partitions)
+
+
+@dataclass(frozen=True)
+class Policies:
+    """The live policy, and the shadow's when ``SENDGUARD_SHADOW_POLICY`` names one."""
+
+    live: Policy
+    shadow: Policy | None
+
+
+def load_policies(settings: Settings) -> Policies:
+    """Both policy files, read and checked (a bad one fails before anything else)."""
+    live = load_policy(settings.policy_path)
+    shadow = None
+    if settings.shadow_policy_path is not None:
+        shadow = load_policy(settings.shadow_policy_path)
+        if shadow.version == live.version:
+            log.warning("the shadow policy's version %r is the live policy's: their "
+                        "decisions cannot be told apart by policy_version",
+                        live.version)  # fmt: skip
+    return Policies(live, shadow)
 
 
 @dataclass(frozen=True)
@@ -127,9 +156,18 @@ class Shadow:
     tables: Tables
 
 
-def build_runtime(settings: Settings, registry: CollectorRegistry | None = None) -> Runtime:
-    policy = load_policy(settings.policy_path)
-    app = create_app(settings)
+def build_runtime(
+    settings: Settings,
+    policies: Policies | None = None,
+    provisioned: Provisioned | None = None,
+    registry: CollectorRegistry | None = None,
+) -> Runtime:
+    """The worker's runtime: ``policies`` (read from their files if not given), and what
+    provisioning the topics found (``streams.provision``; None: nothing, as in a test
+    without a broker)."""
+    policies = policies or load_policies(settings)
+    policy = policies.live
+    app = create_app(settings, provisioned.replication.factor if provisioned else None)
     metrics = Metrics(registry if registry is not None else CollectorRegistry())
     tables = define_tables(
         app,
@@ -138,12 +176,8 @@ def build_runtime(settings: Settings, registry: CollectorRegistry | None = None)
         partitions=settings.partitions,
     )
     shadow = None
-    if settings.shadow_policy_path is not None:
-        shadow_policy = load_policy(settings.shadow_policy_path)
-        if shadow_policy.version == policy.version:
-            log.warning("the shadow policy's version %r is the live policy's: their "
-                        "decisions cannot be told apart by policy_version",
-                        policy.version)  # fmt: skip
+    shadow_policy = policies.shadow
+    if shadow_policy is not None:
         shadow = Shadow(
             policy=shadow_policy,
             tables=define_shadow_tables(
@@ -167,4 +201,5 @@ def build_runtime(settings: Settings, registry: CollectorRegistry | None = None)
         commands=CommandBus(),
         liveness=Liveness(stall_after_s=settings.stall_after_s),
         lost=LostEvents(metrics.offset_resets),
+        input_partitions=dict(provisioned.partitions) if provisioned else {},
     )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from policy import load_policy
+from policy import Policy, load_policy
 from schemas.limits import TOPIC_MAX_MESSAGE_BYTES
 from streams import topics as t
 from streams.errors import StreamsError
@@ -80,10 +80,13 @@ def choose_replication(settings: Settings, brokers: int) -> Replication:
     return Replication(factor, min_insync, why)
 
 
-def wanted_topics(settings: Settings, replication: Replication | None = None) -> list[NewTopic]:
+def wanted_topics(
+    settings: Settings, replication: Replication | None = None, policy: Policy | None = None
+) -> list[NewTopic]:
+    """``policy``: the settings' policy (loaded from its file if not given)."""
     replication = replication or Replication(1, 1, "")
     # The seen-events changelog keeps ids as long as the policy's tables do.
-    seen_ttl_days = load_policy(settings.policy_path).seen_id_days
+    seen_ttl_days = (policy or load_policy(settings.policy_path)).seen_id_days
 
     def new(name: str, config: dict[str, str]) -> NewTopic:
         return NewTopic(
@@ -153,7 +156,9 @@ class Provisioned:
     replication: Replication
 
 
-async def ensure_topics(settings: Settings, timeout: float = 30.0) -> Provisioned:
+async def ensure_topics(
+    settings: Settings, policy: Policy | None = None, timeout: float = 30.0
+) -> Provisioned:
     """Check the existing topics, create the missing ones."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=int(timeout * 1000)
@@ -170,7 +175,7 @@ async def ensure_topics(settings: Settings, timeout: float = 30.0) -> Provisione
         brokers = len((await admin.describe_cluster())["brokers"])
         replication = choose_replication(settings, brokers)
         existing = set(await admin.list_topics())
-        wanted = wanted_topics(settings, replication)
+        wanted = wanted_topics(settings, replication, policy)
         present = [topic.name for topic in wanted if topic.name in existing]
         counts = await _partition_counts(admin, present)
         problems = partition_problems(settings, counts)

@@ -212,7 +212,7 @@ async def test_idle_with_events_held_reports_again_to_wake_the_guard(
     monkeypatch.setattr(consumer_of(agent), "end_offset", lambda tp: 0)
     held = 0
     monkeypatch.setattr(agent.ingest, "held", lambda: held)
-    per_report = agent.rt.input_partitions[agent.events_topic] = 2
+    per_report = agent.rt.partitions_of(agent.events_topic)
     agent.last_take = time.monotonic() - 1
     await agent._report_progress()
     assert producer.sent == per_report  # the first report

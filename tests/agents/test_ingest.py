@@ -65,7 +65,7 @@ class Rig:
         self.busy: set[TP] = set()
         self.ingest = Ingest(
             policy=load_policy(), store=self.store, outbox=self.outbox, metrics=self.metrics,
-            names=NAMES, partitions=partitions, input_partitions={},
+            names=NAMES, partitions=partitions, partitions_of=lambda topic: partitions,
             allowance=timedelta(seconds=5), positions=self._positions, reporter="test",
             shadow=shadow_lane,
         )  # fmt: skip
