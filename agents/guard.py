@@ -42,7 +42,8 @@ from streams.faust_ext import (
     consumer_flowing,
     tables_recovered,
 )
-from tables.batch import TableBatch
+from tables.batch import Offsets, TableBatch
+from tables.checkpoint import Checkpoint
 from tables.shadow import ShadowStore
 
 log = logging.getLogger("sendguard.guard")
@@ -76,13 +77,12 @@ class GuardAgent:
         self.events_topic = self.names.events
         self.store = TableBatch(rt.tables, self.partitions)
         shadow = None
+        #: the live store, then the shadow's own: each flush makes both durable together
+        self.checkpoint = Checkpoint(self.store)
         if rt.shadow is not None:
             own = TableBatch(rt.shadow.tables, self.partitions)
             shadow = (rt.shadow.policy, ShadowStore(own, self.store))
-        #: the live store, then the shadow's: each flush makes both durable together
-        self.stores: list[TableBatch | ShadowStore] = [self.store]
-        if shadow is not None:
-            self.stores.append(shadow[1])
+            self.checkpoint = Checkpoint(self.store, own)
         self.outbox = Outbox(
             rt.partitions_of,
             dead_letter_topic=self.names.dead_letter,
@@ -290,15 +290,12 @@ class GuardAgent:
         def add(topic: str, partition: int, key: bytes, value: bytes | None) -> None:
             outbox.add(topic, key, value, flushed_at, partition)
 
-        for rows in (False, True):
-            for store in self.stores:
-                store.changelog(rows, add)
-            offsets = await outbox.send(producer) if len(outbox) else {}
-            for store in self.stores:
-                created = store.apply(offsets, rows=rows)
-                if store is self.store:
-                    for partition, accounts in created.items():
-                        ingest.census.created(partition, accounts)
+        async def send() -> Offsets:
+            return await outbox.send(producer) if len(outbox) else {}
+
+        created = await self.checkpoint.commit(add, send)
+        for partition, accounts in created.items():
+            ingest.census.created(partition, accounts)
         for (topic, outcome), count in ingest.outcomes.items():
             self.metrics.events.labels(topic=topic, outcome=outcome).inc(count)
         ingest.outcomes.clear()
@@ -493,7 +490,7 @@ class GuardAgent:
         )  # fmt: skip
 
     async def _on_assigned(self, app: Any, assigned: set[Any], **kwargs: Any) -> None:
-        for store in self.stores:
+        for store in self.checkpoint.stores:
             store.rebalanced()
         self.progress.resend()
 
@@ -518,7 +515,7 @@ class GuardAgent:
             self.ingest.forget(gone)
             for partition in gone:
                 self.events_fetched_at.pop(partition, None)
-            for store in self.stores:
+            for store in self.checkpoint.stores:
                 store.forget(gone.__contains__)
             self.unacked = [b for b in self.unacked if b.event.message.partition not in gone]
             log.info("partitions %s revoked: what they held is read again (%d records "

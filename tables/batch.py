@@ -4,10 +4,9 @@ Reads go straight to the RocksDB database of the key's partition (every key of a
 account lives on the account's partition). Writes are staged in memory, so a step sees
 the steps before it, and become durable together at the guard's flush:
 
-1. :meth:`TableBatch.changelog` hands the staged writes out as changelog records, in two
-   phases: every table but ``accounts`` first, the account rows last. The rows are the
-   commit point: a row that reaches the changelog only after the seen ids of its events
-   is what lets ``policy.guard`` recognise a message it must count again after a crash.
+1. :meth:`TableBatch.seal` hands a phase's staged writes out as changelog records (every
+   table but ``accounts`` first, the account rows last: ``tables.checkpoint`` owns the
+   order and says why).
 2. Once the broker has them, :meth:`TableBatch.apply` writes one RocksDB write batch per
    table partition and records the changelog offset faust's recovery starts from.
 
@@ -17,6 +16,7 @@ decoded between flushes (a bounded cache), which is where batching pays.
 
 from __future__ import annotations
 
+import enum
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -55,6 +55,19 @@ _STATES = msgspec.json.Decoder(_Row)
 
 #: add(topic, partition, key, value): where the changelog records go.
 AddRecord = Callable[[str, int, bytes, bytes | None], None]
+#: (topic, partition) -> the offset of the last record the broker took there
+Offsets = dict[tuple[str, int], int]
+
+
+class Phase(enum.Enum):
+    """A flush's phases, in their order (``tables.checkpoint``)."""
+
+    TABLES = "tables"
+    ROWS = "rows"
+
+
+class SealedError(RuntimeError):
+    """A write to a store between a phase's changelog and its apply."""
 
 
 class TableBatch:
@@ -69,6 +82,8 @@ class TableBatch:
         self._dbs: dict[tuple[str, int], Any] = {}
         #: accounts looked up and found in no row yet: written, they are new rows
         self._new_rows: set[str] = set()
+        #: the phase whose changelog was handed out and is not applied yet
+        self._sealed: Phase | None = None
 
     def _db(self, table: Any, partition: int) -> Any:
         found = self._dbs.get((table.name, partition))
@@ -93,7 +108,13 @@ class TableBatch:
         return value
 
     def put(self, table: Any, partition: int, key: bytes, value: bytes | None) -> None:
+        self._check_open()
         self._writes.setdefault(table.name, {})[key] = (partition, value)
+
+    def _check_open(self) -> None:
+        if self._sealed is not None:
+            raise SealedError(f"a write while the {self._sealed.value} phase of a flush is "
+                              "on its way: it would miss the changelog")  # fmt: skip
 
     # policy.store.GuardStore
 
@@ -112,6 +133,7 @@ class TableBatch:
         return row
 
     def save_account(self, state: AccountState) -> None:
+        self._check_open()
         self._dirty_rows[state.account_id] = state
         self._remember(state)
 
@@ -154,15 +176,19 @@ class TableBatch:
     def __bool__(self) -> bool:
         return bool(self._dirty_rows or self._writes)
 
-    def changelog(self, rows: bool, add: AddRecord) -> None:
-        """Hand the staged writes to ``add`` as changelog records: the account rows
-        (``rows=True``) or the rest."""
+    def seal(self, phase: Phase, add: AddRecord) -> None:
+        """Hand the phase's staged writes to ``add`` as changelog records (the account
+        rows, or the rest); no write is taken until the phase is applied."""
+        if self._sealed is not None:
+            raise SealedError(f"the {self._sealed.value} phase is not applied yet")
+        rows = phase is Phase.ROWS
         if rows:
             table = self.tables.accounts
             for account_id, state in self._dirty_rows.items():
                 self.put(table, self.partition_of(account_id), account_id.encode(),
                          encode_state(state))  # fmt: skip
             self._dirty_rows.clear()
+        self._sealed = phase
         for name, writes in self._writes.items():
             if (name == self.tables.accounts.name) != rows:
                 continue
@@ -170,11 +196,15 @@ class TableBatch:
             for key, (partition, value) in writes.items():
                 add(topic, partition, key, value)
 
-    def apply(self, offsets: dict[tuple[str, int], int], rows: bool) -> dict[int, list[str]]:
-        """Write the staged changes of one phase to RocksDB, now that the changelog has
-        them, and remember how far each changelog partition is applied.
+    def apply(self, phase: Phase, offsets: Offsets) -> dict[int, list[str]]:
+        """Write the phase's staged changes to RocksDB, now that the changelog has them,
+        and remember how far each changelog partition is applied.
 
         Returns, for the rows phase, the accounts whose rows were new, by partition."""
+        if self._sealed is not phase:
+            raise SealedError(f"the {phase.value} phase applied, but not handed out")
+        self._sealed = None
+        rows = phase is Phase.ROWS
         created: dict[int, list[str]] = {}
         if rows and self._new_rows:
             staged = self._writes.get(self.tables.accounts.name, {})

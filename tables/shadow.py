@@ -7,15 +7,14 @@ would decide: reading the live seen ids (staged ones included) instead of writin
 second copy halves the writes per event. Metadata is the same for both, and the shadow
 publishes no suppressions, so it keeps none. Its rows record, per source, which messages
 it has done, so after a crash each policy counts again exactly what its own rows miss.
+Its own tables are flushed with the live ones (``tables.checkpoint``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from policy.state import AccountState
 from schemas.types import AccountMeta, Decision
-from tables.batch import AddRecord, TableBatch
+from tables.batch import TableBatch
 
 
 class ShadowStore:
@@ -53,17 +52,3 @@ class ShadowStore:
 
     def record_decision(self, decision: Decision, value: bytes) -> None:
         self.own.record_decision(decision, value)
-
-    # The flush and rebalances, as for the live store.
-
-    def changelog(self, rows: bool, add: AddRecord) -> None:
-        self.own.changelog(rows, add)
-
-    def apply(self, offsets: dict[tuple[str, int], int], rows: bool) -> dict[int, list[str]]:
-        return self.own.apply(offsets, rows)
-
-    def rebalanced(self) -> None:
-        self.own.rebalanced()
-
-    def forget(self, belongs: Callable[[int], bool]) -> None:
-        self.own.forget(belongs)

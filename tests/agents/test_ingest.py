@@ -33,6 +33,7 @@ from streams.settings import Settings
 from streams.topics import TopicNames
 from tables import Tables, define_shadow_tables, define_tables
 from tables.batch import TableBatch, decision_list
+from tables.checkpoint import Checkpoint
 from tables.shadow import ShadowStore
 from tests.integration.traffic import bounces, deliveries, event, signals, stamp
 
@@ -50,13 +51,14 @@ class Rig:
                                    partitions=partitions)  # fmt: skip
         self.tables = tables
         self.store = TableBatch(tables, partitions)
-        self.stores: list[TableBatch | ShadowStore] = [self.store]
+        self.checkpoint = Checkpoint(self.store)
         shadow_lane = None
         if shadow is not None:
             shadow_tables = define_shadow_tables(app, tables, block_cache_bytes=1 << 20,
                                                  seen_ttl_days=9, partitions=partitions)  # fmt: skip
-            shadow_lane = (shadow, ShadowStore(TableBatch(shadow_tables, partitions), self.store))
-            self.stores.append(shadow_lane[1])
+            own = TableBatch(shadow_tables, partitions)
+            shadow_lane = (shadow, ShadowStore(own, self.store))
+            self.checkpoint = Checkpoint(self.store, own)
         self.outbox = Outbox(lambda topic: partitions)
         self.metrics = Metrics(CollectorRegistry())
         #: next offset per topic partition; a partition fed to its end is caught up
@@ -94,13 +96,8 @@ class Rig:
 
     def flush(self) -> None:
         """What the worker's flush does to the store (the records stay queued here)."""
-        for rows in (False, True):
-            for store in self.stores:
-                store.changelog(rows, lambda *record: None)
-                created = store.apply({}, rows)
-                if store is self.store:
-                    for partition, accounts in created.items():
-                        self.ingest.census.created(partition, accounts)
+        for partition, accounts in self.checkpoint.commit_locally().items():
+            self.ingest.census.created(partition, accounts)
 
     def out(self, topic: str) -> list[tuple[int, bytes | None, Any, list[Any]]]:
         """(partition, key, decoded value, headers) queued for ``topic``."""

@@ -71,7 +71,7 @@ def test_the_shadow_decides_by_its_policy_and_changes_nothing_live(tmp_path: Pat
 
     shadowed.flush()
     assert shadowed.store.load_account("acme").channels["marketing"].status.state == "warned"
-    shadow_store = shadowed.stores[1]
+    shadow_store = shadowed.checkpoint.stores[1]
     assert shadow_store.load_account("acme").channels["marketing"].status.state == "suspended"
     def counted(action: str, policy: str) -> float | None:
         return shadowed.metrics.registry.get_sample_value("sendguard_decisions_total", {
@@ -89,7 +89,7 @@ def test_a_batch_stays_unacknowledged_until_both_policies_counted_it(tmp_path: P
     rig.busy.clear()
     rig.feed("email.delivery", 0, deliveries("acme", 1))
     assert batch.held == 0
-    for store in rig.stores:
+    for store in rig.checkpoint.stores:
         (period,) = store.load_account("acme").channels["marketing"].periods.values()
         assert (period.sent, period.hard_bounces) == (1, 1)
 
@@ -110,7 +110,7 @@ def test_an_upstream_duplicate_is_skipped_by_both_policies(tmp_path: Path) -> No
     rig.feed("email.delivery", 0, sent)
     rig.flush()
     rig.feed("email.delivery", 0, [sent[1]])  # an MTA's retry: another message, same id
-    for store in rig.stores:
+    for store in rig.checkpoint.stores:
         (period,) = store.load_account("acme").channels["marketing"].periods.values()
         assert period.sent == 3
     assert rig.ingest.outcomes[("email.delivery", "duplicate")] == 1
