@@ -42,7 +42,7 @@ from schemas.errors import SendguardError
 from schemas.types import CHANNELS, AccountMeta, Tier
 from streams.app import Runtime
 from streams.commands import CommandResult
-from tables.batch import decision_list, read_only
+from tables.reads import decision_list, read_only
 
 log = logging.getLogger("sendguard.api")
 #: ``GET /accounts/{id}/decisions`` lists at most this many, newest first.

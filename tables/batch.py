@@ -275,37 +275,3 @@ def decision_key(decision: Decision) -> bytes:
     decisions sort together, oldest first."""
     micros = int(decision.decided_at.timestamp() * 1_000_000)
     return f"{decision.account_id}\x1f{micros:020d}\x1f{decision.decision_id}".encode()
-
-
-def decision_list(tables: Tables, partitions: int) -> Callable[[str, int], list[bytes]]:
-    """What the HTTP view reads: an account's newest decisions as last flushed."""
-
-    def newest(account_id: str, limit: int) -> list[bytes]:
-        prefix = f"{account_id}\x1f".encode()
-        db = partition_db(tables.decisions, account_partition(account_id, partitions))
-        found: list[bytes] = []
-        for key, value in db.items(backwards=True, from_key=prefix + b"\xff"):
-            if not key.startswith(prefix) or len(found) >= limit:
-                break
-            found.append(value)
-        return found
-
-    return newest
-
-
-def read_only(
-    tables: Tables, partitions: int
-) -> Callable[[str], tuple[AccountState | None, AccountMeta | None]]:
-    """What the HTTP views read: an account's row and metadata as last flushed."""
-
-    def read(account_id: str) -> tuple[AccountState | None, AccountMeta | None]:
-        partition = account_partition(account_id, partitions)
-        key = account_id.encode()
-        row = partition_db(tables.accounts, partition).get(key)
-        meta = partition_db(tables.meta, partition).get(key)
-        return (
-            decode_state(row) if row is not None else None,
-            decode_account(meta) if meta is not None else None,
-        )
-
-    return read

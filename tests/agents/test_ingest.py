@@ -32,8 +32,9 @@ from streams.partitioning import account_partition
 from streams.settings import Settings
 from streams.topics import TopicNames
 from tables import Tables, define_shadow_tables, define_tables
-from tables.batch import TableBatch, decision_list
+from tables.batch import TableBatch
 from tables.checkpoint import Checkpoint
+from tables.reads import decision_list
 from tables.shadow import ShadowStore
 from tests.integration.traffic import bounces, deliveries, event, signals, stamp
 

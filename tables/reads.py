@@ -1,0 +1,48 @@
+"""What the HTTP views read: an account's row, metadata and decisions as last flushed,
+straight from the RocksDB databases (the guard's staged writes are its own until its
+flush: ``tables.batch``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from policy.state import AccountState, decode_state
+from schemas.parse import decode_account
+from schemas.types import AccountMeta
+from streams.faust_ext import partition_db
+from streams.partitioning import account_partition
+from tables import Tables
+
+
+def decision_list(tables: Tables, partitions: int) -> Callable[[str, int], list[bytes]]:
+    """What the HTTP view reads: an account's newest decisions as last flushed."""
+
+    def newest(account_id: str, limit: int) -> list[bytes]:
+        prefix = f"{account_id}\x1f".encode()
+        db = partition_db(tables.decisions, account_partition(account_id, partitions))
+        found: list[bytes] = []
+        for key, value in db.items(backwards=True, from_key=prefix + b"\xff"):
+            if not key.startswith(prefix) or len(found) >= limit:
+                break
+            found.append(value)
+        return found
+
+    return newest
+
+
+def read_only(
+    tables: Tables, partitions: int
+) -> Callable[[str], tuple[AccountState | None, AccountMeta | None]]:
+    """What the HTTP views read: an account's row and metadata as last flushed."""
+
+    def read(account_id: str) -> tuple[AccountState | None, AccountMeta | None]:
+        partition = account_partition(account_id, partitions)
+        key = account_id.encode()
+        row = partition_db(tables.accounts, partition).get(key)
+        meta = partition_db(tables.meta, partition).get(key)
+        return (
+            decode_state(row) if row is not None else None,
+            decode_account(meta) if meta is not None else None,
+        )
+
+    return read
