@@ -43,6 +43,7 @@ from agents.census import AccountCensus
 from agents.envelope import MetaDeleted, Record, UndecodableRecord, unwrap, wrap
 from agents.ordering import PartitionClock
 from agents.outbox import Outbox
+from agents.outputs import LiveOutput, Output, ShadowOutput, millis
 from agents.progress import ProgressReport, SourceProgress, from_micros, source_name, to_micros
 from policy import Policy
 from policy.guard import Guard, Position, Step
@@ -105,10 +106,6 @@ class LogBudget:
 Positions = Callable[[TP], tuple[int | None, int | None]]
 
 
-def millis(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -134,23 +131,32 @@ class _Waiting:
 
 
 class Lane:
-    """One policy's guards, one per guard partition, over that policy's own store."""
+    """One policy's guards, one per guard partition, over that policy's own store, and
+    what their steps publish (``agents.outputs``: live or shadow)."""
 
-    def __init__(self, name: str, policy: Policy, store: TableBatch | ShadowStore) -> None:
-        self.name = name
+    def __init__(self, policy: Policy, store: TableBatch | ShadowStore, output: Output) -> None:
         self.policy = policy
         self.store = store
+        self.output = output
         self.guards: dict[int, Guard] = {}
         #: messages whose events this lane holds, by position
         self.waiting: dict[Position, _Waiting] = {}
+
+    @property
+    def name(self) -> str:
+        return self.output.name
 
     def guard(self, partition: int) -> Guard:
         guard = self.guards.get(partition)
         if guard is None:
             guard = self.guards[partition] = Guard(
-                self.policy, self.store, lambda: datetime.now(UTC), HeldEvents()
-            )
+                self.policy, self.store, lambda: datetime.now(UTC), HeldEvents(),
+                suppresses=self.output.suppresses,
+            )  # fmt: skip
         return guard
+
+    def publish(self, step: Step) -> None:
+        self.output.publish(step, self.store)
 
     def forget(self, partitions: set[int]) -> None:
         for partition in partitions:
@@ -180,9 +186,12 @@ class Ingest:
     ) -> None:
         self.policy = policy
         self.store = store
-        self.live = Lane("live", policy, store)
-        self.shadow = None if shadow is None else Lane("shadow", *shadow)
-        self.lanes = [self.live] if self.shadow is None else [self.live, self.shadow]
+        self.census = AccountCensus(metrics.accounts)
+        self.live = Lane(policy, store, LiveOutput(outbox, names, metrics, self.census, partitions))
+        #: the live lane first: its step is the one a message's outcome is counted by
+        self.lanes = [self.live]
+        if shadow is not None:
+            self.lanes.append(Lane(*shadow, ShadowOutput(outbox, names, metrics)))
         self.outbox = outbox
         self.metrics = metrics
         self.names = names
@@ -202,7 +211,6 @@ class Ingest:
         self.answers: list[tuple[str, CommandResult]] = []
         #: (topic, outcome) -> input events since the last flush, for the metric
         self.outcomes: Counter[tuple[str, str]] = Counter()
-        self.census = AccountCensus(metrics.accounts)
         #: a flood of bad input must not spend the worker's time on log lines
         self._reject_log = LogBudget(REJECTS_LOGGED_PER_S)
 
@@ -252,34 +260,33 @@ class Ingest:
                 self.census.count(partition, self.store.account_states(partition))
         return self.live.guard(partition)
 
-    def _receive(self, guard: Guard, partition: int, event: Event, position: Position,
+    def _receive(self, partition: int, event: Event, position: Position,
                  watermark: datetime | None, arriving: _Waiting) -> Step:  # fmt: skip
-        """Step every lane's guard with an event (``guard``: the live one); the live step
-        is returned. An event stamped more than the allowance past the wall clock is
-        counted on arrival (``policy.guard``)."""
+        """Step every lane's guard with an event; the live step is returned. An event
+        stamped more than the allowance past the wall clock is counted on arrival
+        (``policy.guard``)."""
         horizon = datetime.now(UTC) + self.allowance
-        step = guard.receive(event, position, watermark, horizon)
-        self._after(self.live, step, arriving, position)
-        if self.shadow is not None:
-            lane_guard = self.shadow.guard(partition)
-            shadow_step = lane_guard.receive(event, position, watermark, horizon)
-            self._after(self.shadow, shadow_step, arriving, position)
-        return step
+        steps = []
+        for lane in self.lanes:
+            step = lane.guard(partition).receive(event, position, watermark, horizon)
+            self._after(lane, step, arriving, position)
+            steps.append(step)
+        return steps[0]
 
     def _meta(self, partition: int, item: AccountMeta | MetaDeleted) -> None:
+        self._guard(partition)
         for lane in self.lanes:
-            guard = self._guard(partition) if lane is self.live else lane.guard(partition)
+            guard = lane.guard(partition)
             if isinstance(item, MetaDeleted):
                 guard.step_meta_deleted(item.account_id)
             else:
-                self._publish(lane, guard.step_meta(item))
+                lane.publish(guard.step_meta(item))
 
     # -- records in -------------------------------------------------------------------
 
     def _inputs(self, batch: Batch, topic: str, partition: int, records: list[Any]) -> None:
         name = self.names.inputs[topic]
         source = source_name(topic, partition)
-        guard = self._guard(partition)
         watermark = self.clocks[partition].watermark()
         now = datetime.now(UTC)
         grace = self.policy.late_grace_days
@@ -305,7 +312,7 @@ class Ingest:
                 continue
             position = Position(source, record.offset)
             arriving = _Waiting(batch, event.event_id, record.timestamp)
-            step = self._receive(guard, partition, event, position, watermark, arriving)
+            step = self._receive(partition, event, position, watermark, arriving)
             self._count_outcome(name, step)
 
     def _accounts(self, topic: str, partition: int, records: list[Any]) -> None:
@@ -348,7 +355,7 @@ class Ingest:
         """Apply one decoded record of ``sendguard.events``."""
         if isinstance(item, Event):
             arriving = _Waiting(batch, item.event_id, _appended_at(record))
-            step = self._receive(guard, partition, item, position, clock.watermark(), arriving)
+            step = self._receive(partition, item, position, clock.watermark(), arriving)
             self._count_outcome(item.topic, step)
         elif isinstance(item, ProgressReport):
             clock.apply_report(item)
@@ -366,7 +373,7 @@ class Ingest:
             else:
                 result, step = self.desk.decide(command, guard, position)
                 if step is not None:
-                    self._publish(self.live, step)
+                    self.live.publish(step)
         except Exception:
             log.exception("command %s failed", command.command_id)
             result = CommandResult(500, {"error": "internal error; see the worker log"})
@@ -383,12 +390,12 @@ class Ingest:
     def _advance(self, partition: int, topics: Iterable[str]) -> None:
         """Bring the partition's direct sources of these topics up to date, then count
         what is now due."""
-        guard = self._guard(partition)
+        self._guard(partition)
         clock = self.clocks[partition]
         self._refresh(partition, topics)
         watermark = clock.watermark()
         for lane in self.lanes:
-            lane_guard = guard if lane is self.live else lane.guard(partition)
+            lane_guard = lane.guard(partition)
             for account_id in lane_guard.due(watermark):
                 self._after(lane, lane_guard.release(account_id, watermark), None, None)
         for topic in self.names.inputs:
@@ -423,12 +430,12 @@ class Ingest:
             if waited is not None:
                 waited.batch.held -= 1
                 appended[waited.event_id] = waited.appended
-        if lane is self.live:
+        if lane.output.timed:
             for decision in step.outcome.decisions:
                 start = appended.get(decision.trigger_event_id or "")
                 if start is not None:
                     self.latencies.append(start)
-        self._publish(lane, step)
+        lane.publish(step)
 
     # -- records out ------------------------------------------------------------------
 
@@ -461,42 +468,6 @@ class Ingest:
 
     def _publish_record(self, topic: str, account_id: str, value: bytes, at: datetime) -> None:
         self.outbox.add(topic, account_id.encode(), value, millis(at))
-
-    def _publish(self, lane: Lane, step: Step) -> None:
-        """Queue a step's records: the live lane's all, the shadow's decisions alone."""
-        outbox = self.outbox
-        names = self.names
-        key = step.account_id.encode()
-        metrics = self.metrics
-        live = lane is self.live
-        topic = names.decisions if live else names.shadow_decisions
-        for decision in step.outcome.decisions:
-            value = encode(decision)
-            outbox.add(topic, key, value, millis(decision.decided_at))
-            lane.store.record_decision(decision, value)
-            metrics.decisions.labels(
-                action=decision.action, reason=decision.reason, channel=decision.channel,
-                policy=lane.name,
-            ).inc()  # fmt: skip
-            log.info(
-                "%sdecision %s %s/%s reason=%s period=%s trigger=%s id=%s",
-                "" if live else "shadow ", decision.action, decision.account_id,
-                decision.channel, decision.reason, decision.period, decision.trigger_event_id,
-                decision.decision_id,
-            )  # fmt: skip
-        if not live:
-            return
-        for suppression in step.suppressions:
-            outbox.add(names.suppressions, suppression.key.encode(), encode(suppression),
-                       millis(suppression.suppressed_at))  # fmt: skip
-            metrics.suppressions.labels(reason=suppression.reason).inc()
-        if step.status is not None:
-            outbox.add(names.account_status, key, encode(step.status),
-                       millis(step.status.updated_at))  # fmt: skip
-            self.census.published(
-                account_partition(step.account_id, self.partitions), step.account_id,
-                {name: channel.state for name, channel in step.status.channels.items()},
-            )  # fmt: skip
 
 
 def _account_record(record: Any) -> AccountMeta | MetaDeleted:

@@ -99,11 +99,16 @@ class Guard:
         store: GuardStore,
         clock: Callable[[], datetime],
         held: HeldEvents | None = None,
+        *,
+        suppresses: bool = True,
     ) -> None:
+        """``suppresses``: whether steps suppress recipients (stage and return them); a
+        shadow policy's do not, as nothing downstream obeys it."""
         self.policy = policy
         self.store = store
         self.clock = clock
         self.held = held if held is not None else HeldEvents()
+        self.suppresses = suppresses
 
     def _account(self, account_id: str) -> AccountState:
         return self.store.load_account(account_id) or AccountState.new(account_id)
@@ -271,7 +276,7 @@ class Guard:
 
     def _finish(self, state: AccountState, outcome: Outcome, now: datetime) -> Step:
         fresh: dict[str, Suppression] = {}
-        for suppression in outcome.suppressions:
+        for suppression in outcome.suppressions if self.suppresses else ():
             key = suppression.key
             if key not in fresh and not self.store.is_suppressed(state.account_id, key):
                 fresh[key] = suppression

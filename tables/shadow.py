@@ -35,11 +35,11 @@ class ShadowStore:
         """The live guard, stepped first, has marked it."""
 
     def is_suppressed(self, account_id: str, key: str) -> bool:
-        """Every recipient counts as suppressed already, so no suppression is staged."""
-        return True
+        return self.live.is_suppressed(account_id, key)
 
     def mark_suppressed(self, account_id: str, key: str, reason: str) -> None:
-        """Never called (see ``is_suppressed``)."""
+        """The shadow's guards do not suppress (``policy.guard.Guard``'s ``suppresses``)."""
+        raise TypeError("the shadow policy keeps no suppressions")
 
     def load_meta(self, account_id: str) -> AccountMeta | None:
         return self.live.load_meta(account_id)

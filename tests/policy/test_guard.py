@@ -168,3 +168,16 @@ def test_an_event_behind_what_its_account_counted_in_order_is_counted_late(
     assert step.kind == "applied" and step.late and step.counted == 1
     assert not guard.receive(ev("delivery", 4, 300), Position(SOURCE, 3), None).late
     assert sent(store) == 4
+
+
+def test_a_guard_that_does_not_suppress_stages_and_returns_no_suppressions() -> None:
+    """A shadow policy's guard: the same decisions, no suppression kept or published."""
+    events = [ev("delivery", i, i) for i in range(3)] + [ev("bounce", 0, 10)]
+    suppressing, quiet = DictStore(), DictStore()
+    steps = {}
+    for name, store, suppresses in (("live", suppressing, True), ("shadow", quiet, False)):
+        guard = Guard(load_policy(), store, lambda: NOW, suppresses=suppresses)
+        steps[name] = [guard.receive(e, Position(SOURCE, n)) for n, e in enumerate(events)]
+    assert [s.suppressions for s in steps["live"]][-1] and suppressing.suppressed
+    assert not any(s.suppressions for s in steps["shadow"]) and not quiet.suppressed
+    assert sent(suppressing) == sent(quiet) == 3
