@@ -229,7 +229,7 @@ class GuardAgent:
             if not records:
                 return
             message.records = records
-        batch = Batch(event)
+        batch = Batch(message.partition, event)
         self.unacked.append(batch)
         self.handled += len(records)
         self.records_since_flush += len(records)
@@ -293,19 +293,15 @@ class GuardAgent:
         async def send() -> Offsets:
             return await outbox.send(producer) if len(outbox) else {}
 
-        created = await self.checkpoint.commit(add, send)
-        for partition, accounts in created.items():
-            ingest.census.created(partition, accounts)
-        for (topic, outcome), count in ingest.outcomes.items():
+        ingest.rows_created(await self.checkpoint.commit(add, send))
+        effects = ingest.drain()
+        for (topic, outcome), count in effects.outcomes.items():
             self.metrics.events.labels(topic=topic, outcome=outcome).inc(count)
-        ingest.outcomes.clear()
         now = time.time()
-        for start in ingest.latencies:
+        for start in effects.latencies:
             self.metrics.decision_latency.observe(max(0.0, now - start / 1000))
-        ingest.latencies.clear()
-        for command_id, result in ingest.answers:
+        for command_id, result in effects.answers:
             self.rt.commands.resolve(command_id, result)
-        ingest.answers.clear()
         await self._ack(stream)
         self.records_since_flush = 0
         self.last_flush = time.monotonic()
@@ -317,7 +313,7 @@ class GuardAgent:
         pinned: set[Any] = set()
         generation = self.rt.app.consumer_generation_id
         for batch in self.unacked:
-            message = batch.event.message
+            message = batch.handle.message
             if message.generation_id != generation:
                 continue  # read before a rebalance: faust reads it again from the commit
             if batch.held or message.tp in pinned:
@@ -328,11 +324,11 @@ class GuardAgent:
         # Before any await: a rebalance meanwhile filters self.unacked itself.
         self.unacked = still
         for batch in ready:
-            message = batch.event.message
+            message = batch.handle.message
             cursor = self.cursors.get(message.tp)
             if cursor is None:
                 continue
-            if not await ack_batch(stream, batch.event, cursor.acked_through, self.revocations):
+            if not await ack_batch(stream, batch.handle, cursor.acked_through, self.revocations):
                 break  # a revoke has started: faust reads them again from the commit
             cursor.acked_through = message.offset
 
@@ -349,10 +345,11 @@ class GuardAgent:
         sources = self.progress.snapshot(self._assigned_inputs(), self._positions)
         return self.progress.report_if_due(sources) if sources else []
 
-    def _positions(self, tp: TP) -> tuple[int | None, int | None]:
+    def _positions(self, partition: tuple[str, int]) -> tuple[int | None, int | None]:
         """(end, delivered) of a partition: where it ends for the consumer (its last
         stable offset), and the consumer's position there if every batch it has yielded
         was taken (None while one is on its way, or nothing is known)."""
+        tp = TP(*partition)
         consumer = self.consumer
         cursor = self.cursors.get(tp)
         taken = (cursor or Cursor()).expected(self._start_of(tp))
@@ -382,14 +379,12 @@ class GuardAgent:
     async def _report_progress(self) -> None:
         """While the agent is idle, tell every guard partition how far this worker's input
         partitions are (also those it has read nothing from), and so wake it."""
-        held_back = self.ingest.held_back
-        if held_back and time.monotonic() - self.last_take > HOLD_BACK_RELEASE_S:
+        if self.ingest.held_back and time.monotonic() - self.last_take > HOLD_BACK_RELEASE_S:
             # Nothing else to read: holding partitions back would only stall the guard.
-            waiting = {p: c.marks.holding() for p, c in sorted(self.ingest.clocks.items())}
+            waiting = {p: source for p, (_, source) in self.ingest.waiting_for().items()}
             log.warning("fetching %d partitions again that were ahead of the watermark "
                         "(nothing else to read; the watermarks wait for %s)",
-                        len(held_back), waiting)  # fmt: skip
-            held_back.clear()
+                        self.ingest.fetch_all_again(), waiting)  # fmt: skip
         self._report_unacked()
         await self._read_undelivered()
         if self.working or self.producer is None:
@@ -473,13 +468,13 @@ class GuardAgent:
         self.unacked_reported = now
         batches: dict[str, list[str]] = {}
         for batch in self.unacked:
-            message = batch.event.message
+            message = batch.handle.message
             batches.setdefault(str(message.tp), []).append(
                 f"{message.first_offset}..{message.offset} held={batch.held} "
                 f"gen={message.generation_id}"
             )
-        clocks = {p: (str(c.watermark()), c.marks.holding())
-                  for p, c in sorted(self.ingest.clocks.items())}  # fmt: skip
+        clocks = {p: (str(mark), source)
+                  for p, (mark, source) in self.ingest.waiting_for().items()}  # fmt: skip
         rewinding = {str(tp): c.rewind for tp, c in self.cursors.items() if c.rewind}
         log.warning(
             "idle for %.0f s with %d batches unacknowledged (generation %s): %s; watermark "
@@ -503,21 +498,19 @@ class GuardAgent:
         after their new owner may have published newer ones."""
         async with self.flushing:
             self.revocations = self.consumer.revocations
-            self.progress.forget(tp for tp in revoked if tp.topic != self.events_topic)
+            self.ingest.revoked(revoked)
             for tp in revoked:
                 self.cursors.pop(tp, None)
                 self.seeks.pop(tp, None)
-                self.ingest.held_back.discard(tp)
             gone = {tp.partition for tp in revoked if tp.topic == self.events_topic}
             if not gone:
                 return
             dropped = self.outbox.forget(gone)
-            self.ingest.forget(gone)
             for partition in gone:
                 self.events_fetched_at.pop(partition, None)
             for store in self.checkpoint.stores:
                 store.forget(gone.__contains__)
-            self.unacked = [b for b in self.unacked if b.event.message.partition not in gone]
+            self.unacked = [b for b in self.unacked if b.partition not in gone]
             log.info("partitions %s revoked: what they held is read again (%d records "
                      "not published)", sorted(gone), dropped)  # fmt: skip
 

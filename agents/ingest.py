@@ -20,7 +20,10 @@ offline replay, which has no commands, does. A batch is acknowledged once neithe
 holds an event of it.
 
 Its collaborators are explicit: the policy, the store (the worker's ``TableBatch``), the
-outbox the records go to, the metrics, and where each partition stands (``Positions``).
+outbox the records go to, the metrics, where each partition stands (``Positions``) and
+the wall clock. It imports nothing of faust (``tests/test_layering.py``): records are
+Kafka records (:class:`InputRecord`), a :class:`Batch` holds the shell's handle without
+looking into it, and a flush takes what the steps leave with :meth:`Ingest.drain`.
 ``agents.guard`` is the Faust shell around it: it delivers the batches in order, flushes
 the outbox and the store, and acknowledges. ``tests/agents/test_ingest.py`` drives this
 class with records and reads the records and state it leaves.
@@ -31,12 +34,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from faust.types import TP
+from typing import Any, Protocol
 
 from agents.appeals import AppealDesk
 from agents.census import AccountCensus
@@ -63,6 +64,7 @@ from streams.commands import CommandResult
 from streams.metrics import Metrics
 from streams.partitioning import account_partition
 from streams.topics import TopicNames
+from streams.topics import TopicPartition as TP
 from tables.batch import TableBatch
 from tables.shadow import ShadowStore
 
@@ -104,6 +106,7 @@ class LogBudget:
 
 #: (end, delivered) of an input partition, as the consumer knows them (``agents.guard``).
 Positions = Callable[[TP], tuple[int | None, int | None]]
+Clock = Callable[[], datetime]
 
 
 def now_ms() -> int:
@@ -111,14 +114,48 @@ def now_ms() -> int:
 
 
 class Batch:
-    """A delivered record batch (``event``: faust's), acknowledged once none of its
-    events is held."""
+    """A delivered record batch of one guard partition, acknowledged once none of its
+    events is held. ``handle``: the shell's own handle on it (faust's event, which the
+    guard acknowledges), opaque here."""
 
-    __slots__ = ("event", "held")
+    __slots__ = ("handle", "held", "partition")
 
-    def __init__(self, event: Any) -> None:
-        self.event = event
+    def __init__(self, partition: int, handle: Any = None) -> None:
+        self.partition = partition
+        self.handle = handle
         self.held = 0
+
+
+class InputRecord(Protocol):
+    """A record as read from Kafka (aiokafka's ``ConsumerRecord`` is one)."""
+
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int | None: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
+
+Records = Sequence[InputRecord]
+
+
+@dataclass
+class Effects:
+    """What the steps since the last flush leave for the flush to do besides publishing:
+    input outcomes to count, decision latencies to observe, command answers to give."""
+
+    #: (topic, outcome) -> input events
+    outcomes: Counter[tuple[str, str]]
+    #: append times (epoch ms) of the events that triggered decisions
+    latencies: list[int]
+    answers: list[tuple[str, CommandResult]]
 
 
 @dataclass(frozen=True)
@@ -134,10 +171,12 @@ class Lane:
     """One policy's guards, one per guard partition, over that policy's own store, and
     what their steps publish (``agents.outputs``: live or shadow)."""
 
-    def __init__(self, policy: Policy, store: TableBatch | ShadowStore, output: Output) -> None:
+    def __init__(self, policy: Policy, store: TableBatch | ShadowStore, output: Output,
+                 clock: Clock) -> None:  # fmt: skip
         self.policy = policy
         self.store = store
         self.output = output
+        self.clock = clock
         self.guards: dict[int, Guard] = {}
         #: messages whose events this lane holds, by position
         self.waiting: dict[Position, _Waiting] = {}
@@ -150,7 +189,7 @@ class Lane:
         guard = self.guards.get(partition)
         if guard is None:
             guard = self.guards[partition] = Guard(
-                self.policy, self.store, lambda: datetime.now(UTC), HeldEvents(),
+                self.policy, self.store, self.clock, HeldEvents(),
                 suppresses=self.output.suppresses,
             )  # fmt: skip
         return guard
@@ -162,7 +201,7 @@ class Lane:
         for partition in partitions:
             self.guards.pop(partition, None)
         self.waiting = {p: w for p, w in self.waiting.items()
-                        if w.batch.event.message.partition not in partitions}  # fmt: skip
+                        if w.batch.partition not in partitions}  # fmt: skip
 
     def held(self) -> int:
         return sum(len(g.held) for g in self.guards.values())
@@ -183,15 +222,20 @@ class Ingest:
         positions: Positions,
         reporter: str,
         shadow: tuple[Policy, ShadowStore] | None = None,
+        clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
+        """``clock``: the wall clock (now, UTC), for the late-event window, the future
+        stamps and the time of what the guard writes."""
         self.policy = policy
         self.store = store
+        self.clock = clock
         self.census = AccountCensus(metrics.accounts)
-        self.live = Lane(policy, store, LiveOutput(outbox, names, metrics, self.census, partitions))
+        live = LiveOutput(outbox, names, metrics, self.census, partitions)
+        self.live = Lane(policy, store, live, clock)
         #: the live lane first: its step is the one a message's outcome is counted by
         self.lanes = [self.live]
         if shadow is not None:
-            self.lanes.append(Lane(*shadow, ShadowOutput(outbox, names, metrics)))
+            self.lanes.append(Lane(*shadow, ShadowOutput(outbox, names, metrics), clock))
         self.outbox = outbox
         self.metrics = metrics
         self.names = names
@@ -214,7 +258,7 @@ class Ingest:
         #: a flood of bad input must not spend the worker's time on log lines
         self._reject_log = LogBudget(REJECTS_LOGGED_PER_S)
 
-    def take(self, batch: Batch, topic: str, partition: int, records: list[Any]) -> None:
+    def take(self, batch: Batch, topic: str, partition: int, records: Records) -> None:
         """Handle one partition's records (aiokafka ``ConsumerRecord``s), in offset order."""
         self.outbox.origin = partition  # what this queues is this partition's work
         self._guard(partition)
@@ -247,6 +291,39 @@ class Ingest:
         """Events the live policy holds (the shadow holds the same ones)."""
         return self.live.held()
 
+    def drain(self) -> Effects:
+        """What the steps since the last call leave for the flush (and forget it)."""
+        effects = Effects(self.outcomes, self.latencies, self.answers)
+        self.outcomes, self.latencies, self.answers = Counter(), [], []
+        return effects
+
+    def rows_created(self, created: Mapping[int, list[str]]) -> None:
+        """The flush wrote these accounts' first rows (by guard partition)."""
+        for partition, accounts in created.items():
+            self.census.created(partition, accounts)
+
+    def waiting_for(self) -> dict[int, tuple[datetime | None, str | None]]:
+        """Per guard partition, its watermark and the source holding it (diagnostics)."""
+        return {p: (c.watermark(), c.marks.holding()) for p, c in sorted(self.clocks.items())}
+
+    def fetch_all_again(self) -> int:
+        """Stop holding input partitions back; how many were."""
+        count = len(self.held_back)
+        self.held_back.clear()
+        return count
+
+    def revoked(self, tps: Iterable[TP]) -> None:
+        """These partitions are another worker's now: forget how far their inputs were
+        read, and the guard partitions' guards, clocks and held events."""
+        gone = set()
+        for tp in tps:
+            self.held_back.discard(tp)
+            if tp.topic == self.names.events:
+                gone.add(tp.partition)
+            else:
+                self.progress.forget([tp])
+        self.forget(gone)
+
     def _guard(self, partition: int) -> Guard:
         """The live guard of a partition; the first call also sets up its clock."""
         if partition not in self.clocks:
@@ -265,7 +342,7 @@ class Ingest:
         """Step every lane's guard with an event; the live step is returned. An event
         stamped more than the allowance past the wall clock is counted on arrival
         (``policy.guard``)."""
-        horizon = datetime.now(UTC) + self.allowance
+        horizon = self.clock() + self.allowance
         steps = []
         for lane in self.lanes:
             step = lane.guard(partition).receive(event, position, watermark, horizon)
@@ -284,11 +361,11 @@ class Ingest:
 
     # -- records in -------------------------------------------------------------------
 
-    def _inputs(self, batch: Batch, topic: str, partition: int, records: list[Any]) -> None:
+    def _inputs(self, batch: Batch, topic: str, partition: int, records: Records) -> None:
         name = self.names.inputs[topic]
         source = source_name(topic, partition)
         watermark = self.clocks[partition].watermark()
-        now = datetime.now(UTC)
+        now = self.clock()
         grace = self.policy.late_grace_days
         tp = TP(topic, partition)
         frontier = self.progress.frontier(tp)
@@ -315,7 +392,7 @@ class Ingest:
             step = self._receive(partition, event, position, watermark, arriving)
             self._count_outcome(name, step)
 
-    def _accounts(self, topic: str, partition: int, records: list[Any]) -> None:
+    def _accounts(self, topic: str, partition: int, records: Records) -> None:
         self._guard(partition)
         for record in records:
             try:
@@ -329,7 +406,7 @@ class Ingest:
             else:
                 self._meta(partition, item)
 
-    def _internal(self, batch: Batch, partition: int, records: list[Any]) -> None:
+    def _internal(self, batch: Batch, partition: int, records: Records) -> None:
         guard = self._guard(partition)
         clock = self.clocks[partition]
         source = source_name(self.names.events, partition)
@@ -351,7 +428,7 @@ class Ingest:
                              f"internal error: {type(exc).__name__}: {exc}")  # fmt: skip
 
     def _apply(self, batch: Batch, partition: int, guard: Guard, clock: PartitionClock,
-               item: Record, position: Position, record: Any) -> None:  # fmt: skip
+               item: Record, position: Position, record: InputRecord) -> None:  # fmt: skip
         """Apply one decoded record of ``sendguard.events``."""
         if isinstance(item, Event):
             arriving = _Waiting(batch, item.event_id, _appended_at(record))
@@ -410,7 +487,7 @@ class Ingest:
         self.metrics.held_events.set(self.held())
         marks = [c.watermark() for c in self.clocks.values()]
         lowest = min((m for m in marks if m is not None), default=None)
-        delay = 0.0 if lowest is None else max(0.0, time.time() - lowest.timestamp())
+        delay = 0.0 if lowest is None else max(0.0, (self.clock() - lowest).total_seconds())
         self.metrics.watermark_delay.set(delay)
 
     def _after(
@@ -450,7 +527,7 @@ class Ingest:
             outcome = "ahead_counted" if step.ahead else "accepted"
         self.outcomes[(topic, outcome)] += 1
 
-    def _reject(self, topic: str, record: Any, reason: str) -> None:
+    def _reject(self, topic: str, record: InputRecord, reason: str) -> None:
         self.outcomes[(topic, "late" if reason.startswith(LATE_PREFIX) else "invalid")] += 1
         if self._reject_log.allow():
             more = self._reject_log.take_suppressed()
@@ -459,25 +536,26 @@ class Ingest:
                      if more else "")  # fmt: skip
         letter = dead_letter(topic, record.partition, record.offset, reason, record.value)
         self.outbox.add(self.names.dead_letter, dead_letter_key(record.key), encode(letter),
-                        now_ms())  # fmt: skip
+                        millis(self.clock()))  # fmt: skip
 
     def _forward(self, account_id: str, value: bytes, partition: int, appended: int | None) -> None:
         headers = [(APPENDED_AT, str(appended).encode())] if appended is not None else []
-        self.outbox.add(self.names.events, account_id.encode(), value, now_ms(), partition,
+        self.outbox.add(self.names.events, account_id.encode(), value, millis(self.clock()),
+                        partition,
                         headers)  # fmt: skip
 
     def _publish_record(self, topic: str, account_id: str, value: bytes, at: datetime) -> None:
         self.outbox.add(topic, account_id.encode(), value, millis(at))
 
 
-def _account_record(record: Any) -> AccountMeta | MetaDeleted:
+def _account_record(record: InputRecord) -> AccountMeta | MetaDeleted:
     """An ``accounts`` record: metadata, or a tombstone (a null value) deleting it."""
     if record.value is not None:
         return parse_account(record.value)
     return MetaDeleted(tombstone_account(record.key))
 
 
-def _appended_at(record: Any) -> int | None:
+def _appended_at(record: InputRecord) -> int | None:
     for name, value in record.headers or ():
         if name == APPENDED_AT:
             try:

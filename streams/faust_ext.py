@@ -341,8 +341,10 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         return getattr(self.app, "batched_topics", frozenset())
 
     def _held_back(self) -> set[TP]:
-        hold_back: Callable[[], Iterable[TP]] | None = getattr(self.app, "hold_back", None)
-        return set(hold_back()) if hold_back is not None else set()
+        hold_back: Callable[[], Iterable[tuple[str, int]]] | None = getattr(
+            self.app, "hold_back", None
+        )
+        return {TP(*tp) for tp in hold_back()} if hold_back is not None else set()
 
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
         # Internal: faust's fetch step. Partitions far ahead in event time sit out.
@@ -458,7 +460,7 @@ class BatchingApp(faust.App):
     """
 
     batched_topics: frozenset[str] = frozenset()
-    hold_back: Callable[[], Iterable[TP]] | None = None
+    hold_back: Callable[[], Iterable[tuple[str, int]]] | None = None
 
     def _new_transport(self) -> Any:
         # Internal: faust builds its transport from the broker URL's scheme here.

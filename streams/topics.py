@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from schemas.appeals import APPEALS_TOPIC
 from schemas.types import ACCOUNTS_TOPIC, TOPIC_KINDS
@@ -17,6 +18,16 @@ SUPPRESSIONS = "sendguard.suppressions"
 DEAD_LETTER = "sendguard.dead-letter"
 NOTIFICATIONS = "sendguard.notifications"
 APPEALS = APPEALS_TOPIC
+
+
+
+class TopicPartition(NamedTuple):
+    """One partition of a topic. A tuple like faust's ``TP`` and aiokafka's: equal to
+    theirs, with the same hash, so either can look up what is keyed by the other."""
+
+    topic: str
+    partition: int
+
 
 COMPACTED = {"cleanup.policy": "compact"}
 APPEND_ONLY = {"cleanup.policy": "delete"}

@@ -28,6 +28,7 @@ from faust.types import TP
 from policy.state import AccountState, decode_state, encode_state
 from schemas.parse import decode_account, encode
 from schemas.types import CHANNELS, AccountMeta, Decision
+from streams.errors import StreamsError
 from streams.faust_ext import OFFSET_KEY, mark_persisted, partition_db
 from streams.partitioning import account_partition
 from tables import Tables
@@ -66,8 +67,8 @@ class Phase(enum.Enum):
     ROWS = "rows"
 
 
-class SealedError(RuntimeError):
-    """A write to a store between a phase's changelog and its apply."""
+class SealedError(StreamsError, RuntimeError):
+    """A write to a store between a phase's changelog and its apply (a bug)."""
 
 
 class TableBatch:

@@ -97,7 +97,7 @@ async def test_no_ack_once_a_revoke_has_started(agent: GuardAgent) -> None:
     take = delivered(DELIVERY, 0, 9)
     agent.cursors[DELIVERY] = Cursor()
     app.consumer_generation_id = take.message.generation_id
-    agent.unacked.append(Batch(take))
+    agent.unacked.append(Batch(take.message.partition, take))
 
     inside = asyncio.Event()
     release = asyncio.Event()
@@ -126,7 +126,7 @@ async def test_acks_resume_after_the_revoke_is_handled(agent: GuardAgent) -> Non
     consumer._committed_offset[DELIVERY] = 0
     take = delivered(DELIVERY, 0, 9)
     agent.cursors[DELIVERY] = Cursor()
-    agent.unacked.append(Batch(take))
+    agent.unacked.append(Batch(take.message.partition, take))
     await agent._ack(_FakeStream(app))
     assert consumer._new_offset(DELIVERY) == 10
     assert agent.cursors[DELIVERY].acked_through == 9

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import msgspec
 import pytest
 from aiokafka.structs import ConsumerRecord
-from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from agents.envelope import PROGRESS, wrap
@@ -31,6 +30,7 @@ from streams.metrics import Metrics
 from streams.partitioning import account_partition
 from streams.settings import Settings
 from streams.topics import TopicNames
+from streams.topics import TopicPartition as TP
 from tables import Tables, define_shadow_tables, define_tables
 from tables.batch import TableBatch
 from tables.checkpoint import Checkpoint
@@ -45,7 +45,8 @@ class Rig:
     """An ``Ingest`` over real tables, and the offsets of what each partition was fed."""
 
     def __init__(self, tmp_path: Path, partitions: int, tables: Tables | None = None,
-                 shadow: Policy | None = None) -> None:  # fmt: skip
+                 shadow: Policy | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:  # fmt: skip
         app = create_app(Settings(data_dir=tmp_path, app_id="ingest"))
         if tables is None:
             tables = define_tables(app, block_cache_bytes=1 << 20, seen_ttl_days=9,
@@ -70,7 +71,7 @@ class Rig:
             policy=load_policy(), store=self.store, outbox=self.outbox, metrics=self.metrics,
             names=NAMES, partitions=partitions, partitions_of=lambda topic: partitions,
             allowance=timedelta(seconds=5), positions=self._positions, reporter="test",
-            shadow=shadow_lane,
+            shadow=shadow_lane, clock=clock,
         )  # fmt: skip
 
     def _positions(self, tp: TP) -> tuple[int | None, int | None]:
@@ -91,7 +92,7 @@ class Rig:
             for n, value in enumerate(values)
         ]  # fmt: skip
         self.ends[tp] = start + len(records)
-        batch = Batch(event=SimpleNamespace(message=SimpleNamespace(partition=partition)))
+        batch = Batch(partition)
         self.ingest.take(batch, topic, partition, records)
         return batch
 
@@ -382,3 +383,17 @@ def test_a_batch_is_judged_by_the_other_sources_as_they_are_now(one: Rig) -> Non
     one.busy.clear()
     one.feed("email.delivery", 0, [later])
     assert batch.held == 0 and one.sent("acme") == 2
+
+
+def test_the_wall_clock_is_the_one_ingest_is_given(tmp_path: Path) -> None:
+    """The late-event window follows the injected clock: a rig whose clock says January
+    2030 rejects as late a delivery stamped eight days before and accepts one stamped the
+    day before (the real clock would take both for stamps from the future)."""
+    then = datetime(2030, 1, 20, 12, tzinfo=UTC)
+    rig = Rig(tmp_path, partitions=1, clock=lambda: then)
+    old, fresh = deliveries("acme", 2)
+    old["occurred_at"] = stamp(then - timedelta(days=8))
+    fresh["occurred_at"] = stamp(then - timedelta(days=1))
+    rig.feed("email.delivery", 0, [old, fresh])
+    assert rig.ingest.outcomes == {("email.delivery", "late"): 1,
+                                   ("email.delivery", "accepted"): 1}  # fmt: skip
