@@ -27,7 +27,8 @@ batch dropped with nothing after it shows no later batch: while the guard is idl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Verdict = Literal["take", "drop", "rewind"]
@@ -41,7 +42,9 @@ class Rewind:
 
 @dataclass
 class Cursor:
-    """One assigned partition as the guard reads it; a revoke drops it whole."""
+    """One assigned partition as the guard reads it: where it has taken and acknowledged
+    to, a re-read under way, and the batches taken but not acknowledged yet, in offset
+    order. A revoke drops it whole."""
 
     #: the consumer's position after the last batch taken: where the next one's span
     #: must start (None until a batch is taken)
@@ -53,6 +56,8 @@ class Cursor:
     rewind: Rewind | None = None
     #: (where the guard expects the consumer's next batch, when first seen undelivered)
     undelivered: tuple[int, float] | None = None
+    #: the batches taken and not acknowledged yet (``agents.ingest.Batch``), oldest first
+    unacked: deque[Any] = field(default_factory=deque)
 
     def expected(self, start: int | None) -> int | None:
         """Where the next batch's span must start: after the last batch taken, or where

@@ -103,11 +103,8 @@ class GuardAgent:
         )
         self.progress = self.ingest.progress
         self.producer: AIOKafkaProducer | None = None
-        self.unacked: list[Batch] = []
         #: each assigned partition as read this assignment (``agents.continuity``)
         self.cursors: dict[TP, Cursor] = {}
-        #: where to send the consumer before the next batch
-        self.seeks: dict[TP, int] = {}
         #: the consumer's revokes the guard has handled (``ack_batch``)
         self.revocations = 0
         #: a flush and a revoke never interleave: a revoke waits for the flush in flight
@@ -183,8 +180,6 @@ class GuardAgent:
         async for event in stream.noack().events():
             self.working = True
             self.take(event)
-            if self.seeks:
-                self._seek()
             if fault_after and self.handled >= fault_after:
                 log.warning("SENDGUARD_FAULT_STALL_AFTER reached: the guard hangs now")
                 await asyncio.Event().wait()
@@ -230,7 +225,7 @@ class GuardAgent:
                 return
             message.records = records
         batch = Batch(message.partition, event)
-        self.unacked.append(batch)
+        cursor.unacked.append(batch)
         self.handled += len(records)
         self.records_since_flush += len(records)
         self.judging_fetched_at = self._judging(message)
@@ -263,16 +258,11 @@ class GuardAgent:
         """The consumer delivered records in a batch the guard never got: read the
         partition again from where the last batch taken ended."""
         cursor.rewind = Rewind(expected)
-        self.seeks[tp] = expected
+        self.consumer.request_seeks({tp: expected})
         self.metrics.rewinds.labels(topic=tp.topic).inc()
         log.info("%s: the consumer went on from position %s, but the guard took records "
                  "only up to position %d (faust dropped a batch): reading from %d again",
                  tp, seen, expected, expected)  # fmt: skip
-
-    def _seek(self) -> None:
-        """Hand the seeks wanted to the consumer, which makes them before its next fetch."""
-        seeks, self.seeks = self.seeks, {}
-        self.consumer.request_seeks(seeks)
 
     # -- the flush --------------------------------------------------------------------
 
@@ -308,29 +298,25 @@ class GuardAgent:
 
     async def _ack(self, stream: Any) -> None:
         """Acknowledge, in order per partition, the batches none of whose events is held."""
-        still: list[Batch] = []
-        ready: list[Batch] = []
-        pinned: set[Any] = set()
+        ready: list[tuple[Cursor, Batch]] = []
         generation = self.rt.app.consumer_generation_id
-        for batch in self.unacked:
-            message = batch.handle.message
-            if message.generation_id != generation:
-                continue  # read before a rebalance: faust reads it again from the commit
-            if batch.held or message.tp in pinned:
-                pinned.add(message.tp)
-                still.append(batch)
-            else:
-                ready.append(batch)
-        # Before any await: a rebalance meanwhile filters self.unacked itself.
-        self.unacked = still
-        for batch in ready:
-            message = batch.handle.message
-            cursor = self.cursors.get(message.tp)
-            if cursor is None:
-                continue
+        # Taken off the cursors before any await: a revoke meanwhile drops them whole.
+        for cursor in self.cursors.values():
+            unacked = cursor.unacked
+            while unacked:
+                batch = unacked[0]
+                if batch.handle.message.generation_id != generation:
+                    unacked.popleft()  # read before a rebalance: read again from the commit
+                elif batch.held:
+                    break  # it and the batches after it wait
+                else:
+                    ready.append((cursor, unacked.popleft()))
+        for cursor, batch in ready:
+            if self.cursors.get(batch.handle.message.tp) is not cursor:
+                continue  # revoked meanwhile
             if not await ack_batch(stream, batch.handle, cursor.acked_through, self.revocations):
                 break  # a revoke has started: faust reads them again from the commit
-            cursor.acked_through = message.offset
+            cursor.acked_through = batch.handle.message.offset
 
     def _assigned_inputs(self) -> list[TP]:
         return [
@@ -425,7 +411,6 @@ class GuardAgent:
         for tp in consumer.assignment():
             if (
                 tp.topic not in batched
-                or tp in self.seeks
                 or tp in consumer.pending_seeks
                 or tp in self.ingest.held_back
             ):
@@ -449,38 +434,34 @@ class GuardAgent:
                         "fetched batch): reading from %d again", tp, expected, delivered_to,
                         now - seen[1], expected)  # fmt: skip
             cursor.rewind = Rewind(expected)
-            self.seeks[tp] = expected
+            consumer.request_seeks({tp: expected})
             self.metrics.rewinds.labels(topic=tp.topic).inc()
-        if self.seeks:
-            self._seek()
 
     def _report_unacked(self) -> None:
         """Say, once per quiet spell, why batches stay unacknowledged while nothing comes:
         the events each one holds, and what each guard partition's watermark waits for.
         Normal for a moment (events wait for the watermark); for long, a stuck partition."""
         now = time.monotonic()
-        if (
-            not self.unacked
-            or now - self.last_take < UNACKED_REPORT_S
-            or self.unacked_reported > self.last_take
-        ):
+        if now - self.last_take < UNACKED_REPORT_S or self.unacked_reported > self.last_take:
+            return
+        batches = {
+            str(tp): [f"{b.handle.message.first_offset}..{b.handle.message.offset} "
+                      f"held={b.held} gen={b.handle.message.generation_id}"
+                      for b in cursor.unacked]
+            for tp, cursor in self.cursors.items() if cursor.unacked
+        }  # fmt: skip
+        if not batches:
             return
         self.unacked_reported = now
-        batches: dict[str, list[str]] = {}
-        for batch in self.unacked:
-            message = batch.handle.message
-            batches.setdefault(str(message.tp), []).append(
-                f"{message.first_offset}..{message.offset} held={batch.held} "
-                f"gen={message.generation_id}"
-            )
         clocks = {p: (str(mark), source)
                   for p, (mark, source) in self.ingest.waiting_for().items()}  # fmt: skip
         rewinding = {str(tp): c.rewind for tp, c in self.cursors.items() if c.rewind}
         log.warning(
             "idle for %.0f s with %d batches unacknowledged (generation %s): %s; watermark "
             "and the source it waits for, per guard partition: %s; rewinding: %s; seeks: %s; "
-            "held back: %s", now - self.last_take, len(self.unacked),
-            self.rt.app.consumer_generation_id, batches, clocks, rewinding, self.seeks,
+            "held back: %s", now - self.last_take, sum(map(len, batches.values())),
+            self.rt.app.consumer_generation_id, batches, clocks, rewinding,
+            dict(self.consumer.pending_seeks),
             sorted(map(str, self.ingest.held_back)),
         )  # fmt: skip
 
@@ -501,7 +482,6 @@ class GuardAgent:
             self.ingest.revoked(revoked)
             for tp in revoked:
                 self.cursors.pop(tp, None)
-                self.seeks.pop(tp, None)
             gone = {tp.partition for tp in revoked if tp.topic == self.events_topic}
             if not gone:
                 return
@@ -510,7 +490,9 @@ class GuardAgent:
                 self.events_fetched_at.pop(partition, None)
             for store in self.checkpoint.stores:
                 store.forget(gone.__contains__)
-            self.unacked = [b for b in self.unacked if b.partition not in gone]
+            for tp, cursor in self.cursors.items():
+                if tp.partition in gone:  # their events were held by the guards dropped
+                    cursor.unacked.clear()
             log.info("partitions %s revoked: what they held is read again (%d records "
                      "not published)", sorted(gone), dropped)  # fmt: skip
 

@@ -97,7 +97,7 @@ async def test_no_ack_once_a_revoke_has_started(agent: GuardAgent) -> None:
     take = delivered(DELIVERY, 0, 9)
     agent.cursors[DELIVERY] = Cursor()
     app.consumer_generation_id = take.message.generation_id
-    agent.unacked.append(Batch(take.message.partition, take))
+    agent.cursors[DELIVERY].unacked.append(Batch(take.message.partition, take))
 
     inside = asyncio.Event()
     release = asyncio.Event()
@@ -115,7 +115,7 @@ async def test_no_ack_once_a_revoke_has_started(agent: GuardAgent) -> None:
     await revoking
     await agent._on_revoked(app, {DELIVERY})
     assert agent.revocations == consumer.revocations == 1
-    assert DELIVERY not in agent.cursors and agent.unacked == []
+    assert DELIVERY not in agent.cursors  # with the batch it held unacknowledged
 
 
 async def test_acks_resume_after_the_revoke_is_handled(agent: GuardAgent) -> None:
@@ -126,7 +126,7 @@ async def test_acks_resume_after_the_revoke_is_handled(agent: GuardAgent) -> Non
     consumer._committed_offset[DELIVERY] = 0
     take = delivered(DELIVERY, 0, 9)
     agent.cursors[DELIVERY] = Cursor()
-    agent.unacked.append(Batch(take.message.partition, take))
+    agent.cursors[DELIVERY].unacked.append(Batch(take.message.partition, take))
     await agent._ack(_FakeStream(app))
     assert consumer._new_offset(DELIVERY) == 10
     assert agent.cursors[DELIVERY].acked_through == 9
@@ -243,3 +243,30 @@ async def test_a_failed_seek_while_the_flow_is_stopped_does_not_end_getmany(
     consumer.flow_active = False
     assert [item async for item in consumer.getmany(0.1)] == []
     assert "seek to the committed offsets failed" in caplog.text
+
+
+async def test_acks_go_in_order_per_partition_and_a_held_batch_pins_only_its_own(
+    agent: GuardAgent,
+) -> None:
+    consumer = consumer_of(agent)
+    app = agent.rt.app
+    other = TP("email.bounce", 0)
+    batches = {}
+    for tp in (DELIVERY, other):
+        consumer._committed_offset[tp] = 0
+        agent.cursors[tp] = Cursor()
+        for first in (0, 10, 20):
+            take = delivered(tp, first, first + 9)
+            batches[(tp, first)] = batch = Batch(tp.partition, take)
+            agent.cursors[tp].unacked.append(batch)
+    app.consumer_generation_id = batches[(DELIVERY, 0)].handle.message.generation_id
+    batches[(DELIVERY, 10)].held = 1  # an event of it waits for the watermark
+    await agent._ack(_FakeStream(app))
+    assert consumer._new_offset(DELIVERY) == 10  # the first only: the held one pins 20..29
+    assert consumer._new_offset(other) == 30
+    assert list(agent.cursors[DELIVERY].unacked) == [batches[(DELIVERY, 10)],
+                                                     batches[(DELIVERY, 20)]]  # fmt: skip
+    assert not agent.cursors[other].unacked
+    batches[(DELIVERY, 10)].held = 0
+    await agent._ack(_FakeStream(app))
+    assert consumer._new_offset(DELIVERY) == 30 and agent.cursors[DELIVERY].acked_through == 29
