@@ -239,6 +239,9 @@ class Ingest:
         self.outbox = outbox
         self.metrics = metrics
         self.names = names
+        #: the topics each guard partition reads itself, and for each, the others
+        self.direct = (*names.inputs, names.accounts)
+        self._others = {topic: [o for o in self.direct if o != topic] for topic in self.direct}
         self.partitions = partitions
         #: how many partitions each topic read has (its sources)
         self.partitions_of = partitions_of
@@ -266,8 +269,7 @@ class Ingest:
         # topic may have arrived since (drained with this batch, say), and a watermark
         # that still took that topic for caught up would count this batch's events ahead
         # of them. Its own topic is refreshed once its records are handled.
-        direct = (*self.names.inputs, self.names.accounts)
-        self._refresh(partition, [other for other in direct if other != topic])
+        self._refresh(partition, self._others.get(topic, self.direct))
         try:
             if topic == self.names.events:
                 self._internal(batch, partition, records)
@@ -275,7 +277,7 @@ class Ingest:
                 self._accounts(topic, partition, records)
             else:
                 self._inputs(batch, topic, partition, records)
-            self._advance(partition, [topic] if topic in direct else [])
+            self._advance(partition, [topic] if topic in self._others else [])
         finally:
             self.outbox.origin = None
 
@@ -329,7 +331,7 @@ class Ingest:
         if partition not in self.clocks:
             sources = [
                 source_name(topic, p)
-                for topic in (*self.names.inputs, self.names.accounts)
+                for topic in self.direct
                 for p in range(self.partitions_of(topic))
             ]
             self.clocks[partition] = PartitionClock(partition, self.allowance, sources)
