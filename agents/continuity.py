@@ -58,6 +58,9 @@ class Cursor:
     undelivered: tuple[int, float] | None = None
     #: the batches taken and not acknowledged yet (``agents.ingest.Batch``), oldest first
     unacked: deque[Any] = field(default_factory=deque)
+    #: on the internal topic's partition, for its whole guard partition: when the newest
+    #: records with events taken there were fetched (epoch ms)
+    events_fetched_at: int | None = None
 
     def expected(self, start: int | None) -> int | None:
         """Where the next batch's span must start: after the last batch taken, or where

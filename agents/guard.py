@@ -32,7 +32,6 @@ from agents.continuity import Cursor, Rewind, never_delivered, not_taken, verdic
 from agents.envelope import PROGRESS
 from agents.ingest import Batch, Ingest, now_ms
 from agents.outbox import Outbox
-from agents.progress import ProgressReport
 from schemas.limits import TOPIC_MAX_MESSAGE_BYTES
 from streams.app import Runtime
 from streams.faust_ext import (
@@ -119,9 +118,6 @@ class GuardAgent:
         #: were fetched. Another partition is idle for them only if its end was learned
         #: no earlier (``_positions``).
         self.judging_fetched_at: int | None = None
-        #: per guard partition, when the newest records with events taken there were
-        #: fetched (epoch ms)
-        self.events_fetched_at: dict[int, int] = {}
         self.woken_at = 0.0
 
     @property
@@ -197,9 +193,7 @@ class GuardAgent:
         self.last_take = time.monotonic()
         message = event.message
         tp = message.tp
-        cursor = self.cursors.get(tp)
-        if cursor is None:
-            cursor = self.cursors[tp] = Cursor()
+        cursor = self._cursor(tp)
         expected = cursor.expected(self._start_of(tp))
         rewind = cursor.rewind
         action = verdict(message.span_start, message.first_offset, expected, rewind)
@@ -244,22 +238,30 @@ class GuardAgent:
         own fetch time, a quiet partition led by another broker would never be idle for
         it (that broker's last answer is always older news), and held events would wait
         for a report that happened to come in just after it."""
-        partition, fetched = message.partition, message.fetched_at
+        guard_partition = self._cursor(TP(self.events_topic, message.partition))
+        fetched, newest = message.fetched_at, guard_partition.events_fetched_at
         if fetched is not None and (
             message.topic != self.events_topic
             or any(r.value is None or not r.value.startswith(PROGRESS) for r in message.records)
         ):
-            self.events_fetched_at[partition] = max(
-                fetched, self.events_fetched_at.get(partition, fetched)
-            )
-        return self.events_fetched_at.get(partition)
+            guard_partition.events_fetched_at = fetched if newest is None else max(fetched, newest)
+        return guard_partition.events_fetched_at
 
-    def _rewind(self, tp: TP, cursor: Cursor, expected: int, seen: int | None) -> None:
-        """The consumer delivered records in a batch the guard never got: read the
-        partition again from where the last batch taken ended."""
+    def _cursor(self, tp: TP) -> Cursor:
+        cursor = self.cursors.get(tp)
+        if cursor is None:
+            cursor = self.cursors[tp] = Cursor()
+        return cursor
+
+    def _read_again(self, tp: TP, cursor: Cursor, expected: int) -> None:
+        """Read a partition again from ``expected``, where the last batch taken ended."""
         cursor.rewind = Rewind(expected)
         self.consumer.request_seeks({tp: expected})
         self.metrics.rewinds.labels(topic=tp.topic).inc()
+
+    def _rewind(self, tp: TP, cursor: Cursor, expected: int, seen: int | None) -> None:
+        """The consumer delivered records in a batch the guard never got."""
+        self._read_again(tp, cursor, expected)
         log.info("%s: the consumer went on from position %s, but the guard took records "
                  "only up to position %d (faust dropped a batch): reading from %d again",
                  tp, seen, expected, expected)  # fmt: skip
@@ -273,9 +275,9 @@ class GuardAgent:
     async def _flush(self, stream: Any) -> None:
         outbox, producer, ingest = self.outbox, self.producer, self.ingest
         assert producer is not None
-        for report in self._reports():
-            self._send_report(outbox, report)
         flushed_at = now_ms()
+        for partition, value in self._report_records():
+            outbox.add(self.events_topic, None, value, flushed_at, partition)
 
         def add(topic: str, partition: int, key: bytes, value: bytes | None) -> None:
             outbox.add(topic, key, value, flushed_at, partition)
@@ -324,13 +326,6 @@ class GuardAgent:
             if tp.topic in self.names.inputs or tp.topic == self.names.accounts
         ]  # fmt: skip
 
-    def _reports(self) -> list[ProgressReport]:
-        """How far this worker's input partitions are, if that changed (or as a heartbeat).
-
-        Sent at a flush it follows the events that flush forwards, on every partition."""
-        sources = self.progress.snapshot(self._assigned_inputs(), self._positions)
-        return self.progress.report_if_due(sources) if sources else []
-
     def _positions(self, partition: tuple[str, int]) -> tuple[int | None, int | None]:
         """(end, delivered) of a partition: where it ends for the consumer (its last
         stable offset), and the consumer's position there if every batch it has yielded
@@ -352,10 +347,16 @@ class GuardAgent:
                 return consumer.end_offset(tp), None
         return consumer.end_offset(tp), consumer.positions.get(tp)
 
-    def _send_report(self, outbox: Outbox, report: ProgressReport) -> None:
-        value = PROGRESS + _REPORT_ENCODER.encode(report)
-        for partition in range(self.rt.partitions_of(self.events_topic)):
-            outbox.add(self.events_topic, None, value, now_ms(), partition)
+    def _report_records(self) -> list[tuple[int, bytes]]:
+        """How far this worker's input partitions are, if that changed (or as a
+        heartbeat), as (guard partition, value): each report goes to every guard
+        partition, from the flush (after the events it forwards) and from the idle timer
+        alike."""
+        sources = self.progress.snapshot(self._assigned_inputs(), self._positions)
+        reports = self.progress.report_if_due(sources) if sources else []
+        values = [PROGRESS + _REPORT_ENCODER.encode(report) for report in reports]
+        partitions = range(self.rt.partitions_of(self.events_topic))
+        return [(partition, value) for value in values for partition in partitions]
 
     def _start_of(self, tp: TP) -> int | None:
         """Where reading started this assignment: where faust sent the consumer."""
@@ -382,14 +383,13 @@ class GuardAgent:
         ):
             self.woken_at = now
             self.progress.resend()
+        sent_at = now_ms()
         futures = [
             await self.producer.send(
-                self.events_topic, PROGRESS + _REPORT_ENCODER.encode(report),
-                partition=partition, timestamp_ms=now_ms(),
+                self.events_topic, value, partition=partition, timestamp_ms=sent_at
             )
-            for report in self._reports()
-            for partition in range(self.rt.partitions_of(self.events_topic))
-        ]  # fmt: skip
+            for partition, value in self._report_records()
+        ]
         await asyncio.gather(*futures)
 
     async def _read_undelivered(self) -> None:
@@ -416,7 +416,7 @@ class GuardAgent:
             ):
                 continue
             # A partition being read again is checked too: faust can drop the re-read.
-            cursor = self.cursors.setdefault(tp, Cursor())
+            cursor = self._cursor(tp)
             delivered_to = consumer.span_ends.get(tp)
             expected = never_delivered(cursor.expected(self._start_of(tp)), delivered_to)
             if expected is None:
@@ -433,9 +433,7 @@ class GuardAgent:
                         "never reached the guard (idle for %.0f s; faust dropped a "
                         "fetched batch): reading from %d again", tp, expected, delivered_to,
                         now - seen[1], expected)  # fmt: skip
-            cursor.rewind = Rewind(expected)
-            consumer.request_seeks({tp: expected})
-            self.metrics.rewinds.labels(topic=tp.topic).inc()
+            self._read_again(tp, cursor, expected)
 
     def _report_unacked(self) -> None:
         """Say, once per quiet spell, why batches stay unacknowledged while nothing comes:
@@ -486,8 +484,6 @@ class GuardAgent:
             if not gone:
                 return
             dropped = self.outbox.forget(gone)
-            for partition in gone:
-                self.events_fetched_at.pop(partition, None)
             for store in self.checkpoint.stores:
                 store.forget(gone.__contains__)
             for tp, cursor in self.cursors.items():

@@ -49,12 +49,14 @@ class _Decisions:
     """Queue a step's decisions on one topic, keep them for the account's list, count and
     log them."""
 
-    def __init__(self, outbox: Outbox, topic: str, metrics: Metrics, name: str) -> None:
+    def __init__(
+        self, outbox: Outbox, topic: str, metrics: Metrics, name: str, log_prefix: str
+    ) -> None:
         self.outbox = outbox
         self.topic = topic
         self.metrics = metrics
         self.name = name
-        self._prefix = "" if name == "live" else f"{name} "
+        self._prefix = log_prefix
 
     def publish(self, step: Step, store: DecisionStore) -> None:
         key = step.account_id.encode()
@@ -81,7 +83,7 @@ class LiveOutput(_Decisions):
 
     def __init__(self, outbox: Outbox, names: TopicNames, metrics: Metrics,
                  census: AccountCensus, partitions: int) -> None:  # fmt: skip
-        super().__init__(outbox, names.decisions, metrics, "live")
+        super().__init__(outbox, names.decisions, metrics, "live", "")
         self.names = names
         self.census = census
         self.partitions = partitions
@@ -109,4 +111,4 @@ class ShadowOutput(_Decisions):
     timed = False
 
     def __init__(self, outbox: Outbox, names: TopicNames, metrics: Metrics) -> None:
-        super().__init__(outbox, names.shadow_decisions, metrics, "shadow")
+        super().__init__(outbox, names.shadow_decisions, metrics, "shadow", "shadow ")

@@ -190,6 +190,25 @@ def test_a_batch_of_progress_reports_alone_is_judged_at_its_newest_events_fetch_
     assert agent._judging(fetched(delivered(TP(events.topic, 1), 0, 0, value=b"P{}"), 7_000)) is None
 
 
+async def test_a_revoke_forgets_a_guard_partition_in_one_pop(agent: GuardAgent) -> None:
+    """Everything the shell keeps of an assigned partition lives in its Cursor: after a
+    revoke nothing of it is left, not even when its newest events were fetched."""
+    consumer_of(agent)._reading.sought(DELIVERY, 0, start=True)
+    batch = delivered(DELIVERY, 0, 0, value=b"{not json")
+    batch.message.fetched_at = 1_000
+    agent.take(batch)
+    events = TP(agent.events_topic, 0)
+    assert agent.cursors[events].events_fetched_at == 1_000
+    assert agent.cursors[DELIVERY].unacked
+    revoked = {TP(topic, 0) for topic in (*agent.names.inputs, agent.names.accounts,
+                                          agent.names.events)}  # fmt: skip
+    await agent._on_revoked(agent.rt.app, revoked)
+    assert not set(agent.cursors) & revoked
+    report = delivered(events, 0, 0, value=b'P{"reporter":"x"}')
+    report.message.fetched_at = 5_000
+    assert agent._judging(report.message) is None  # no stale fetch time survives
+
+
 class _SentReports:
     def __init__(self) -> None:
         self.sent = 0
