@@ -60,6 +60,29 @@ class AppealDesk:
         raw = self.store.get(self.table, self.store.partition_of(account_id), appeal_id.encode())
         return decode_appeal(raw) if raw is not None else None
 
+    @staticmethod
+    def _pending_key(account_id: str, channel: str) -> bytes:
+        # Appeal ids start with "ap-": this key cannot be one.
+        return f"pending:{channel}:{account_id}".encode()
+
+    def pending(self, account_id: str, channel: str) -> str | None:
+        """The appeal of an account-channel waiting for an operator, if any: one at a
+        time, so a suspended account cannot flood its team with notifications."""
+        partition = self.store.partition_of(account_id)
+        raw = self.store.get(self.table, partition, self._pending_key(account_id, channel))
+        if raw is None:
+            return None
+        appeal = self.load(raw.decode(), account_id)
+        return appeal.appeal_id if appeal is not None and appeal.status == "pending" else None
+
+    def _set_pending(self, appeal: Appeal) -> None:
+        key = self._pending_key(appeal.account_id, appeal.channel)
+        partition = self.store.partition_of(appeal.account_id)
+        if appeal.status == "pending":
+            self.store.put(self.table, partition, key, appeal.appeal_id.encode())
+        else:
+            self.store.put(self.table, partition, key, None)
+
     def _save(self, appeal: Appeal) -> None:
         self.store.put(self.table, self.store.partition_of(appeal.account_id),
                        appeal.appeal_id.encode(), encode(appeal))  # fmt: skip
@@ -79,8 +102,16 @@ class AppealDesk:
         admission = admit_appeal(meta.tier if meta else "free", appeal.channel, status)
         if not admission.accepted:
             return CommandResult(admission.status, {"error": admission.reason})
+        pending = self.pending(appeal.account_id, appeal.channel)
+        if pending is not None:
+            return CommandResult(409, {
+                "error": f"appeal {pending} for the {appeal.channel} channel is pending; "
+                         "wait for its decision",
+                "pending_appeal_id": pending,
+            })  # fmt: skip
         appeal.kind, appeal.queue = admission.kind, admission.queue
         self._save(appeal)
+        self._set_pending(appeal)
         answer = appeal_view(appeal)
         if admission.notify_account_team and meta is not None:
             warning = self._notify_account_team(appeal, meta.primary_contact, meta.csm)
@@ -116,6 +147,7 @@ class AppealDesk:
         appeal.decided_at = decided_at
         appeal.note = command.note or None
         self._save(appeal)
+        self._set_pending(appeal)
         log.info("appeal %s %s", appeal.appeal_id, appeal.status)
         return CommandResult(200, {**appeal_view(appeal), "note": appeal.note}), step
 

@@ -88,6 +88,25 @@ def admit_filing(body: bytes, tier: Tier, state: AccountState) -> tuple[AppealFo
     return parse_appeal_form(body), admission
 
 
+async def read_body(request: Any, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The whole body, however many TCP writes or chunks it came in; 413 past ``limit``
+    (read no further than one byte past it)."""
+    length = request.content_length
+    if length is not None and length > limit:
+        raise HttpError(413, f"body larger than {limit} bytes")
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        part = await request.content.read(limit + 1 - size)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    if size > limit:
+        raise HttpError(413, f"body larger than {limit} bytes")
+    return b"".join(parts)
+
+
 def account_view(
     account_id: str, state: AccountState | None, meta: AccountMeta | None, now: datetime
 ) -> dict:
@@ -180,14 +199,6 @@ def register(rt: Runtime) -> None:
             raise HttpError(401, "missing or invalid bearer token")
         return found
 
-    async def read_body(request: Any) -> bytes:
-        length = request.content_length
-        if length is not None and length > MAX_BODY_BYTES:
-            raise HttpError(413, f"body larger than {MAX_BODY_BYTES} bytes")
-        body = await request.content.read(MAX_BODY_BYTES + 1)
-        if len(body) > MAX_BODY_BYTES:
-            raise HttpError(413, f"body larger than {MAX_BODY_BYTES} bytes")
-        return body
 
     def guarded(handler: Handler) -> Handler:
         @wraps(handler)

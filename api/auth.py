@@ -51,6 +51,8 @@ def authenticate(header: str | None, *, operator_token: Secret, secret: Secret) 
     if not header or not header.startswith("Bearer "):
         return None
     token = header[len("Bearer ") :].strip()
+    if not token.isascii():  # aiohttp keeps undecodable header bytes as surrogates
+        return None
     if operator_token and hmac.compare_digest(token.encode(), operator_token.value.encode()):
         return Principal(operator=True)
     if not secret or not token.startswith(_PREFIX) or "." not in token:

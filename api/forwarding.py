@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from streams.app import Runtime
 
@@ -37,7 +38,9 @@ async def on_owner(
         return await handle()
     if request.headers.get(FORWARDED):
         return web.json({"error": "account is moving between workers; retry"}, status=503)
-    url = request.url.with_host(owner.host).with_port(owner.port)
+    # Not request.url: that parses the caller's Host header, which may be anything.
+    url = URL.build(scheme="http", host=str(owner.host), port=owner.port,
+                    path=request.rel_url.path, query=request.rel_url.query)  # fmt: skip
     headers = {
         k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")
     }

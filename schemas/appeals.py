@@ -97,7 +97,11 @@ def _object(raw: bytes) -> dict[str, Any]:
     try:
         value = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
-        raise InvalidRequest("body", f"not JSON: {exc}") from exc
+        raise InvalidRequest("body", f"not JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise InvalidRequest("body", "not UTF-8") from None
+    except RecursionError:
+        raise InvalidRequest("body", "nested too deep") from None
     if not isinstance(value, dict):
         raise InvalidRequest("body", "not a JSON object")
     return value

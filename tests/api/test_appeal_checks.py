@@ -12,7 +12,7 @@ import pytest
 
 from api.accounts import HttpError, admit_filing
 from policy.state import AccountState
-from schemas.appeals import InvalidRequest
+from schemas.appeals import InvalidRequest, parse_operator_decision
 from schemas.types import ChannelStatus
 
 COMPLETE = {
@@ -59,3 +59,17 @@ def test_a_body_that_is_not_an_appeal_is_422_first() -> None:
 def test_a_complete_appeal_is_admitted() -> None:
     form, admission = admit_filing(json.dumps(COMPLETE).encode(), "starter", _account("suspended"))
     assert (form.channel, admission.accepted, admission.queue) == ("marketing", True, "deliverability")
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        (b"[" * 1000 + b"]" * 1000, "nested too deep"),
+        (b'{"decision": "deny", "note": "\xff\xfe"}', "not UTF-8"),
+        (b"\xff" * 10, "not JSON"),
+    ],
+)
+def test_a_body_no_decoder_can_read_is_422_naming_the_body(raw: bytes, why: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        parse_operator_decision(raw)
+    assert caught.value.field == "body" and why in str(caught.value)
