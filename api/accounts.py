@@ -23,6 +23,7 @@ from faust import web as faust_web
 
 from agents.envelope import wrap
 from api.auth import Principal, authenticate
+from api.errors import ApiError
 from api.forwarding import on_owner
 from policy.appeals import Admission, admit_appeal
 from policy.engine import period_of
@@ -38,7 +39,6 @@ from schemas.appeals import (
     parse_appeal_form,
     parse_operator_decision,
 )
-from schemas.errors import SendguardError
 from schemas.types import CHANNELS, AccountMeta, Tier
 from streams.app import Runtime
 from streams.commands import CommandResult
@@ -52,7 +52,7 @@ COMMAND_TIMEOUT_S = 15.0
 Handler = Callable[..., Awaitable[Any]]
 
 
-class HttpError(SendguardError):
+class HttpError(ApiError):
     """A request answered with ``status`` and ``{"error": message}``: the API's one error."""
 
     def __init__(self, status: int, message: str, **extra: Any) -> None:
