@@ -138,6 +138,7 @@ class AppealDesk:
                 step = guard.step_restore(
                     appeal.account_id, appeal.channel, restore_reason(appeal.kind),
                     appeal.appeal_id, position, at=decided_at,
+                    decided_by=command.decided_by or None,
                 )  # fmt: skip
             except NotSuspended as exc:
                 return CommandResult(409, {"error": str(exc)}), None
@@ -146,10 +147,12 @@ class AppealDesk:
             appeal.status = "denied"
         appeal.decided_at = decided_at
         appeal.note = command.note or None
+        appeal.decided_by = command.decided_by or None
         self._save(appeal)
         self._set_pending(appeal)
-        log.info("appeal %s %s", appeal.appeal_id, appeal.status)
-        return CommandResult(200, {**appeal_view(appeal), "note": appeal.note}), step
+        log.info("appeal %s %s by %s", appeal.appeal_id, appeal.status, appeal.decided_by)
+        answer = {**appeal_view(appeal), "note": appeal.note, "decided_by": appeal.decided_by}
+        return CommandResult(200, answer), step
 
     def _notify_account_team(
         self, appeal: Appeal, primary_contact: str | None, csm: str | None

@@ -22,9 +22,10 @@ import msgspec
 from faust import web as faust_web
 
 from agents.envelope import wrap
-from api.auth import Principal, authenticate
+from api.auth import Authenticator, NotYet, Principal
 from api.errors import ApiError
-from api.forwarding import on_owner
+from api.forwarding import hop_keys, on_owner
+from api.revocations import Revocations, follow
 from policy.appeals import Admission, admit_appeal
 from policy.engine import period_of
 from policy.state import AccountState
@@ -45,6 +46,8 @@ from streams.commands import CommandResult
 from tables.reads import decision_list, read_only
 
 log = logging.getLogger("sendguard.api")
+#: one line per write: the call, its actor and source address, and the answer's status
+access = logging.getLogger("sendguard.access")
 #: ``GET /accounts/{id}/decisions`` lists at most this many, newest first.
 DECISIONS_LISTED = 200
 COMMAND_TIMEOUT_S = 15.0
@@ -145,6 +148,7 @@ def account_view(
             "reason": channel.status.reason,
             "suspension_type": channel.status.suspension_type,
             "since": channel.status.since.isoformat() if channel.status.since else None,
+            "decided_by": channel.status.decided_by,
             "banner": channel.banner,
             "probation_until": (
                 channel.probation_until.isoformat() if channel.probation_until else None
@@ -183,20 +187,28 @@ def shadow_verdict(state: AccountState | None, policy_version: str) -> dict[str,
 
 def register(rt: Runtime) -> None:
     app = rt.app
+    revocations = Revocations()
+    authenticate = Authenticator(rt.settings, revocations)
+    keys = hop_keys(authenticate.keyring)
+
+    @app.task
+    async def follow_revocations() -> None:
+        await follow(rt.settings.kafka_bootstrap, rt.settings.topic_names.token_revocations,
+                     revocations)  # fmt: skip
+
     read = read_only(rt.tables, rt.settings.partitions)
     shadow = rt.shadow
     read_shadow = None if shadow is None else read_only(shadow.tables, rt.settings.partitions)
     newest_decisions = decision_list(rt.tables, rt.settings.partitions)
-    settings = rt.settings
 
-    def principal(request: Any) -> Principal:
-        found = authenticate(
-            request.headers.get("Authorization"),
-            operator_token=settings.operator_token,
-            secret=settings.secret,
-        )
-        if found is None:
-            raise HttpError(401, "missing or invalid bearer token")
+    async def principal(request: Any) -> Principal:
+        try:
+            found = await authenticate(request.headers.get("Authorization"))
+        except NotYet:
+            raise HttpError(503, "reading the token revocations; retry shortly") from None
+        if isinstance(found, str):
+            raise HttpError(401, found)
+        request["principal"] = found
         return found
 
 
@@ -204,14 +216,20 @@ def register(rt: Runtime) -> None:
         @wraps(handler)
         async def run(view: Any, request: Any, **kwargs: Any) -> Any:
             try:
-                return await handler(view, request, **kwargs)
+                response = await handler(view, request, **kwargs)
             except HttpError as exc:
-                return view.json(exc.body, status=exc.status)
+                response = view.json(exc.body, status=exc.status)
             except InvalidRequest as exc:
-                return view.json({"error": str(exc), "field": exc.field}, status=422)
+                response = view.json({"error": str(exc), "field": exc.field}, status=422)
             except Exception:
                 log.exception("%s %s failed", request.method, request.path)
-                return view.json({"error": "internal error; see the worker log"}, status=500)
+                response = view.json({"error": "internal error; see the worker log"}, status=500)
+            if request.method != "GET":
+                who = request.get("principal")
+                access.info("%s %s by %s from %s: %d", request.method, request.path,
+                            who.name if who else "nobody (unauthenticated)",
+                            request.remote, response.status)  # fmt: skip
+            return response
 
         return run
 
@@ -229,7 +247,7 @@ def register(rt: Runtime) -> None:
     class AccountPage(faust_web.View):
         @guarded
         async def get(self, request: Any, account_id: str) -> Any:
-            who = principal(request)
+            who = await principal(request)
             if not who.may_act_for(account_id):
                 raise HttpError(403, "this token belongs to another account")
 
@@ -241,14 +259,14 @@ def register(rt: Runtime) -> None:
                     view["shadow"] = shadow_verdict(state, shadow.policy.version)
                 return self.json(view)
 
-            return await on_owner(rt, self, request, account_id, answer)
+            return await on_owner(rt, keys, self, request, account_id, answer)
 
     @app.page("/accounts/{account_id}/decisions")
     class DecisionsPage(faust_web.View):
         @guarded
         async def get(self, request: Any, account_id: str) -> Any:
             """The account's decisions with their evidence and advice, newest first."""
-            if not principal(request).may_act_for(account_id):
+            if not (await principal(request)).may_act_for(account_id):
                 raise HttpError(403, "this token belongs to another account")
 
             async def answer() -> Any:
@@ -257,13 +275,13 @@ def register(rt: Runtime) -> None:
                 return self.bytes(body + b',"decisions":[' + records + b"]}",
                                   content_type="application/json")  # fmt: skip
 
-            return await on_owner(rt, self, request, account_id, answer)
+            return await on_owner(rt, keys, self, request, account_id, answer)
 
     @app.page("/accounts/{account_id}/appeals")
     class AppealsPage(faust_web.View):
         @guarded
         async def post(self, request: Any, account_id: str) -> Any:
-            who = principal(request)
+            who = await principal(request)
             if who.operator:
                 raise HttpError(403, "appeals are filed by the account itself")
             if who.account_id != account_id:
@@ -292,14 +310,18 @@ def register(rt: Runtime) -> None:
                 result = await run_command(account_id, command)
                 return self.json(result.body, status=result.status)
 
-            return await on_owner(rt, self, request, account_id, answer, body)
+            return await on_owner(rt, keys, self, request, account_id, answer, body)
 
     @app.page("/appeals/{appeal_id}/decision")
     class DecisionPage(faust_web.View):
         @guarded
         async def post(self, request: Any, appeal_id: str) -> Any:
-            if not principal(request).operator:
+            who = await principal(request)
+            if who.operator is None:
                 raise HttpError(403, "only operators decide appeals")
+            if not who.operator.may_decide:
+                raise HttpError(403, f"operator {who.operator.name} is a "
+                                     f"{who.operator.role}: deciding needs a decider or admin")
             account_id = account_of_appeal(appeal_id)
             body = await read_body(request)
             decision = parse_operator_decision(body)
@@ -311,8 +333,9 @@ def register(rt: Runtime) -> None:
                     appeal_id=appeal_id,
                     decision=decision.decision,
                     note=decision.note,
+                    decided_by=who.name,
                 )
                 result = await run_command(account_id, command)
                 return self.json(result.body, status=result.status)
 
-            return await on_owner(rt, self, request, account_id, answer, body)
+            return await on_owner(rt, keys, self, request, account_id, answer, body)

@@ -1,67 +1,71 @@
-"""Bearer tokens: one operator token from the environment, account tokens signed with HMAC.
-
-An account token is ``acct_<base64url(account_id)>.<base64url(hmac_sha256(secret, id))>``;
-it needs no storage, and any worker holding the secret can check it. Comparisons are
-constant-time.
-"""
+"""Who a request comes from: a named operator (``api.operators``) or one account
+(``api.tokens``), by its ``Authorization: Bearer`` token."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from streams.settings import Secret
-
-_PREFIX = "acct_"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _signature(secret: Secret, account_id: str) -> str:
-    mac = hmac.new(secret.value.encode(), b"account:" + account_id.encode(), hashlib.sha256)
-    return _b64(mac.digest())
-
-
-def mint_account_token(secret: Secret, account_id: str) -> str:
-    return f"{_PREFIX}{_b64(account_id.encode())}.{_signature(secret, account_id)}"
+from api.errors import ApiError
+from api.operators import Operator, OperatorRegistry
+from api.revocations import Revocations
+from api.tokens import Keyring, read_account_token
+from streams.settings import Settings
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who made a request: an operator, or one account."""
+    """An operator, or one account."""
 
-    operator: bool
+    operator: Operator | None = None
     account_id: str | None = None
 
+    @property
+    def name(self) -> str:
+        """Who to name in the log and the audit trail."""
+        return self.operator.name if self.operator else f"account:{self.account_id}"
+
     def may_act_for(self, account_id: str) -> bool:
-        return self.operator or self.account_id == account_id
+        return self.operator is not None or self.account_id == account_id
 
 
-def authenticate(header: str | None, *, operator_token: Secret, secret: Secret) -> Principal | None:
-    """The principal of an ``Authorization`` header, or None when it is missing or bad."""
-    if not header or not header.startswith("Bearer "):
-        return None
-    token = header[len("Bearer ") :].strip()
-    if not token.isascii():  # aiohttp keeps undecodable header bytes as surrogates
-        return None
-    if operator_token and hmac.compare_digest(token.encode(), operator_token.value.encode()):
-        return Principal(operator=True)
-    if not secret or not token.startswith(_PREFIX) or "." not in token:
-        return None
-    encoded_id, _, signature = token[len(_PREFIX) :].partition(".")
-    try:
-        account_id = _unb64(encoded_id).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    if hmac.compare_digest(signature.encode(), _signature(secret, account_id).encode()):
-        return Principal(operator=False, account_id=account_id)
-    return None
+class NotYet(ApiError):
+    """Account tokens cannot be checked yet: the revocations are still being read."""
+
+
+class Authenticator:
+    def __init__(
+        self,
+        settings: Settings,
+        revocations: Revocations,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.keyring = Keyring(settings.secret, settings.previous_secret)
+        self.operators = OperatorRegistry(settings.operators_file, settings.operator_token.value)
+        self.revocations = revocations
+        self.clock = clock
+
+    async def __call__(self, header: str | None) -> Principal | str:
+        """The principal of an ``Authorization`` header, or why there is none (a short
+        text for the 401). Raises :class:`NotYet` for an account token checked before
+        the revocations are read."""
+        if not header or not header.startswith("Bearer "):
+            return "missing bearer token"
+        token = header[len("Bearer ") :].strip()
+        if not token.isascii():  # aiohttp keeps undecodable header bytes as surrogates
+            return "invalid bearer token"
+        if self.operators.is_token(token) or not self.keyring:
+            operator = await self.operators.authenticate(token)
+            return Principal(operator=operator) if operator else "invalid bearer token"
+        operator = await self.operators.authenticate(token)  # the deprecated shared token
+        if operator is not None:
+            return Principal(operator=operator)
+        claim = read_account_token(self.keyring, token, self.clock())
+        if isinstance(claim, str):
+            return f"invalid bearer token ({claim})"
+        if not self.revocations.caught_up:
+            raise NotYet
+        if self.revocations.revoked(claim):
+            return "invalid bearer token (revoked)"
+        return Principal(account_id=claim.account_id)

@@ -43,7 +43,7 @@ class Lane:
         try:
             step = self.guard.step_restore(appeal.account_id, appeal.channel,
                                            restore_reason(appeal.kind), appeal.appeal_id,
-                                           at=at)  # fmt: skip
+                                           at=at, decided_by=appeal.decided_by)  # fmt: skip
         except NotSuspended:
             return False
         self._publish(step)

@@ -142,8 +142,10 @@ def apply_restore(
     reason: RestoreReason,
     ref: str,
     now: datetime,
+    decided_by: str | None = None,
 ) -> Outcome:
-    """Restore a suspended or under-review channel after an appeal or a review.
+    """Restore a suspended or under-review channel after an appeal or a review, by the
+    operator named ``decided_by``.
 
     ``ref`` (the appeal or review id) makes the decision id, so retrying the same operator
     action yields the same id. The channel starts its month again: its counts, campaign
@@ -176,6 +178,7 @@ def apply_restore(
         trigger_event_id=None,
         policy_version=policy.version,
         decided_at=now,
+        decided_by=decided_by,
     )
     chan.periods.clear()
     chan.campaign_counts.clear()
@@ -184,7 +187,7 @@ def apply_restore(
     chan.banner = None
     probation = policy.channel(channel).probation
     chan.probation_until = None if probation is None else now + timedelta(days=probation.days)
-    chan.status = ChannelStatus(state="active", reason=reason, since=now)
+    chan.status = ChannelStatus(state="active", reason=reason, since=now, decided_by=decided_by)
     if reason == "review_approved":
         state.review_approved = True
     return Outcome(decisions=[decision], status_changed=True)

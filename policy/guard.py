@@ -230,9 +230,10 @@ class Guard:
         ref: str,
         position: Position | None = None,
         at: datetime | None = None,
+        decided_by: str | None = None,
     ) -> Step:
-        """An operator restored a channel (at ``at``, default the clock's now); raises
-        ``NotSuspended`` if there is nothing to.
+        """The operator ``decided_by`` restored a channel (at ``at``, default the clock's
+        now); raises ``NotSuspended`` if there is nothing to.
 
         A re-read restore command (its message already done) is a ``replayed`` step: the
         restore happened, only its bookkeeping may be missing.
@@ -243,7 +244,7 @@ class Guard:
             if mark is not None and mark.covers(position.offset):
                 return Step("replayed", account_id, done=(position,))
         now = at or self.clock()
-        outcome = apply_restore(self.policy, state, channel, reason, ref, now)
+        outcome = apply_restore(self.policy, state, channel, reason, ref, now, decided_by)
         done = () if position is None else (position,)
         self._mark_done(state, done)
         step = self._finish(state, outcome, now)

@@ -10,7 +10,7 @@ import msgspec
 
 from schemas import fields as f
 from schemas.errors import InvalidEvent, SchemaError
-from schemas.limits import MAX_APPEAL_ID_CHARS
+from schemas.limits import MAX_APPEAL_ID_CHARS, MAX_ID_CHARS
 from schemas.types import CHANNELS, Channel, SuspensionType, Tier
 
 AppealKind = Literal["appeal", "review"]
@@ -61,6 +61,8 @@ class Appeal(msgspec.Struct, kw_only=True):
     filed_at: datetime
     decided_at: datetime | None = None
     note: str | None = None
+    decided_by: str | None = None
+    """The operator who decided it (audit trail)."""
 
 
 class Notification(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,6 +88,8 @@ class DecideAppeal(msgspec.Struct, frozen=True, kw_only=True, tag="decide_appeal
     appeal_id: str
     decision: Literal["restore", "deny"]
     note: str
+    decided_by: str = ""
+    """The operator's name (empty in commands written before operators had names)."""
 
 
 Command = FileAppeal | DecideAppeal
@@ -187,6 +191,7 @@ def check_command(command: Command) -> Command:
         f.ident("account_id", command.account_id)
         f.ident("appeal_id", command.appeal_id, MAX_APPEAL_ID_CHARS)
         f.optional_text("note", command.note, MAX_TEXT)
+        f.optional_text("decided_by", command.decided_by, MAX_ID_CHARS)
         return command
     appeal = command.appeal
     f.ident("appeal.account_id", appeal.account_id)
@@ -214,6 +219,7 @@ class AppealOutcome(msgspec.Struct, frozen=True, kw_only=True):
     kind: AppealKind = "appeal"
     status: AppealStatus
     decided_at: datetime | None = None
+    decided_by: str | None = None
 
 
 _OUTCOME = msgspec.json.Decoder(AppealOutcome)

@@ -131,6 +131,8 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     decided_at: datetime
     advice: str | None = None
     """For ``warn`` and ``suspend``: what the account should do, with its figures."""
+    decided_by: str | None = None
+    """For an operator's action (a ``restore``): the operator's name; else null."""
 
 
 class ChannelStatus(msgspec.Struct, kw_only=True):
@@ -140,6 +142,8 @@ class ChannelStatus(msgspec.Struct, kw_only=True):
     since: datetime | None = None
     probation_until: datetime | None = None
     """On the status record: the end of a probation after a restore (limits scaled)."""
+    decided_by: str | None = None
+    """The operator who set this state (a restore); null when the guard did."""
 
 
 class AccountStatus(msgspec.Struct, kw_only=True):

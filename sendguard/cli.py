@@ -139,11 +139,71 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
-    from api.auth import mint_account_token
+    words = args.words
+    if len(words) == 2 and words[0] == "revoke":
+        return _revoke(words[1], settings)
+    if len(words) != 1:
+        raise CliError("usage: sendguard token ACCOUNT_ID [--ttl DAYS] | sendguard token "
+                       "revoke ACCOUNT_ID|TOKEN_ID|TOKEN")  # fmt: skip
+    from api.tokens import Keyring, mint_account_token
+    from schemas.fields import ident
 
     if not settings.secret:
         raise CliError("SENDGUARD_SECRET is not set; it is the key that signs account tokens")
-    print(mint_account_token(settings.secret, args.account_id))
+    account_id = ident("account_id", words[0])
+    days = settings.token_ttl_days if args.ttl is None else args.ttl
+    if days < 1:
+        raise CliError(f"--ttl must be at least 1 day, got {days}")
+    keyring = Keyring(settings.secret, settings.previous_secret)
+    token, claim = mint_account_token(keyring, account_id, timedelta(days=days))
+    expires = datetime.fromtimestamp((claim.expires_ms or 0) / 1000, UTC)
+    print(f"sendguard: token {claim.token_id} for {account_id}, valid until "
+          f"{expires:%Y-%m-%d %H:%M} UTC", file=sys.stderr)  # fmt: skip
+    print(token)
+    return 0
+
+
+def _revoke(target: str, settings: Settings) -> int:
+    import asyncio
+
+    from api.revocations import publish, revocation_record
+    from api.tokens import token_id_of
+    from streams.provision import ensure_topics
+
+    target = token_id_of(target) or target
+    if target.startswith(("op_", "acct_")):
+        raise CliError("operator tokens are revoked with `sendguard operator remove NAME`; "
+                       "first-format account tokens by revoking their account")  # fmt: skip
+    key, value = revocation_record(target, by=f"cli:{os.environ.get('USER', 'unknown')}")
+    asyncio.run(ensure_topics(settings))
+    topic = settings.topic_names.token_revocations
+    asyncio.run(publish(settings.kafka_bootstrap, topic, key, value))
+    what = "token" if key.startswith(b"token:") else "every token issued so far to account"
+    print(f"sendguard: revoked {what} {target} (on {topic})")
+    return 0
+
+
+def _operator(args: argparse.Namespace, settings: Settings) -> int:
+    from api.operators import ROLES, add_operator, list_operators, remove_operator
+
+    path = settings.operators_file
+    if path is None:
+        raise CliError("SENDGUARD_OPERATORS_FILE is not set; it names the operators file")
+    if args.action == "add":
+        if not args.name or not args.role:
+            raise CliError("usage: sendguard operator add NAME --role ROLE")
+        token = add_operator(path, args.name, args.role)
+        print(f"sendguard: operator {args.name} ({args.role}) added to {path}; this is the "
+              "only time its token is shown", file=sys.stderr)  # fmt: skip
+        print(token)
+    elif args.action == "remove":
+        if not args.name:
+            raise CliError("usage: sendguard operator remove NAME")
+        remove_operator(path, args.name)
+        print(f"sendguard: operator {args.name} removed; its token no longer works")
+    else:
+        for operator, created in list_operators(path):
+            print(f"{operator.name}\t{operator.role}\t{created}\t{ROLES[operator.role]}")
     return 0
 
 
@@ -278,9 +338,28 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a Sendguard worker (Faust)")
     worker.set_defaults(run=_worker)
 
-    token = sub.add_parser("token", help="print an account's bearer token")
-    token.add_argument("account_id")
+    token = sub.add_parser(
+        "token",
+        help="print a new bearer token for an account, or revoke tokens",
+        usage="sendguard token ACCOUNT_ID [--ttl DAYS] | sendguard token revoke "
+        "ACCOUNT_ID|TOKEN_ID|TOKEN",
+    )
+    token.add_argument("words", nargs="+", metavar="ACCOUNT_ID | revoke TARGET")
+    token.add_argument(
+        "--ttl", type=int, metavar="DAYS",
+        help="days the token is valid (default: SENDGUARD_TOKEN_TTL_DAYS, 90)",
+    )  # fmt: skip
     token.set_defaults(run=_token)
+
+    operator = sub.add_parser(
+        "operator", help="add, remove or list the named operators (SENDGUARD_OPERATORS_FILE)"
+    )
+    operator.add_argument("action", choices=["add", "remove", "list"])
+    operator.add_argument("name", nargs="?", help="the operator's name (add, remove)")
+    operator.add_argument(
+        "--role", help="add: viewer (reads), decider (also decides appeals) or admin"
+    )
+    operator.set_defaults(run=_operator)
 
     replay = sub.add_parser(
         "replay",

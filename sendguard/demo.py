@@ -15,19 +15,21 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from api.auth import mint_account_token
+from api.operators import add_operator
+from api.tokens import Keyring, mint_account_token
 from localkafka.broker import LocalBroker, default_broker
 from localkafka.jars import KafkaSetupError
 from offline.produce import to_kafka
@@ -37,8 +39,7 @@ from streams.kafka_admin import end_offsets, topic_partitions
 from streams.metrics import scrape_totals
 from streams.settings import Settings
 
-DEMO_SECRET = "demo-signing-secret"
-DEMO_OPERATOR = "demo-operator-token"
+DEMO_OPERATOR = "demo-admin"
 ACCOUNTS = 60
 DAYS = 5
 #: Longest wait for the worker to judge the played traffic.
@@ -152,7 +153,7 @@ def summary(decisions: list[dict[str, Any]], accounts: int) -> None:
             f"suspended {states['suspended']}")  # fmt: skip
 
 
-def curl_help(settings: Settings, decisions: list[dict[str, Any]]) -> None:
+def curl_help(settings: Settings, operator_token: str, decisions: list[dict[str, Any]]) -> None:
     port = settings.web_port
     suspended = [
         d for d in decisions
@@ -163,21 +164,40 @@ def curl_help(settings: Settings, decisions: list[dict[str, Any]]) -> None:
     if not suspended:
         return
     account, channel = suspended[0]["account_id"], suspended[0]["channel"]
-    token = mint_account_token(settings.secret, account)
+    keyring = Keyring(settings.secret, settings.previous_secret)
+    token, _ = mint_account_token(keyring, account, timedelta(days=settings.token_ttl_days))
     print(f"""demo: appeal and restore {account} ({channel}) yourself:
   curl -s -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/accounts/{account}
   curl -s -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
     http://127.0.0.1:{port}/accounts/{account}/appeals -d '{{"channel": "{channel}",
     "opt_out_list_imported": true, "lists_cleaned": true, "contact_source": "sign-up form",
     "emailed_within_last_year": true, "details": "removed the bought list"}}'
-  curl -s -X POST -H 'Authorization: Bearer {settings.operator_token.value}' \\
+  curl -s -X POST -H 'Authorization: Bearer {operator_token}' \\
     -H 'Content-Type: application/json' http://127.0.0.1:{port}/appeals/APPEAL_ID/decision \\
     -d '{{"decision": "restore", "note": "verified"}}'
   (a free-tier account's marketing appeal is refused with 403, as POLICY.md says)""",
           flush=True)  # fmt: skip
 
 
-def play(settings: Settings, worker: subprocess.Popen[bytes], accounts: int, days: int) -> int:
+def demo_operator(settings: Settings, env: dict[str, str]) -> str:
+    """A new admin for this run, in an operators file of the demo's own (unless the user
+    named one), and the signing key: both printed, as a user would be given them."""
+    path = settings.operators_file
+    if path is None:
+        path = settings.data_dir / "demo-operators.json"
+        path.unlink(missing_ok=True)
+        env["SENDGUARD_OPERATORS_FILE"] = str(path)
+    name = f"{DEMO_OPERATOR}-{datetime.now(UTC):%m%d%H%M%S}"
+    token = add_operator(path, name, "admin")
+    say(f"SENDGUARD_SECRET of this run: {settings.secret.value}")
+    say(f"operator {name} (admin) in {path}; its token: {token}")
+    return token
+
+
+def play(
+    settings: Settings, operator_token: str, worker: subprocess.Popen[bytes], accounts: int,
+    days: int,
+) -> int:  # fmt: skip
     run = datetime.now(UTC).strftime("%m%d%H%M%S")
     items = list(simulate(accounts, seed=int(run), start=default_start(days), days=days,
                           duplicates=0.005, malformed=0.001, prefix=f"demo{run}"))  # fmt: skip
@@ -190,7 +210,7 @@ def play(settings: Settings, worker: subprocess.Popen[bytes], accounts: int, day
     decisions = asyncio.run(show_decisions(settings, start, events))
     say(f"{len(decisions)} decisions for {accounts} accounts; accounts by state:")
     summary(decisions, accounts)
-    curl_help(settings, decisions)
+    curl_help(settings, operator_token, decisions)
     say("running; Ctrl-C stops the worker and the broker this run started.")
     return worker.wait()
 
@@ -211,8 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _stop_on_signal)
-    # The demo's tokens, unless the user set their own; the worker gets the same.
-    env = {"SENDGUARD_SECRET": DEMO_SECRET, "SENDGUARD_OPERATOR_TOKEN": DEMO_OPERATOR}
+    # A random key of this run's, unless the user set one; the worker gets the same.
+    env = {"SENDGUARD_SECRET": secrets.token_urlsafe(32)}
     env.update({name: value for name, value in os.environ.items() if value})
     broker: LocalBroker | None = None
     worker: subprocess.Popen[bytes] | None = None
@@ -232,13 +252,14 @@ def main(argv: list[str] | None = None) -> int:
             broker = local
             say(f"Kafka up in {broker.start():.1f} s")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        operator_token = demo_operator(settings, env)
         log = settings.data_dir / "worker.log"
         with log.open("ab") as out:
             command = [sys.executable, "-m", "sendguard.cli", "worker"]
             worker = subprocess.Popen(command, env=env, stdout=out, stderr=out)
         say(f"worker starting (pid {worker.pid}); its log: {log}")
         wait_ready(settings.web_port, worker, log, timeout=180)
-        return play(settings, worker, args.accounts, args.days)
+        return play(settings, operator_token, worker, args.accounts, args.days)
     except (SendguardError, KafkaSetupError) as exc:
         print(f"demo: error: {exc}", file=sys.stderr)
         return 1

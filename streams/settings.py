@@ -16,6 +16,8 @@ from typing import Any
 from streams.errors import StreamsError
 from streams.topics import TopicNames
 
+#: The shortest key accepted: 256 bits, beyond an offline guess from any token it signed.
+MIN_SECRET_BYTES = 32
 #: Faust's worker --loglevel choices, and the spellings people also use for them.
 _LOG_LEVELS = {"debug": "debug", "info": "info", "warn": "warn", "warning": "warn",
                "error": "error", "crit": "crit", "critical": "crit"}  # fmt: skip
@@ -71,8 +73,23 @@ class Settings:
                          default="127.0.0.1")
     operator_token: Secret = _env("OPERATOR_TOKEN", "bearer token of operators; unset "
                                   "disables operator calls", default=Secret(""))
-    secret: Secret = _env("SECRET", "key that signs account tokens; unset disables account "
-                          "calls", default=Secret(""))
+    operators_file: Path | None = _env(
+        "OPERATORS_FILE",
+        "the named operators and their roles (`sendguard operator add` writes it); unset: "
+        "only the deprecated SENDGUARD_OPERATOR_TOKEN",
+        default=None,
+    )
+    secret: Secret = _env("SECRET", "key that signs account tokens and forwarded requests, "
+                          f"at least {MIN_SECRET_BYTES} bytes; unset disables account calls",
+                          default=Secret(""))
+    previous_secret: Secret = _env(
+        "PREVIOUS_SECRET",
+        "the key SENDGUARD_SECRET replaced, still accepted while its tokens age out "
+        "(key rotation); unset when there is none",
+        default=Secret(""),
+    )
+    token_ttl_days: int = _env("TOKEN_TTL_DAYS", "how long an account token that `sendguard "
+                               "token` issues is valid, in days", minimum=1, default=90)
     home: Path = _env("HOME", "cache for the Kafka jars and the local broker's files",
                       default_factory=default_home)
     app_id: str = _env("APP_ID", "Faust app id, i.e. the consumer group and changelog "
@@ -129,6 +146,14 @@ class Settings:
                 f"got {settings.log_level!r}"
             )
         settings.bootstrap_addresses  # noqa: B018 - validates host:port early
+        for name, secret in (("SECRET", settings.secret),
+                             ("PREVIOUS_SECRET", settings.previous_secret)):  # fmt: skip
+            if secret and len(secret.value.encode()) < MIN_SECRET_BYTES:
+                raise SettingsError(
+                    f"SENDGUARD_{name} is {len(secret.value.encode())} bytes; at least "
+                    f"{MIN_SECRET_BYTES} are needed. Make one with: python3 -c 'import "
+                    "secrets; print(secrets.token_urlsafe(32))'"
+                )
         rf, min_isr = settings.replication_factor, settings.min_insync_replicas
         if rf is not None and min_isr is not None and min_isr > rf:
             raise SettingsError(

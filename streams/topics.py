@@ -18,6 +18,7 @@ SUPPRESSIONS = "sendguard.suppressions"
 DEAD_LETTER = "sendguard.dead-letter"
 NOTIFICATIONS = "sendguard.notifications"
 APPEALS = APPEALS_TOPIC
+TOKEN_REVOCATIONS = "sendguard.token-revocations"
 
 
 
@@ -48,6 +49,7 @@ OUTPUT_SPECS: tuple[TopicSpec, ...] = (
     TopicSpec(DEAD_LETTER, APPEND_ONLY),
     TopicSpec(NOTIFICATIONS, APPEND_ONLY),
     TopicSpec(APPEALS, APPEND_ONLY),
+    TopicSpec(TOKEN_REVOCATIONS, COMPACTED),
 )
 ACCOUNTS = ACCOUNTS_TOPIC
 
@@ -67,6 +69,7 @@ class TopicNames:
     dead_letter: str
     appeals: str
     notifications: str
+    token_revocations: str
 
     @classmethod
     def prefixed(cls, prefix: str) -> TopicNames:
@@ -81,4 +84,5 @@ class TopicNames:
             dead_letter=prefix + DEAD_LETTER,
             appeals=prefix + APPEALS,
             notifications=prefix + NOTIFICATIONS,
+            token_revocations=prefix + TOKEN_REVOCATIONS,
         )

@@ -70,6 +70,9 @@ def worker_factory(
             print(f"--- {path}: the last warnings and errors ---", *notable[-80:], sep="\n")
     unverified = [str(path) for path, text in logs.items() if UNVERIFIED in text]
     assert not unverified, f"a batch was taken unverified: {unverified}"
+    credentials = [f"{path}: {line}" for path, text in logs.items()
+                   for line in text.splitlines() if "Bearer" in line]  # fmt: skip
+    assert not credentials, f"a worker logged a bearer token: {credentials[:3]}"
 
 
 @pytest.fixture

@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
 
-from api.auth import mint_account_token
+from api.forwarding import FORWARDED, hop_keys, sign_hop
+from api.tokens import Keyring, mint_account_token
 from streams.settings import Secret
 
+#: the deprecated shared operator token: one admin named "operator"
 OPERATOR_TOKEN = "operator-test-token"
-SECRET = "test-signing-secret"
+SECRET = "test-signing-secret-of-32-bytes-or-more"
 AUTH_ENV = {"SENDGUARD_OPERATOR_TOKEN": OPERATOR_TOKEN, "SENDGUARD_SECRET": SECRET}
 
 
-def account_token(account_id: str) -> str:
-    return mint_account_token(Secret(SECRET), account_id)
+def signed_hop(method: str, path: str, body: bytes = b"") -> dict[str, str]:
+    """The header a worker adds to a request it forwards (signed with the test key)."""
+    key = hop_keys(Keyring(Secret(SECRET)))[0]
+    path, _, query = path.partition("?")
+    return {FORWARDED: sign_hop(key, method, f"{path}?{query}", body, time.time())}
+
+
+def account_token(account_id: str, ttl: timedelta | None = timedelta(days=1)) -> str:
+    return mint_account_token(Keyring(Secret(SECRET)), account_id, ttl)[0]
 
 
 @dataclass

@@ -9,7 +9,14 @@ import pytest
 
 from api.forwarding import FORWARDED
 from streams.partitioning import account_partition
-from tests.integration.http import AUTH_ENV, OPERATOR_TOKEN, account_token, appeal_form, call
+from tests.integration.http import (
+    AUTH_ENV,
+    OPERATOR_TOKEN,
+    account_token,
+    appeal_form,
+    call,
+    signed_hop,
+)
 from tests.integration.traffic import event
 
 pytestmark = pytest.mark.integration
@@ -18,8 +25,8 @@ pytestmark = pytest.mark.integration
 async def owns(base: str, account_id: str) -> bool:
     """Whether the worker at ``base`` owns the account: a request marked as forwarded is
     answered only by the owner (another answers 503 rather than forward it again)."""
-    reply = await call(base, "GET", f"/accounts/{account_id}", OPERATOR_TOKEN,
-                       headers={FORWARDED: "1"})  # fmt: skip
+    path = f"/accounts/{account_id}"
+    reply = await call(base, "GET", path, OPERATOR_TOKEN, headers=signed_hop("GET", path))
     assert reply.status in (200, 503), reply.text
     return reply.status == 200
 
@@ -57,3 +64,14 @@ async def test_calls_to_the_other_worker_reach_the_owner(worker_factory, pipelin
         assert decision.json()["status"] == "restored" and decision.json()["note"] == "cleaned up"
         after = await call(other, "GET", f"/accounts/{account}", token)
         assert after.json()["channels"]["marketing"]["state"] == "active", after.text
+        # The hop never parses the caller's Host header.
+        odd = await call(other, "GET", f"/accounts/{account}", token,
+                         headers={"Host": "127.0.0.1:99999999"})  # fmt: skip
+        assert odd.status == 200, odd.text
+
+    # A request marked as forwarded is answered only with a valid signature.
+    path = f"/accounts/{accounts[0]}"
+    for base in bases:
+        for header in ({FORWARDED: "1"}, signed_hop("GET", path + "x")):
+            unsigned = await call(base, "GET", path, OPERATOR_TOKEN, headers=header)
+            assert unsigned.status == 401, unsigned.text

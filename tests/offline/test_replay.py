@@ -30,7 +30,8 @@ def expected_bounce_decisions() -> list[dict]:
                 "abuse_complaints": 0, "rate": rate, "limit": limit}  # fmt: skip
 
     common = {"account_id": "acme", "channel": "marketing", "reason": "hard_bounce_rate",
-              "campaign_id": None, "period": "2026-10", "policy_version": "2026-11-default"}  # fmt: skip
+              "campaign_id": None, "period": "2026-10", "policy_version": "2026-11-default",
+              "decided_by": None}  # fmt: skip
     def banner(action: str, hard: int, rate: float, limit: float) -> str | None:
         return advice(action, "hard_bounce_rate",  # type: ignore[arg-type]
                       Evidence(**evidence(hard, rate, limit)), "marketing")  # fmt: skip
@@ -229,12 +230,13 @@ def test_summary_names_counts_reasons_and_states(
 def test_decisions_are_the_exact_contract_records(
     write_file: WriteFile, run_replay: RunReplay
 ) -> None:
-    """CONTRACT.md's fields in its order, then the fields Sendguard adds (``advice``)."""
+    """CONTRACT.md's fields in its order, then the fields Sendguard adds (``advice``,
+    ``decided_by``)."""
     record = run_replay(write_file(BOUNCE_MONTH)).records[0]
     assert list(record) == [
         "decision_id", "account_id", "channel", "action", "reason", "suspension_type",
         "campaign_id", "period", "evidence", "trigger_event_id", "policy_version", "decided_at",
-        "advice",
+        "advice", "decided_by",
     ]  # fmt: skip
 
 

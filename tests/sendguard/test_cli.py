@@ -7,11 +7,12 @@ import socket
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from api.auth import authenticate, mint_account_token
+from api.tokens import AccountClaim, Keyring, read_account_token
 from localkafka.probe import free_port
 from streams.settings import Secret, Settings, SettingsError
 
@@ -62,13 +63,49 @@ def test_token_needs_a_secret() -> None:
     assert_clean_error(run_cli("token", "acme"), "SENDGUARD_SECRET is not set")
 
 
+STRONG = "k" * 32
+
+
 def test_token_command_prints_a_token_the_api_accepts() -> None:
-    result = run_cli("token", "acme", SENDGUARD_SECRET="s3cret")
-    assert result.returncode == 0
+    result = run_cli("token", "acme", "--ttl", "7", SENDGUARD_SECRET=STRONG)
+    assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
-    principal = authenticate(f"Bearer {token}", operator_token=Secret(""), secret=Secret("s3cret"))
-    assert principal is not None and principal.account_id == "acme"
-    assert token == mint_account_token(Secret("s3cret"), "acme")
+    claim = read_account_token(Keyring(Secret(STRONG)), token, datetime.now(UTC))
+    assert isinstance(claim, AccountClaim) and claim.account_id == "acme", claim
+    assert claim.expires_ms is not None
+    days = (claim.expires_ms - claim.issued_ms) / 86_400_000
+    assert days == 7 and claim.token_id in result.stderr
+    later = datetime.now(UTC) + timedelta(days=8)
+    assert read_account_token(Keyring(Secret(STRONG)), token, later) == "expired"
+
+
+def test_a_weak_secret_is_refused_with_how_to_make_one() -> None:
+    result = run_cli("token", "acme", SENDGUARD_SECRET="change-me")
+    assert_clean_error(result, "SENDGUARD_SECRET is 9 bytes; at least 32 are needed")
+    assert "secrets.token_urlsafe(32)" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert_clean_error(run_cli("worker", SENDGUARD_SECRET="change-me"), "at least 32")
+
+
+def test_operator_add_prints_the_token_once_and_keeps_only_a_hash(tmp_path: Path) -> None:
+    path = tmp_path / "operators.json"
+    added = run_cli("operator", "add", "alice", "--role", "decider",
+                    SENDGUARD_OPERATORS_FILE=str(path))  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    token = added.stdout.strip()
+    assert token.startswith("op_") and token not in path.read_text()
+    assert token.split("_")[-1] not in path.read_text()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    again = run_cli("operator", "add", "alice", "--role", "viewer",
+                    SENDGUARD_OPERATORS_FILE=str(path))  # fmt: skip
+    assert_clean_error(again, "operator 'alice' exists")
+    bad = run_cli("operator", "add", "bob", "--role", "root", SENDGUARD_OPERATORS_FILE=str(path))
+    assert_clean_error(bad, "role 'root': expected one of viewer, decider, admin")
+    listed = run_cli("operator", "list", SENDGUARD_OPERATORS_FILE=str(path))
+    assert listed.stdout.startswith("alice\tdecider\t")
+    assert run_cli("operator", "remove", "alice", SENDGUARD_OPERATORS_FILE=str(path)).returncode == 0
+    assert run_cli("operator", "list", SENDGUARD_OPERATORS_FILE=str(path)).stdout == ""
+    assert_clean_error(run_cli("operator", "list"), "SENDGUARD_OPERATORS_FILE is not set")
 
 
 def test_unknown_command_is_a_usage_error() -> None:
@@ -116,7 +153,8 @@ def test_settings_reject_bad_values(env: dict[str, str], message: str) -> None:
 
 
 def test_settings_defaults_and_secrets_do_not_print() -> None:
-    settings = Settings.from_env({"SENDGUARD_SECRET": "hush", "SENDGUARD_TOPIC_PREFIX": "p."})
+    hush = "hush" * 8
+    settings = Settings.from_env({"SENDGUARD_SECRET": hush, "SENDGUARD_TOPIC_PREFIX": "p."})
     assert settings.kafka_bootstrap == "127.0.0.1:9092" and settings.web_port == 6066
     assert settings.topic("sendguard.decisions") == "p.sendguard.decisions"
     assert "hush" not in repr(settings) and str(settings.secret) == "***"
