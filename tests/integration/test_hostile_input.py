@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import socket
 import time
 import urllib.error
 import urllib.parse
@@ -167,6 +169,9 @@ async def test_huge_strings_and_hostile_internal_records_do_not_stop_the_worker(
     assert undecodable == [2.0]
 
 
+#: Examples per run of each HTTP fuzz: modest in ``./dev test``; a nightly-sized run sets
+#: more (README, "Tests").
+FUZZ_EXAMPLES = int(os.environ.get("SENDGUARD_FUZZ_EXAMPLES", "250"))
 paths = st.one_of(
     st.builds(lambda a: f"/accounts/{a}", st.text(min_size=1, max_size=40)),
     st.builds(lambda a: f"/accounts/{a}/appeals", st.text(min_size=1, max_size=40)),
@@ -194,7 +199,7 @@ def test_http_api_never_answers_500(worker_factory) -> None:
     worker = worker_factory(**AUTH_ENV)
     seen: set[int] = set()
 
-    @settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.sampled_from(["GET", "POST", "PUT", "DELETE"]), paths, bodies, tokens)
     def call(method: str, path: str, body: bytes | None, token: str | None) -> None:
         url = worker.url(urllib.parse.quote(path, safe="/"))
@@ -211,3 +216,73 @@ def test_http_api_never_answers_500(worker_factory) -> None:
 
     call()
     assert {401, 404} <= seen
+
+
+header_bytes = st.binary(max_size=80).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
+deep_json = st.integers(min_value=1, max_value=5000).map(lambda n: b"[" * n + b"]" * n)
+raw_bodies = st.one_of(
+    st.binary(max_size=2000), deep_json, bodies.filter(lambda b: b is not None),
+    st.builds(lambda n: json.dumps({"decision": "deny", "note": "x" * n}).encode(),
+              st.integers(min_value=0, max_value=140_000)),
+)  # fmt: skip
+
+
+def send_raw(port: int, request: bytes, parts: list[bytes]) -> int:
+    """Write the request head, then each part as its own TCP write; the answer's status
+    (400 if the server closed without one, which is how aiohttp refuses a bad request)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as conn:
+        try:
+            conn.sendall(request)
+            for part in parts:
+                time.sleep(0.002)
+                conn.sendall(part)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # answered (and closed) before the whole body was sent: read the answer
+        try:
+            answer = conn.makefile("rb").readline()
+        except ConnectionResetError:
+            answer = b""
+    return int(answer.split()[1]) if answer.startswith(b"HTTP/") else 400
+
+
+def test_http_api_never_answers_500_to_raw_requests(worker_factory) -> None:
+    """Bodies in several TCP writes or chunked, deep JSON, and header bytes that are not
+    ASCII (Authorization, Host, the forwarding mark), sent as raw HTTP/1.1."""
+    worker = worker_factory(**AUTH_ENV)
+    seen: set[int] = set()
+
+    @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        st.sampled_from(["GET", "POST"]), paths, raw_bodies,
+        st.sampled_from(["length", "split", "chunked"]), st.randoms(use_true_random=False),
+        st.one_of(tokens.map(lambda t: None if t is None else f"Bearer {t}".encode()),
+                  header_bytes),
+        st.one_of(st.none(), header_bytes), st.one_of(st.none(), header_bytes),
+    )  # fmt: skip
+    def call(method: str, path: str, body: bytes, framing: str, rng: random.Random,
+             auth: bytes | None, host: bytes | None, forwarded: bytes | None) -> None:  # fmt: skip
+        target = urllib.parse.quote(path, safe="/").encode()
+        head = [method.encode() + b" " + target + b" HTTP/1.1",
+                b"Host: " + (host if host is not None else b"127.0.0.1"),
+                b"Connection: close", b"Content-Type: application/json"]  # fmt: skip
+        if auth is not None:
+            head.append(b"Authorization: " + auth)
+        if forwarded is not None:
+            head.append(b"X-Sendguard-Forwarded: " + forwarded)
+        if framing == "chunked":
+            head.append(b"Transfer-Encoding: chunked")
+            cuts = sorted({rng.randrange(len(body) + 1) for _ in range(rng.randrange(4))})
+            pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
+            parts = [f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in pieces if p]
+            parts.append(b"0\r\n\r\n")
+        else:
+            head.append(f"Content-Length: {len(body)}".encode())
+            cut = rng.randrange(len(body) + 1) if framing == "split" else len(body)
+            parts = [body[:cut], body[cut:]]
+        status = send_raw(worker.port, b"\r\n".join(head) + b"\r\n\r\n", parts)
+        seen.add(status)
+        assert status < 500 or status == 503, (method, path, framing, body[:60], status)
+
+    call()
+    assert {401} <= seen
+    assert worker.proc.poll() is None
