@@ -190,8 +190,12 @@ class GuardAgent:
     # -- taking a batch ---------------------------------------------------------------
 
     def take(self, event: Any) -> None:
-        self.last_take = time.monotonic()
         message = event.message
+        if not self._reports_alone(message):
+            # Idle spells (HOLD_BACK_RELEASE_S, UNDELIVERED_AFTER_S, UNACKED_REPORT_S) are
+            # counted from the last work taken: the reports that wake the guard partitions
+            # while events are held come every WAKE_HELD_AFTER_S, and would end them all.
+            self.last_take = time.monotonic()
         tp = message.tp
         cursor = self._cursor(tp)
         expected = cursor.expected(self._start_of(tp))
@@ -240,12 +244,15 @@ class GuardAgent:
         for a report that happened to come in just after it."""
         guard_partition = self._cursor(TP(self.events_topic, message.partition))
         fetched, newest = message.fetched_at, guard_partition.events_fetched_at
-        if fetched is not None and (
-            message.topic != self.events_topic
-            or any(r.value is None or not r.value.startswith(PROGRESS) for r in message.records)
-        ):
+        if fetched is not None and not self._reports_alone(message):
             guard_partition.events_fetched_at = fetched if newest is None else max(fetched, newest)
         return guard_partition.events_fetched_at
+
+    def _reports_alone(self, message: Any) -> bool:
+        """Whether a batch holds progress reports and nothing else."""
+        return message.topic == self.events_topic and all(
+            r.value is not None and r.value.startswith(PROGRESS) for r in message.records
+        )
 
     def _cursor(self, tp: TP) -> Cursor:
         cursor = self.cursors.get(tp)

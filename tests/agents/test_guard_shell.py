@@ -209,6 +209,21 @@ async def test_a_revoke_forgets_a_guard_partition_in_one_pop(agent: GuardAgent) 
     assert agent._judging(report.message) is None  # no stale fetch time survives
 
 
+def test_reports_alone_do_not_end_an_idle_spell(agent: GuardAgent) -> None:
+    """While events are held the idle guard is woken by reports every WAKE_HELD_AFTER_S:
+    taking them must not count as work, or the spells that release held-back partitions
+    (HOLD_BACK_RELEASE_S) and report what is stuck would never end (a worker left alone
+    after a rebalance sat with 50k events held and its lagging partitions unread)."""
+    events = TP(agent.events_topic, 0)
+    consumer_of(agent)._reading.sought(events, 0, start=True)
+    consumer_of(agent)._reading.sought(DELIVERY, 0, start=True)
+    agent.last_take = 0.0
+    agent.take(delivered(events, 0, 1, value=b'P{"reporter":"x","reported_at":1,"sources":{}}'))
+    assert agent.last_take == 0.0
+    agent.take(delivered(DELIVERY, 0, 0, value=b"{not json"))
+    assert agent.last_take > 0.0
+
+
 class _SentReports:
     def __init__(self) -> None:
         self.sent = 0

@@ -1,0 +1,70 @@
+"""Workers join and leave a group under live load: a second and a third worker join while
+traffic flows, then one is stopped with SIGTERM and another killed with SIGKILL. No
+worker exits with an error (every timer and view that asks the consumer about a
+partition survives its revoke), and the end state equals the offline replay."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import pytest
+
+from offline.produce import to_kafka
+from streams.provision import ensure_topics
+from streams.settings import Settings
+from tests.integration.backlog import Month, assert_end_state_equals_replay
+from tests.integration.pipeline import Pipeline
+
+pytestmark = [
+    pytest.mark.integration,
+    # Known to fail (issue 20, open): after the joins and leaves the survivor has taken
+    # every record (lag 0, nothing held) but the group's committed offsets of some
+    # sendguard.events partitions stop advancing (172 of 239 in one run), so the drain
+    # never completes. Run it with SENDGUARD_KNOWN_ISSUES=1 while fixing that.
+    pytest.mark.skipif(os.environ.get("SENDGUARD_KNOWN_ISSUES") != "1",
+                       reason="issue 20: commits stall on sendguard.events after joins and leaves"),
+]
+
+CHUNKS = 12
+PAUSE_S = 1.5
+
+
+async def test_workers_join_and_leave_under_live_load(
+    backlog_month: Month, worker_factory: Any, pipeline: Pipeline
+) -> None:
+    env = {"SENDGUARD_PARTITIONS": "8", "SENDGUARD_STANDBY_REPLICAS": "1",
+           "SENDGUARD_POLICY": str(backlog_month.policy_path)}  # fmt: skip
+    first = worker_factory("w1", start=False, **env)
+    await ensure_topics(Settings.from_env(first.env))
+    first.start()
+    second = worker_factory("w2", start=False, **env)
+    third = worker_factory("w3", start=False, **env)
+    items = backlog_month.items
+    size = -(-len(items) // CHUNKS)
+    stopping = None
+    for n in range(CHUNKS):
+        chunk = items[n * size : (n + 1) * size]
+        await asyncio.to_thread(to_kafka, chunk, pipeline.bootstrap, pipeline.prefix,
+                                progress=None)  # fmt: skip
+        if n == 2:
+            second.start(ready=False)
+        elif n == 4:
+            third.start(ready=False)
+        elif n == 7:
+            stopping = asyncio.create_task(asyncio.to_thread(second.stop))
+        elif n == 9:
+            third.kill()
+        await asyncio.sleep(PAUSE_S)
+    assert stopping is not None
+    assert await stopping == 0, second.log_tail()  # a graceful stop, not an error
+    await pipeline.wait_drained(timeout=240)
+    await assert_end_state_equals_replay(
+        pipeline, backlog_month, first.env["SENDGUARD_APP_ID"], once=False
+    )
+    assert first.proc is not None and first.proc.poll() is None, first.log_tail()
+    for worker in (first, second, third):
+        log = worker.log_path.read_text(errors="replace")
+        assert "Ready" in log, worker.log_tail()
+        assert "[CRITICAL]" not in log and "Traceback" not in log, worker.log_tail(80)
