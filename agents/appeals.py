@@ -78,10 +78,8 @@ class AppealDesk:
     def _set_pending(self, appeal: Appeal) -> None:
         key = self._pending_key(appeal.account_id, appeal.channel)
         partition = self.store.partition_of(appeal.account_id)
-        if appeal.status == "pending":
-            self.store.put(self.table, partition, key, appeal.appeal_id.encode())
-        else:
-            self.store.put(self.table, partition, key, None)
+        pending = appeal.appeal_id.encode() if appeal.status == "pending" else None
+        self.store.put(self.table, partition, key, pending)  # None: a tombstone
 
     def _save(self, appeal: Appeal) -> None:
         self.store.put(self.table, self.store.partition_of(appeal.account_id),

@@ -211,7 +211,6 @@ def register(rt: Runtime) -> None:
         request["principal"] = found
         return found
 
-
     def guarded(handler: Handler) -> Handler:
         @wraps(handler)
         async def run(view: Any, request: Any, **kwargs: Any) -> Any:

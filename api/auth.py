@@ -41,7 +41,7 @@ class Authenticator:
         revocations: Revocations,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.keyring = Keyring(settings.secret, settings.previous_secret)
+        self.keyring = Keyring.of(settings)
         self.operators = OperatorRegistry(settings.operators_file, settings.operator_token.value)
         self.revocations = revocations
         self.clock = clock
@@ -55,12 +55,11 @@ class Authenticator:
         token = header[len("Bearer ") :].strip()
         if not token.isascii():  # aiohttp keeps undecodable header bytes as surrogates
             return "invalid bearer token"
-        if self.operators.is_token(token) or not self.keyring:
-            operator = await self.operators.authenticate(token)
-            return Principal(operator=operator) if operator else "invalid bearer token"
-        operator = await self.operators.authenticate(token)  # the deprecated shared token
+        operator = await self.operators.authenticate(token)  # named, or the shared one
         if operator is not None:
             return Principal(operator=operator)
+        if self.operators.is_token(token) or not self.keyring:
+            return "invalid bearer token"
         claim = read_account_token(self.keyring, token, self.clock())
         if isinstance(claim, str):
             return f"invalid bearer token ({claim})"

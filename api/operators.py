@@ -197,10 +197,6 @@ class OperatorRegistry:
                         LEGACY_OPERATOR)  # fmt: skip
         self._reload(force=True)
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self._entries or self.legacy_token)
-
     def _reload(self, force: bool = False) -> None:
         now = time.monotonic()
         if self.path is None or (not force and now - self._checked < _RELOAD_CHECK_S):

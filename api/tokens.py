@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from schemas.limits import MAX_ID_CHARS
-from streams.settings import Secret
+from streams.settings import Secret, Settings
 
 VERSION = "sga1"
 #: Tokens of the first format (``acct_…``) stop working at this moment.
@@ -79,6 +79,11 @@ class Keyring:
     def __init__(self, current: Secret, previous: Secret | None = None) -> None:
         self.current = current
         self._keys = {key_id(k): k for k in (previous, current) if k}
+
+    @classmethod
+    def of(cls, settings: Settings) -> Keyring:
+        """The keys the settings put in force."""
+        return cls(settings.secret, settings.previous_secret)
 
     def __bool__(self) -> bool:
         return bool(self.current)

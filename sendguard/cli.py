@@ -154,8 +154,7 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
     days = settings.token_ttl_days if args.ttl is None else args.ttl
     if days < 1:
         raise CliError(f"--ttl must be at least 1 day, got {days}")
-    keyring = Keyring(settings.secret, settings.previous_secret)
-    token, claim = mint_account_token(keyring, account_id, timedelta(days=days))
+    token, claim = mint_account_token(Keyring.of(settings), account_id, timedelta(days=days))
     expires = datetime.fromtimestamp((claim.expires_ms or 0) / 1000, UTC)
     print(f"sendguard: token {claim.token_id} for {account_id}, valid until "
           f"{expires:%Y-%m-%d %H:%M} UTC", file=sys.stderr)  # fmt: skip

@@ -164,8 +164,8 @@ def curl_help(settings: Settings, operator_token: str, decisions: list[dict[str,
     if not suspended:
         return
     account, channel = suspended[0]["account_id"], suspended[0]["channel"]
-    keyring = Keyring(settings.secret, settings.previous_secret)
-    token, _ = mint_account_token(keyring, account, timedelta(days=settings.token_ttl_days))
+    ttl = timedelta(days=settings.token_ttl_days)
+    token, _ = mint_account_token(Keyring.of(settings), account, ttl)
     print(f"""demo: appeal and restore {account} ({channel}) yourself:
   curl -s -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/accounts/{account}
   curl -s -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
