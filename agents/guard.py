@@ -12,6 +12,11 @@ flush are published and acknowledged by the broker, then the seen ids and other 
 then the account rows (``tables.batch``); only then are the input batches acknowledged to
 faust, and a batch whose events are still held stays unacknowledged, so a crash or a
 rebalance reads it again (at-least-once, with the guard skipping what it already did).
+
+Progress: after a flush, and from a timer while idle, the worker reports how far its
+input partitions are on ``sendguard.progress`` (``agents.progress``), at most every
+``REPORT_INTERVAL_S``; a task follows that topic, outside the consumer group, and hands
+every worker's reports to the guard partitions (``_follow_progress``).
 """
 
 from __future__ import annotations
@@ -25,13 +30,15 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
 from faust.types import TP
 
 from agents.continuity import Cursor, Rewind, never_delivered, not_taken, verdict
-from agents.envelope import PROGRESS
+from agents.envelope import PROGRESS, UndecodableRecord, unwrap
 from agents.ingest import Batch, Ingest, now_ms
 from agents.outbox import Outbox
+from agents.progress import HEARTBEAT_S, ProgressReport
 from schemas.limits import TOPIC_MAX_MESSAGE_BYTES
 from streams.app import Runtime
 from streams.faust_ext import (
@@ -41,6 +48,7 @@ from streams.faust_ext import (
     consumer_flowing,
     tables_recovered,
 )
+from streams.topics import PROGRESS as PROGRESS_TOPIC
 from tables.batch import Offsets, TableBatch
 from tables.checkpoint import Checkpoint
 from tables.shadow import ShadowStore
@@ -56,6 +64,11 @@ HOLD_BACK_RELEASE_S = 2.0
 #: Idle this long with events held, report progress again (at most this often): the
 #: report wakes each guard partition to judge its held events on fresher news.
 WAKE_HELD_AFTER_S = 0.5
+#: A worker that (re)starts following ``sendguard.progress`` reads this far back: every
+#: live worker has reported at least once in it.
+PROGRESS_LOOKBACK_S = 3 * HEARTBEAT_S
+PROGRESS_POLL_MS = 100
+_RETRY_S = 2.0
 #: Idle this long with batches still unacknowledged: the log says what holds them.
 UNACKED_REPORT_S = 20.0
 #: Idle this long while a partition has had records never delivered for at least
@@ -97,6 +110,7 @@ class GuardAgent:
             partitions_of=rt.partitions_of,
             allowance=timedelta(seconds=settings.reorder_allowance_s),
             positions=self._positions,
+            events_read=self._events_read,
             reporter=uuid.uuid4().hex,
             shadow=shadow,
         )
@@ -114,11 +128,16 @@ class GuardAgent:
         self.handled = 0
         self.working = False
         self.unacked_reported = 0.0
-        #: while a batch is taken: when the newest events judged on its guard partition
-        #: were fetched. Another partition is idle for them only if its end was learned
-        #: no earlier (``_positions``).
-        self.judging_fetched_at: int | None = None
         self.woken_at = 0.0
+        #: the agent's stream, once it runs (a flush acknowledges through it)
+        self.stream: Any = None
+        #: guard partition -> the offset after this worker's last acknowledged forward
+        self.forwarded: dict[int, int] = {}
+        #: ``sendguard.events``' end offsets when the partitions were last assigned (None
+        #: until learned: no report goes without them)
+        self.fence_floor: dict[int, int] | None = None
+        self.assignments = 0
+        self.follower: asyncio.Task[None] | None = None
 
     @property
     def consumer(self) -> BatchingConsumer:
@@ -132,7 +151,7 @@ class GuardAgent:
         # mode types a receiver as taking *args; faust calls it (app, tps, signal=...).
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
-        app.timer(0.25)(self._report_progress)
+        app.timer(0.1)(self._report_progress)
         topics = self.rt.topics
         agent_topic = app.topic(
             *topics.inputs.topics, *topics.accounts.topics, self.events_topic,
@@ -153,6 +172,8 @@ class GuardAgent:
             log.critical("guard agent failed; exiting so the worker restarts", exc_info=exc)
             os._exit(EXIT_AGENT_FAILED)
         finally:
+            if self.follower is not None:
+                self.follower.cancel()
             if self.producer is not None:
                 await self.producer.stop()
 
@@ -169,11 +190,16 @@ class GuardAgent:
             request_timeout_ms=30_000,
         )
         await self.producer.start()
+        self.follower = asyncio.ensure_future(self._follow_progress())
 
     async def consume(self, stream: Any) -> None:
         queue = stream.channel.queue
         fault_after = self.rt.settings.fault_stall_after
+        self.stream = stream
         async for event in stream.noack().events():
+            if self.flushing.locked():  # a flush of applied reports (or a revoke): after it
+                async with self.flushing:
+                    pass
             self.working = True
             self.take(event)
             if fault_after and self.handled >= fault_after:
@@ -191,11 +217,7 @@ class GuardAgent:
 
     def take(self, event: Any) -> None:
         message = event.message
-        if not self._reports_alone(message):
-            # Idle spells (HOLD_BACK_RELEASE_S, UNDELIVERED_AFTER_S, UNACKED_REPORT_S) are
-            # counted from the last work taken: the reports that wake the guard partitions
-            # while events are held come every WAKE_HELD_AFTER_S, and would end them all.
-            self.last_take = time.monotonic()
+        self.last_take = time.monotonic()
         tp = message.tp
         cursor = self._cursor(tp)
         expected = cursor.expected(self._start_of(tp))
@@ -226,33 +248,19 @@ class GuardAgent:
         cursor.unacked.append(batch)
         self.handled += len(records)
         self.records_since_flush += len(records)
-        self.judging_fetched_at = self._judging(message)
-        try:
-            self.ingest.take(batch, message.topic, message.partition, records)
-        finally:
-            self.judging_fetched_at = None
+        self._note_fetch(message)
+        self.ingest.take(batch, message.topic, message.partition, records)
         self.metrics.processed.inc(len(records))
         self.metrics.last_progress.set(time.time())
         self.rt.liveness.progressed("guard", message.tp, message.span_end - 1)
 
-    def _judging(self, message: Any) -> int | None:
-        """The fetch time a batch is judged at: its own, or, for a batch of progress
-        reports alone, that of the newest events taken on its guard partition. A report
-        brings no events to order, only the chance to release those held: judged at its
-        own fetch time, a quiet partition led by another broker would never be idle for
-        it (that broker's last answer is always older news), and held events would wait
-        for a report that happened to come in just after it."""
+    def _note_fetch(self, message: Any) -> None:
+        """Its guard partition's events were fetched this late at least: the partition's
+        own sources are judged at that time (``_positions``)."""
         guard_partition = self._cursor(TP(self.events_topic, message.partition))
         fetched, newest = message.fetched_at, guard_partition.events_fetched_at
-        if fetched is not None and not self._reports_alone(message):
+        if fetched is not None:
             guard_partition.events_fetched_at = fetched if newest is None else max(fetched, newest)
-        return guard_partition.events_fetched_at
-
-    def _reports_alone(self, message: Any) -> bool:
-        """Whether a batch holds progress reports and nothing else."""
-        return message.topic == self.events_topic and all(
-            r.value is not None and r.value.startswith(PROGRESS) for r in message.records
-        )
 
     def _cursor(self, tp: TP) -> Cursor:
         cursor = self.cursors.get(tp)
@@ -283,14 +291,16 @@ class GuardAgent:
         outbox, producer, ingest = self.outbox, self.producer, self.ingest
         assert producer is not None
         flushed_at = now_ms()
-        for partition, value in self._report_records():
-            outbox.add(self.events_topic, None, value, flushed_at, partition)
 
         def add(topic: str, partition: int, key: bytes, value: bytes | None) -> None:
             outbox.add(topic, key, value, flushed_at, partition)
 
         async def send() -> Offsets:
-            return await outbox.send(producer) if len(outbox) else {}
+            offsets = await outbox.send(producer) if len(outbox) else {}
+            for (topic, partition), last in offsets.items():
+                if topic == self.events_topic:  # forwards: a report's fences cover them
+                    self.forwarded[partition] = max(self.forwarded.get(partition, 0), last + 1)
+            return offsets
 
         ingest.rows_created(await self.checkpoint.commit(add, send))
         effects = ingest.drain()
@@ -304,6 +314,7 @@ class GuardAgent:
         await self._ack(stream)
         self.records_since_flush = 0
         self.last_flush = time.monotonic()
+        await self._send_report()
 
     async def _ack(self, stream: Any) -> None:
         """Acknowledge, in order per partition, the batches none of whose events is held."""
@@ -333,10 +344,29 @@ class GuardAgent:
             if tp.topic in self.names.inputs or tp.topic == self.names.accounts
         ]  # fmt: skip
 
+    def _events_read(self, partition: int) -> int | None:
+        """The offset of ``sendguard.events`` a guard partition has taken records to."""
+        tp = TP(self.events_topic, partition)
+        return (self.cursors.get(tp) or Cursor()).expected(self._start_of(tp))
+
     def _positions(self, partition: tuple[str, int]) -> tuple[int | None, int | None]:
+        """(end, delivered) of one of a guard partition's own sources, judged at the time
+        its newest events were fetched: the source is idle for them only if its end was
+        learned no earlier. For a batch of forwarded events alone, this is when the
+        partition's last events were fetched: judged at the batch's own fetch time, a quiet
+        source led by another broker would never be idle for it (that broker's last answer
+        is always older news)."""
+        guard_partition = self.cursors.get(TP(self.events_topic, partition[1]))
+        judging = guard_partition.events_fetched_at if guard_partition is not None else None
+        return self._positions_at(partition, judging)
+
+    def _positions_at(
+        self, partition: tuple[str, int], judging: int | None
+    ) -> tuple[int | None, int | None]:
         """(end, delivered) of a partition: where it ends for the consumer (its last
         stable offset), and the consumer's position there if every batch it has yielded
-        was taken (None while one is on its way, or nothing is known)."""
+        was taken (None while one is on its way, or nothing is known, or its end is older
+        news than ``judging``, a fetch time)."""
         tp = TP(*partition)
         consumer = self.consumer
         cursor = self.cursors.get(tp)
@@ -344,7 +374,6 @@ class GuardAgent:
         yielded = consumer.span_ends.get(tp)
         if yielded is not None and (taken is None or yielded > taken):
             return consumer.end_offset(tp), None
-        judging = self.judging_fetched_at
         if judging is not None:
             learned = consumer.end_learned_at(tp)
             if learned is None or learned < judging:
@@ -354,16 +383,92 @@ class GuardAgent:
                 return consumer.end_offset(tp), None
         return consumer.end_offset(tp), consumer.positions.get(tp)
 
-    def _report_records(self) -> list[tuple[int, bytes]]:
-        """How far this worker's input partitions are, if that changed (or as a
-        heartbeat), as (guard partition, value): each report goes to every guard
-        partition, from the flush (after the events it forwards) and from the idle timer
-        alike."""
-        sources = self.progress.snapshot(self._assigned_inputs(), self._positions)
-        reports = self.progress.report_if_due(sources) if sources else []
-        values = [PROGRESS + _REPORT_ENCODER.encode(report) for report in reports]
-        partitions = range(self.rt.partitions_of(self.events_topic))
-        return [(partition, value) for value in values for partition in partitions]
+    async def _send_report(self) -> None:
+        """Publish how far this worker's input partitions are, if that changed (or as a
+        heartbeat) and ``REPORT_INTERVAL_S`` has passed: from the flush, after the
+        forwards it acknowledged, and from the idle timer, with nothing taken unflushed.
+        The fences cover every forward acknowledged so far (``agents.progress``)."""
+        producer, floor = self.producer, self.fence_floor
+        if producer is None or floor is None or not self.progress.due():
+            return
+        fences = dict(floor)
+        for partition, offset in self.forwarded.items():
+            fences[partition] = max(fences.get(partition, 0), offset)
+        sources = self.progress.snapshot(self._assigned_inputs(), self._positions_at_fetch)
+        reports = self.progress.report_if_due(sources, {p: o for p, o in fences.items() if o})
+        sent_at = now_ms()
+        for report in reports:
+            value = PROGRESS + _REPORT_ENCODER.encode(report)
+            future = await producer.send(self.names.progress, value, partition=0,
+                                         timestamp_ms=sent_at)  # fmt: skip
+            future.add_done_callback(_report_sent)
+
+    def _positions_at_fetch(self, partition: tuple[str, int]) -> tuple[int | None, int | None]:
+        """(end, delivered) for a report: as the consumer knows them now."""
+        return self._positions_at(partition, None)
+
+    async def _follow_progress(self) -> None:
+        """Read every worker's reports on ``sendguard.progress`` (from
+        ``PROGRESS_LOOKBACK_S`` back), outside the consumer group, for as long as the
+        worker runs; apply them as their fences are read past, and flush what they let
+        through. Also learns ``sendguard.events``' ends after each assignment."""
+        bootstrap, topic = self.rt.settings.kafka_bootstrap, self.names.progress
+        while True:
+            consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                        auto_offset_reset="latest")  # fmt: skip
+            try:
+                await consumer.start()
+                tp = TopicPartition(topic, 0)
+                consumer.assign([tp])
+                since = int((time.time() - PROGRESS_LOOKBACK_S) * 1000)
+                found = (await consumer.offsets_for_times({tp: since})).get(tp)
+                if found is None:
+                    await consumer.seek_to_end(tp)
+                else:
+                    consumer.seek(tp, found.offset)
+                while True:
+                    if self.fence_floor is None:
+                        await self._learn_fence_floor(consumer)
+                    batches = await consumer.getmany(timeout_ms=PROGRESS_POLL_MS)
+                    await self._apply_progress([r for rs in batches.values() for r in rs])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 the broker away: the last reports stand
+                log.warning("reading %s failed (%s: %s); again in %.0f s", topic,
+                            type(exc).__name__, exc, _RETRY_S)  # fmt: skip
+                await asyncio.sleep(_RETRY_S)
+            finally:
+                await consumer.stop()
+
+    async def _learn_fence_floor(self, consumer: AIOKafkaConsumer) -> None:
+        assignment = self.assignments
+        count = self.rt.partitions_of(self.events_topic)
+        tps = [TopicPartition(self.events_topic, p) for p in range(count)]
+        ends = await consumer.end_offsets(tps)
+        if assignment == self.assignments:  # no rebalance meanwhile
+            self.fence_floor = {tp.partition: end for tp, end in ends.items() if end}
+
+    async def _apply_progress(self, records: list[Any]) -> None:
+        reports: list[ProgressReport] = []
+        rejected: list[tuple[Any, str]] = []
+        for record in records:
+            try:
+                item = unwrap(record.value)
+                if not isinstance(item, ProgressReport):
+                    raise UndecodableRecord(f"not a progress report ({type(item).__name__})")
+            except UndecodableRecord as exc:
+                rejected.append((record, str(exc)))
+                continue
+            reports.append(item)
+        if not (reports or rejected or len(self.ingest.gate)):
+            return
+        async with self.flushing:
+            for record, reason in rejected:
+                self.ingest.reject_internal(PROGRESS_TOPIC, record, reason)
+            for report in reports:
+                self.ingest.offer_report(report)
+            if (self.ingest.apply_reports() or rejected) and self.stream is not None:
+                await self._flush(self.stream)
 
     def _start_of(self, tp: TP) -> int | None:
         """Where reading started this assignment: where faust sent the consumer."""
@@ -371,8 +476,9 @@ class GuardAgent:
         return start if start is not None else committed_offset(self.rt.app, tp)
 
     async def _report_progress(self) -> None:
-        """While the agent is idle, tell every guard partition how far this worker's input
-        partitions are (also those it has read nothing from), and so wake it."""
+        """While the agent is idle, tell every worker how far this worker's input
+        partitions are (also those it has read nothing from), and so wake the guard
+        partitions."""
         if self.ingest.held_back and time.monotonic() - self.last_take > HOLD_BACK_RELEASE_S:
             # Nothing else to read: holding partitions back would only stall the guard.
             waiting = {p: source for p, (_, source) in self.ingest.waiting_for().items()}
@@ -380,6 +486,7 @@ class GuardAgent:
                         "(nothing else to read; the watermarks wait for %s)",
                         self.ingest.fetch_all_again(), waiting)  # fmt: skip
         self._report_unacked()
+        self.ingest.update_gauges()
         await self._read_undelivered()
         if self.working or self.producer is None:
             return
@@ -390,14 +497,7 @@ class GuardAgent:
         ):
             self.woken_at = now
             self.progress.resend()
-        sent_at = now_ms()
-        futures = [
-            await self.producer.send(
-                self.events_topic, value, partition=partition, timestamp_ms=sent_at
-            )
-            for partition, value in self._report_records()
-        ]
-        await asyncio.gather(*futures)
+        await self._send_report()
 
     async def _read_undelivered(self) -> None:
         """faust can drop a fetched batch that nothing follows (``agents.continuity``),
@@ -473,6 +573,10 @@ class GuardAgent:
     async def _on_assigned(self, app: Any, assigned: set[Any], **kwargs: Any) -> None:
         for store in self.checkpoint.stores:
             store.rebalanced()
+        self.ingest.assigned(assigned)
+        # What the partitions' previous owners forwarded is below the ends learned now.
+        self.assignments += 1
+        self.fence_floor = None
         self.progress.resend()
 
     async def _on_revoked(self, app: Any, revoked: set[Any], **kwargs: Any) -> None:
@@ -498,6 +602,12 @@ class GuardAgent:
                     cursor.unacked.clear()
             log.info("partitions %s revoked: what they held is read again (%d records "
                      "not published)", sorted(gone), dropped)  # fmt: skip
+
+
+def _report_sent(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("a progress report was not published (%s); the next one follows",
+                    future.exception())  # fmt: skip
 
 
 def register(rt: Runtime) -> GuardAgent:

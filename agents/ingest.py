@@ -8,8 +8,11 @@
   it to that partition of ``sendguard.events``, where the owner handles it like any input;
 - otherwise steps the pure guard (``policy.guard``) with the partition's watermark
   (``agents.ordering``): the event is counted, or held in memory until the watermark
-  passes it; records of ``sendguard.events`` (forwarded events, progress reports,
-  appeal commands) are handled likewise.
+  passes it; records of ``sendguard.events`` (forwarded events, appeal commands) are
+  handled likewise.
+
+Progress reports of ``sendguard.progress`` come in by :meth:`Ingest.offer_report` and
+count once the guard partitions have read past their fences (:meth:`apply_reports`).
 
 With a shadow policy (``SENDGUARD_SHADOW_POLICY``) every event and metadata record is
 stepped a second time, right after the live guard, by a guard of the shadow's
@@ -42,13 +45,21 @@ from typing import Any, Protocol
 from agents.appeals import AppealDesk
 from agents.census import AccountCensus
 from agents.envelope import MetaDeleted, Record, UndecodableRecord, unwrap, wrap
-from agents.ordering import PartitionClock
+from agents.ordering import PartitionClock, RemoteSources
 from agents.outbox import Outbox
 from agents.outputs import LiveOutput, Output, ShadowOutput, millis
-from agents.progress import ProgressReport, SourceProgress, from_micros, source_name, to_micros
+from agents.progress import (
+    ProgressReport,
+    ReportGate,
+    SourceProgress,
+    from_micros,
+    source_name,
+    to_micros,
+)
 from policy import Policy
 from policy.guard import Guard, Position, Step
 from policy.held import HeldEvents
+from policy.ordering import BEGINNING
 from schemas.appeals import DecideAppeal, FileAppeal
 from schemas.errors import InvalidEvent
 from schemas.parse import (
@@ -106,6 +117,8 @@ class LogBudget:
 
 #: (end, delivered) of an input partition, as the consumer knows them (``agents.guard``).
 Positions = Callable[[TP], tuple[int | None, int | None]]
+#: The offset of ``sendguard.events`` a guard partition has read to (None: not known).
+EventsRead = Callable[[int], int | None]
 Clock = Callable[[], datetime]
 
 
@@ -220,6 +233,7 @@ class Ingest:
         partitions_of: Callable[[str], int],
         allowance: timedelta,
         positions: Positions,
+        events_read: EventsRead,
         reporter: str,
         shadow: tuple[Policy, ShadowStore] | None = None,
         clock: Clock = lambda: datetime.now(UTC),
@@ -247,10 +261,19 @@ class Ingest:
         self.partitions_of = partitions_of
         self.allowance = allowance
         self.positions = positions
+        self.events_read = events_read
         self.desk = AppealDesk(store, self._publish_record, names.appeals, names.notifications,
                                metrics.unaddressed_notifications)  # fmt: skip
         self.progress = SourceProgress(reporter=reporter)
         self.clocks: dict[int, PartitionClock] = {}
+        #: the guard partitions assigned to this worker
+        self.owned: set[int] = set()
+        #: the other input partitions, from the reports applied (made on first use)
+        self._remote: RemoteSources | None = None
+        self.gate = ReportGate()
+        #: the highest fence of every report applied: a guard partition that has not
+        #: read ``sendguard.events`` this far (assigned since) waits for it
+        self.fenced: dict[int, int] = {}
         #: input partitions too far ahead of their watermark to fetch now
         self.held_back: set[TP] = set()
         #: append times (epoch ms) of decisions' trigger events, observed after the flush
@@ -262,7 +285,8 @@ class Ingest:
         self._reject_log = LogBudget(REJECTS_LOGGED_PER_S)
 
     def take(self, batch: Batch, topic: str, partition: int, records: Records) -> None:
-        """Handle one partition's records (aiokafka ``ConsumerRecord``s), in offset order."""
+        """Handle one partition's records (aiokafka ``ConsumerRecord``s), in offset order.
+        After records of ``sendguard.events``, the reports waiting for them are applied."""
         self.outbox.origin = partition  # what this queues is this partition's work
         self._guard(partition)
         # The other sources as they are now, not as at the last batch: records of another
@@ -280,6 +304,67 @@ class Ingest:
             self._advance(partition, [topic] if topic in self._others else [])
         finally:
             self.outbox.origin = None
+        if topic == self.names.events and len(self.gate):
+            self.apply_reports()
+
+    # -- progress of the other input partitions ----------------------------------------
+
+    def offer_report(self, report: ProgressReport) -> None:
+        """A report read from ``sendguard.progress``: it counts once its fences are read
+        past (:meth:`apply_reports`)."""
+        if not self.gate.offer(report):
+            log.warning("progress report of %s refused: too many reporters waiting",
+                        report.reporter)  # fmt: skip
+
+    def apply_reports(self) -> bool:
+        """Apply the reports whose fences every owned guard partition has read past, and
+        count what they let through; whether any applied."""
+        ready = self.gate.ready({p: self.events_read(p) for p in self.owned})
+        if not ready:
+            return False
+        remote = self.remote()
+        for report in ready:
+            remote.apply(report)
+            for partition, fence in report.fences.items():
+                if fence > self.fenced.get(partition, 0):
+                    self.fenced[partition] = fence
+        for partition in list(self.clocks):
+            self.outbox.origin = partition
+            try:
+                self._advance(partition, self.direct)
+            finally:
+                self.outbox.origin = None
+        return True
+
+    def remote(self) -> RemoteSources:
+        if self._remote is None:
+            sources = [
+                source_name(topic, p)
+                for topic in self.direct
+                for p in range(self.partitions_of(topic))
+            ]
+            self._remote = RemoteSources(self.allowance, sources)
+        return self._remote
+
+    def watermark(self, partition: int, read: int | None = None) -> datetime | None:
+        """The partition's watermark; at the beginning of time while it has not read
+        ``sendguard.events`` to the fences of the reports applied (to ``read``, or as far
+        as it has taken)."""
+        fence = self.fenced.get(partition, 0)
+        if fence:
+            if read is None:
+                read = self.events_read(partition)
+            if read is None or read < fence:
+                return BEGINNING
+        return self.clocks[partition].watermark()
+
+    def update_gauges(self) -> None:
+        """Held events and the watermark delay (every owned partition: from a timer)."""
+        self.metrics.held_events.set(self.held())
+        marks = [self.watermark(p) for p in self.clocks]
+        lowest = min((m for m in marks if m is not None), default=None)
+        delay = 0.0 if lowest is None else max(0.0, (self.clock() - lowest).total_seconds())
+        self.metrics.watermark_delay.set(delay)
 
     def forget(self, partitions: set[int]) -> None:
         """The guard partitions were revoked: drop their guards, clocks and held events."""
@@ -306,13 +391,16 @@ class Ingest:
 
     def waiting_for(self) -> dict[int, tuple[datetime | None, str | None]]:
         """Per guard partition, its watermark and the source holding it (diagnostics)."""
-        return {p: (c.watermark(), c.marks.holding()) for p, c in sorted(self.clocks.items())}
+        return {p: (self.watermark(p), c.holding()) for p, c in sorted(self.clocks.items())}
 
     def fetch_all_again(self) -> int:
         """Stop holding input partitions back; how many were."""
         count = len(self.held_back)
         self.held_back.clear()
         return count
+
+    def assigned(self, tps: Iterable[TP]) -> None:
+        self.owned.update(tp.partition for tp in tps if tp.topic == self.names.events)
 
     def revoked(self, tps: Iterable[TP]) -> None:
         """These partitions are another worker's now: forget how far their inputs were
@@ -324,17 +412,14 @@ class Ingest:
                 gone.add(tp.partition)
             else:
                 self.progress.forget([tp])
+        self.owned -= gone
         self.forget(gone)
 
     def _guard(self, partition: int) -> Guard:
         """The live guard of a partition; the first call also sets up its clock."""
         if partition not in self.clocks:
-            sources = [
-                source_name(topic, p)
-                for topic in self.direct
-                for p in range(self.partitions_of(topic))
-            ]
-            self.clocks[partition] = PartitionClock(partition, self.allowance, sources)
+            own = [source_name(topic, partition) for topic in self.direct]
+            self.clocks[partition] = PartitionClock(partition, self.allowance, own, self.remote())
             if not self.census.counted(partition):
                 self.census.count(partition, self.store.account_states(partition))
         return self.live.guard(partition)
@@ -366,7 +451,7 @@ class Ingest:
     def _inputs(self, batch: Batch, topic: str, partition: int, records: Records) -> None:
         name = self.names.inputs[topic]
         source = source_name(topic, partition)
-        watermark = self.clocks[partition].watermark()
+        watermark = self.watermark(partition)
         now = self.clock()
         grace = self.policy.late_grace_days
         tp = TP(topic, partition)
@@ -410,7 +495,6 @@ class Ingest:
 
     def _internal(self, batch: Batch, partition: int, records: Records) -> None:
         guard = self._guard(partition)
-        clock = self.clocks[partition]
         source = source_name(self.names.events, partition)
         for record in records:
             try:
@@ -421,7 +505,7 @@ class Ingest:
                 self._reject("sendguard.events", record, f"undecodable internal record: {exc}")
                 continue
             try:
-                self._apply(batch, partition, guard, clock, item, Position(source, record.offset),
+                self._apply(batch, partition, guard, item, Position(source, record.offset),
                             record)  # fmt: skip
             except Exception as exc:  # anyone can write the topic: one record must not stop us
                 log.exception("unexpected error handling %s@%s", source, record.offset)
@@ -429,15 +513,18 @@ class Ingest:
                 self._reject("sendguard.events", record,
                              f"internal error: {type(exc).__name__}: {exc}")  # fmt: skip
 
-    def _apply(self, batch: Batch, partition: int, guard: Guard, clock: PartitionClock,
-               item: Record, position: Position, record: InputRecord) -> None:  # fmt: skip
+    def _apply(self, batch: Batch, partition: int, guard: Guard, item: Record,
+               position: Position, record: InputRecord) -> None:  # fmt: skip
         """Apply one decoded record of ``sendguard.events``."""
         if isinstance(item, Event):
             arriving = _Waiting(batch, item.event_id, _appended_at(record))
-            step = self._receive(partition, item, position, clock.watermark(), arriving)
+            watermark = self.watermark(partition, read=record.offset)
+            step = self._receive(partition, item, position, watermark, arriving)
             self._count_outcome(item.topic, step)
         elif isinstance(item, ProgressReport):
-            clock.apply_report(item)
+            # Written here by workers before sendguard.progress: it counts like the others
+            # (a rolling upgrade keeps going), in order on this partition only.
+            self.offer_report(item)
         elif isinstance(item, AccountMeta | MetaDeleted):
             self._meta(partition, item)
         else:
@@ -470,9 +557,8 @@ class Ingest:
         """Bring the partition's direct sources of these topics up to date, then count
         what is now due."""
         self._guard(partition)
-        clock = self.clocks[partition]
         self._refresh(partition, topics)
-        watermark = clock.watermark()
+        watermark = self.watermark(partition)
         for lane in self.lanes:
             lane_guard = lane.guard(partition)
             for account_id in lane_guard.due(watermark):
@@ -486,11 +572,6 @@ class Ingest:
                 and from_micros(latest) > watermark + LOOKAHEAD
             )
             (self.held_back.add if ahead else self.held_back.discard)(tp)
-        self.metrics.held_events.set(self.held())
-        marks = [c.watermark() for c in self.clocks.values()]
-        lowest = min((m for m in marks if m is not None), default=None)
-        delay = 0.0 if lowest is None else max(0.0, (self.clock() - lowest).total_seconds())
-        self.metrics.watermark_delay.set(delay)
 
     def _after(
         self, lane: Lane, step: Step, arriving: _Waiting | None, position: Position | None
@@ -529,6 +610,12 @@ class Ingest:
             outcome = "ahead_counted" if step.ahead else "accepted"
         self.outcomes[(topic, outcome)] += 1
 
+    def reject_internal(self, topic: str, record: InputRecord, reason: str) -> None:
+        """An internal record (of ``sendguard.progress``) that is not one of ours."""
+        log.error("undecodable record on %s@%s: %s", topic, record.offset, reason)
+        self.metrics.undecodable.inc()
+        self._reject(topic, record, f"undecodable internal record: {reason}")
+
     def _reject(self, topic: str, record: InputRecord, reason: str) -> None:
         self.outcomes[(topic, "late" if reason.startswith(LATE_PREFIX) else "invalid")] += 1
         if self._reject_log.allow():
@@ -565,4 +652,3 @@ def _appended_at(record: InputRecord) -> int | None:
             except (TypeError, ValueError):  # no value, not a number: anyone can write it
                 return None
     return record.timestamp
-

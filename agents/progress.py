@@ -6,9 +6,21 @@ everything it fetched delivered to the guard, is *idle*: caught up, holding noth
 
 Guard partition ``p`` learns directly how far the input partitions numbered ``p`` are
 (the same worker reads them). Every other input partition may forward events to ``p``
-(``streams.partitioning``), so their progress reaches ``p`` as a :class:`ProgressReport` sent
-to ``sendguard.events`` *after* the events it covers; partition ``p`` therefore sees a
-report only once it has seen everything the report vouches for.
+(``streams.partitioning``), so their progress reaches ``p`` as a :class:`ProgressReport`.
+Each worker publishes one every :data:`REPORT_INTERVAL_S` at most, while its progress
+changes (and as a heartbeat), on the single partition of ``sendguard.progress``, which
+every worker reads: the control traffic is a few records a second per worker, whatever
+the partition count (Flink's periodic watermarks work so).
+
+A report vouches for events that may still be on their way to ``p``: the ones its worker
+forwarded. So it carries *fences*: for each guard partition, the offset of
+``sendguard.events`` below which everything it vouches for was forwarded (the end of the
+worker's own acknowledged forwards, and at least the topic's end when the worker was
+last assigned its partitions, which covers what their previous owner forwarded). A
+worker applies a report only once every guard partition it owns has read that far
+(:class:`ReportGate`); a partition assigned later waits for the fences already applied
+(``agents.ingest``). That is the order the reports had when they were written to
+``sendguard.events`` itself, after the events they cover, without a record per partition.
 """
 
 from __future__ import annotations
@@ -16,7 +28,8 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,15 +43,23 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: source ("topic/partition") -> (latest event time in epoch µs or None, idle)
 Sources = dict[str, tuple[int | None, bool]]
+#: guard partition -> offset of ``sendguard.events`` it must have read to
+Fences = dict[int, int]
 #: At most this many sources in one report: about 250 kB at the longest topic names,
 #: within the budget of one record (``schemas.limits.MAX_RECORD_BYTES``).
 SOURCES_PER_REPORT = 2000
+#: A worker reports at most this often (Flink's default watermark interval), ...
+REPORT_INTERVAL_S = 0.2
+#: ... and at least this often while nothing changes, so that a worker that starts
+#: reading ``sendguard.progress`` this far back hears of every source.
+HEARTBEAT_S = 5.0
 
 
 class ProgressReport(msgspec.Struct, frozen=True, kw_only=True):
     reporter: str
     reported_at: float
     sources: Sources
+    fences: Fences = msgspec.field(default_factory=dict)
 
 
 def to_micros(moment: datetime) -> int:
@@ -82,6 +103,9 @@ def check_report(report: ProgressReport) -> ProgressReport:
             raise InvalidEvent(f"sources: not a topic/partition: {f.show(source)}")
         if latest is not None and not EARLIEST_MICROS <= latest <= LATEST_MICROS:
             raise InvalidEvent(f"sources: {source}: latest event time out of range ({latest})")
+    for partition, offset in report.fences.items():
+        if not (0 <= partition <= _MAX_PARTITION and 0 <= offset < 2**63):
+            raise InvalidEvent(f"fences: not a partition and an offset: {partition}: {offset}")
     return report
 
 
@@ -91,7 +115,7 @@ class SourceProgress:
     def __init__(self, reporter: str) -> None:
         self.reporter = reporter
         self.frontiers: dict[Any, Frontier] = {}
-        self._last_sent: Sources = {}
+        self._last_sent: tuple[Sources, Fences] = ({}, {})
         self._last_sent_at = 0.0
 
     def frontier(self, tp: Any) -> Frontier:
@@ -122,27 +146,84 @@ class SourceProgress:
             for tp in assigned
         }
 
-    def report_if_due(self, sources: Sources, heartbeat_s: float = 30.0) -> list[ProgressReport]:
+    def due(self) -> bool:
+        """Whether a report may go now (:data:`REPORT_INTERVAL_S` since the last)."""
+        return time.time() - self._last_sent_at >= REPORT_INTERVAL_S
+
+    def report_if_due(
+        self, sources: Sources, fences: Fences | None = None, heartbeat_s: float = HEARTBEAT_S
+    ) -> list[ProgressReport]:
         """Reports if anything changed since the last ones, and as a heartbeat: one per
         :data:`SOURCES_PER_REPORT` sources, so that each stays a small record."""
         now = time.time()
-        if sources == self._last_sent and now - self._last_sent_at < heartbeat_s:
+        fences = fences or {}
+        if (sources, fences) == self._last_sent and now - self._last_sent_at < heartbeat_s:
             return []
-        self._last_sent, self._last_sent_at = sources, now
+        self._last_sent, self._last_sent_at = (sources, fences), now
         names = list(sources)
         chunks = [names[i:i + SOURCES_PER_REPORT]
                   for i in range(0, len(names), SOURCES_PER_REPORT)]  # fmt: skip
         return [
             ProgressReport(reporter=self.reporter, reported_at=now,
-                           sources={name: sources[name] for name in chunk})
+                           sources={name: sources[name] for name in chunk}, fences=fences)
             for chunk in chunks
         ]  # fmt: skip
 
     def resend(self) -> None:
         """Report again at the next chance (after a rebalance: new owners know nothing)."""
-        self._last_sent = {}
+        self._last_sent = ({}, {})
 
     def forget(self, tps: Iterable[Any]) -> None:
         """Partitions revoked: another worker reads (and reports) them now."""
         for tp in tps:
             self.frontiers.pop(tp, None)
+
+
+class ReportGate:
+    """Reports wait here, in order per reporter, until every guard partition this worker
+    owns has read ``sendguard.events`` up to the report's fence for it."""
+
+    #: Reports waiting per reporter at most: past it the newest replaces the last one
+    #: waiting, so the oldest (with the lowest fences) still go in order.
+    PER_REPORTER = 64
+    #: Reporters waiting at most: anyone can write to the topic.
+    REPORTERS = 1024
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, deque[ProgressReport]] = {}
+
+    def __len__(self) -> int:
+        return sum(map(len, self._waiting.values()))
+
+    def offer(self, report: ProgressReport) -> bool:
+        """Queue a report; False if it was refused (too many reporters)."""
+        waiting = self._waiting.get(report.reporter)
+        if waiting is None:
+            if len(self._waiting) >= self.REPORTERS:
+                return False
+            waiting = self._waiting[report.reporter] = deque()
+        if len(waiting) >= self.PER_REPORTER:
+            waiting[-1] = report
+        else:
+            waiting.append(report)
+        return True
+
+    def ready(self, read_to: Mapping[int, int | None]) -> list[ProgressReport]:
+        """The reports whose fences the guard partitions (``read_to``: each owned one, and
+        the offset of ``sendguard.events`` it has read to, None if not known yet) have
+        passed, taken out in order."""
+        found: list[ProgressReport] = []
+        for reporter, waiting in list(self._waiting.items()):
+            while waiting and passed(waiting[0].fences, read_to):
+                found.append(waiting.popleft())
+            if not waiting:
+                del self._waiting[reporter]
+        return found
+
+
+def passed(fences: Fences, read_to: Mapping[int, int | None]) -> bool:
+    for partition, read in read_to.items():
+        fence = fences.get(partition, 0)
+        if fence and (read is None or read < fence):
+            return False
+    return True

@@ -88,10 +88,10 @@ def wanted_topics(
     # The seen-events changelog keeps ids as long as the policy's tables do.
     seen_ttl_days = (policy or load_policy(settings.policy_path)).seen_id_days
 
-    def new(name: str, config: dict[str, str]) -> NewTopic:
+    def new(name: str, config: dict[str, str], partitions: int | None = None) -> NewTopic:
         return NewTopic(
             name,
-            num_partitions=settings.partitions,
+            num_partitions=partitions or settings.partitions,
             replication_factor=replication.factor,
             topic_configs={
                 **config,
@@ -102,7 +102,9 @@ def wanted_topics(
 
     wanted = [new(settings.topic(name), t.APPEND_ONLY) for name in t.INPUT_TOPICS]
     wanted.append(new(settings.topic(t.ACCOUNTS), t.COMPACTED))
-    wanted.extend(new(settings.topic(spec.name), spec.config) for spec in t.OUTPUT_SPECS)
+    wanted.extend(
+        new(settings.topic(spec.name), spec.config, spec.partitions) for spec in t.OUTPUT_SPECS
+    )
     specs = table_specs(seen_ttl_days)
     if settings.shadow_policy_path is not None:
         specs += shadow_table_specs(seen_ttl_days)
@@ -126,10 +128,12 @@ def partition_problems(settings: Settings, counts: dict[str, int]) -> str | None
     changelogs = {changelog_topic(settings.app_id, spec.name)
                   for spec in table_specs(9) + shadow_table_specs(9)}  # fmt: skip
     outputs = {settings.topic(spec.name) for spec in t.OUTPUT_SPECS} - {settings.topic(t.EVENTS)}
+    fixed = {settings.topic(spec.name): spec.partitions
+             for spec in t.OUTPUT_SPECS if spec.partitions}  # fmt: skip
     wrong = {
         name: count
         for name, count in counts.items()
-        if (count < want if name in outputs else count != want)
+        if name not in fixed and (count < want if name in outputs else count != want)
     }
     if not wrong:
         return None

@@ -19,7 +19,7 @@ DEAD_LETTER = "sendguard.dead-letter"
 NOTIFICATIONS = "sendguard.notifications"
 APPEALS = APPEALS_TOPIC
 TOKEN_REVOCATIONS = "sendguard.token-revocations"
-
+PROGRESS = "sendguard.progress"
 
 
 class TopicPartition(NamedTuple):
@@ -34,10 +34,17 @@ COMPACTED = {"cleanup.policy": "compact"}
 APPEND_ONLY = {"cleanup.policy": "delete"}
 
 
+#: Progress reports matter for seconds (``agents.progress``): an hour of them is kept.
+SHORT_LIVED = {"cleanup.policy": "delete", "retention.ms": "3600000",
+               "segment.ms": "600000"}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
     config: dict[str, str]
+    #: a fixed partition count (None: ``SENDGUARD_PARTITIONS``)
+    partitions: int | None = None
 
 
 OUTPUT_SPECS: tuple[TopicSpec, ...] = (
@@ -50,6 +57,8 @@ OUTPUT_SPECS: tuple[TopicSpec, ...] = (
     TopicSpec(NOTIFICATIONS, APPEND_ONLY),
     TopicSpec(APPEALS, APPEND_ONLY),
     TopicSpec(TOKEN_REVOCATIONS, COMPACTED),
+    # One partition, read whole by every worker, in the order the reports were written.
+    TopicSpec(PROGRESS, SHORT_LIVED, partitions=1),
 )
 ACCOUNTS = ACCOUNTS_TOPIC
 
@@ -70,6 +79,7 @@ class TopicNames:
     appeals: str
     notifications: str
     token_revocations: str
+    progress: str
 
     @classmethod
     def prefixed(cls, prefix: str) -> TopicNames:
@@ -85,4 +95,5 @@ class TopicNames:
             appeals=prefix + APPEALS,
             notifications=prefix + NOTIFICATIONS,
             token_revocations=prefix + TOKEN_REVOCATIONS,
+            progress=prefix + PROGRESS,
         )

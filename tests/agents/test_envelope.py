@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from agents.envelope import MetaDeleted, Record, UndecodableRecord, unwrap, wrap
 from agents.ingest import LOOKAHEAD
-from agents.ordering import PartitionClock
-from agents.progress import LATEST_MICROS, ProgressReport, SourceProgress, to_micros
+from agents.ordering import PartitionClock, RemoteSources
+from agents.progress import LATEST_MICROS, ProgressReport, SourceProgress, passed, to_micros
 from api.accounts import appeal_id_for
 from policy import load_policy
 from policy.guard import Guard, Position
@@ -92,8 +92,9 @@ def test_wrap_then_unwrap_round_trips(record: Record) -> None:
 def test_a_report_as_the_reporter_writes_it_is_read_back() -> None:
     progress = SourceProgress("f" * 32)
     sources = {"t1.email.delivery/3": (to_micros(NOW), False), "t1.accounts/0": (None, True)}
-    (report,) = progress.report_if_due(sources)
+    (report,) = progress.report_if_due(sources, {0: 17, 3: 2**40})
     assert unwrap(b"P" + encode(report)) == report
+    assert report.fences == {0: 17, 3: 2**40}
 
 
 def _json(tag: bytes, **changes: Any) -> bytes:
@@ -146,6 +147,10 @@ _DEEP = b'{"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
         (_json(b"P", sources={"a b/1": [1, False]}), "^sources: not a topic/partition"),
         (_json(b"P", sources={"x/1": [10**20, False]}), "latest event time out of range"),
         (_json(b"P", sources={"x/1": [-1, False]}), "latest event time out of range"),
+        (_json(b"P", fences={"-1": 5}), "^fences: not a partition and an offset"),
+        (_json(b"P", fences={"1": -5}), "^fences: not a partition and an offset"),
+        (_json(b"P", fences={"1": 2**63}), "^fences: not a partition and an offset"),
+        (_json(b"P", fences={"x": 1}), "."),
         (_json(b"P", sources={"x/1": [1, "no"]}), "Expected `bool`"),
         (_json(b"P", reported_at=-1), "^reported_at: not a time"),
         (_json(b"P", reporter=""), "^reporter: empty$"),
@@ -177,10 +182,12 @@ def test_the_reason_of_an_undecodable_record_is_cut() -> None:
 def apply(record: Record) -> None:
     """What the guard does with a record it read: none of it may raise."""
     if isinstance(record, ProgressReport):
-        clock = PartitionClock(0, timedelta(seconds=5), SOURCES)
+        remote = RemoteSources(timedelta(seconds=5), SOURCES)
+        clock = PartitionClock(0, timedelta(seconds=5), SOURCES[::2], remote)
         for source in SOURCES[::2]:  # partition 0's own sources: caught up
             clock.direct(source, None, idle=True)
-        clock.apply_report(record)
+        remote.apply(record)
+        assert passed(record.fences, {0: 0, 1: None}) in (True, False)
         watermark = clock.watermark()
         if watermark is not None:
             assert watermark + LOOKAHEAD > watermark  # what ingest compares with

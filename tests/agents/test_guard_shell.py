@@ -15,13 +15,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import msgspec
 import pytest
 from aiokafka.structs import ConsumerRecord
 from faust.types import TP
 
 from agents.continuity import Cursor
+from agents.envelope import unwrap
 from agents.guard import GuardAgent
 from agents.ingest import Batch
+from agents.progress import ProgressReport
 from streams.app import build_runtime
 from streams.faust_ext import BatchingConsumer, RecordBatch, _batch, ack_batch
 from streams.settings import Settings
@@ -162,32 +165,30 @@ def test_a_partition_is_idle_for_a_batch_only_if_its_end_is_no_older_news(
     consumer._reading.sought(DELIVERY, 500, start=True)
     monkeypatch.setattr(consumer, "end_offset", lambda tp: 500)
     monkeypatch.setattr(consumer, "end_learned_at", lambda tp: 1_000)
-    assert agent._positions(DELIVERY) == (500, 500)  # outside a batch: as known
-    agent.judging_fetched_at = 2_000  # the bounces came in a later response
+    assert agent._positions(DELIVERY) == (500, 500)  # nothing fetched on partition 0 yet
+    guard_partition = agent._cursor(TP(agent.events_topic, 0))
+    guard_partition.events_fetched_at = 2_000  # the bounces came in a later response
     assert agent._positions(DELIVERY) == (500, None)
-    agent.judging_fetched_at = 1_000  # in the same response: its end is as fresh
+    assert agent._positions_at_fetch(DELIVERY) == (500, 500)  # for a report: as known
+    guard_partition.events_fetched_at = 1_000  # in the same response: its end is as fresh
     assert agent._positions(DELIVERY) == (500, 500)
 
 
-def test_a_batch_of_progress_reports_alone_is_judged_at_its_newest_events_fetch_time(
-    agent: GuardAgent,
-) -> None:
-    """On a cluster, an empty partition's end is news from its leader's last answer, older
-    than a report just fetched from another broker: judged at the report's own fetch time
-    it would never be idle, and the events held on it would wait for good."""
+def test_a_guard_partition_is_judged_at_its_newest_events_fetch_time(agent: GuardAgent) -> None:
+    """Forwarded events come on sendguard.events, from another broker maybe: the
+    partition's own sources are judged at the newest fetch of any of its topics."""
     events = TP(agent.events_topic, 0)
 
     def fetched(message: Any, at: int) -> RecordBatch:
         message.message.fetched_at = at
         return message.message
 
-    assert agent._judging(fetched(delivered(DELIVERY, 0, 9), 1_000)) == 1_000
-    report = agent._judging(fetched(delivered(events, 0, 1, value=b'P{"reporter":"x"}'), 5_000))
-    assert report == 1_000
-    forwarded = fetched(delivered(events, 2, 2, value=b'E{"event_id":"e"}'), 6_000)
-    assert agent._judging(forwarded) == 6_000
-    assert agent._judging(fetched(delivered(DELIVERY, 10, 10), 4_000)) == 6_000
-    assert agent._judging(fetched(delivered(TP(events.topic, 1), 0, 0, value=b"P{}"), 7_000)) is None
+    agent._note_fetch(fetched(delivered(DELIVERY, 0, 9), 1_000))
+    assert agent.cursors[events].events_fetched_at == 1_000
+    agent._note_fetch(fetched(delivered(events, 2, 2, value=b'E{"event_id":"e"}'), 6_000))
+    agent._note_fetch(fetched(delivered(DELIVERY, 10, 10), 4_000))
+    assert agent.cursors[events].events_fetched_at == 6_000
+    assert TP(events.topic, 1) not in agent.cursors
 
 
 async def test_a_revoke_forgets_a_guard_partition_in_one_pop(agent: GuardAgent) -> None:
@@ -203,60 +204,86 @@ async def test_a_revoke_forgets_a_guard_partition_in_one_pop(agent: GuardAgent) 
     revoked = {TP(topic, 0) for topic in (*agent.names.inputs, agent.names.accounts,
                                           agent.names.events)}  # fmt: skip
     await agent._on_revoked(agent.rt.app, revoked)
-    assert not set(agent.cursors) & revoked
-    report = delivered(events, 0, 0, value=b'P{"reporter":"x"}')
-    report.message.fetched_at = 5_000
-    assert agent._judging(report.message) is None  # no stale fetch time survives
-
-
-def test_reports_alone_do_not_end_an_idle_spell(agent: GuardAgent) -> None:
-    """While events are held the idle guard is woken by reports every WAKE_HELD_AFTER_S:
-    taking them must not count as work, or the spells that release held-back partitions
-    (HOLD_BACK_RELEASE_S) and report what is stuck would never end (a worker left alone
-    after a rebalance sat with 50k events held and its lagging partitions unread)."""
-    events = TP(agent.events_topic, 0)
-    consumer_of(agent)._reading.sought(events, 0, start=True)
-    consumer_of(agent)._reading.sought(DELIVERY, 0, start=True)
-    agent.last_take = 0.0
-    agent.take(delivered(events, 0, 1, value=b'P{"reporter":"x","reported_at":1,"sources":{}}'))
-    assert agent.last_take == 0.0
-    agent.take(delivered(DELIVERY, 0, 0, value=b"{not json"))
-    assert agent.last_take > 0.0
+    assert not set(agent.cursors) & revoked  # no stale fetch time survives
 
 
 class _SentReports:
     def __init__(self) -> None:
-        self.sent = 0
+        self.sent: list[tuple[str, bytes, dict[str, Any]]] = []
 
     async def send(self, topic: str, value: bytes, **kwargs: Any) -> asyncio.Future[None]:
-        self.sent += 1
+        self.sent.append((topic, value, kwargs))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
 
 
-async def test_idle_with_events_held_reports_again_to_wake_the_guard(
-    agent: GuardAgent, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Nothing changed since the last report, but events are held: reported again (not
-    only at the 30 s heartbeat), so each guard partition judges them on fresher news."""
+@pytest.fixture
+def reporting(agent: GuardAgent, monkeypatch: pytest.MonkeyPatch) -> _SentReports:
+    """The agent reports to a recording producer, as often as asked."""
     producer = _SentReports()
     agent.producer = producer  # type: ignore[assignment]
+    agent.fence_floor = {}
+    monkeypatch.setattr("agents.progress.REPORT_INTERVAL_S", 0.0)
     monkeypatch.setattr(agent, "_assigned_inputs", lambda: [DELIVERY])
     monkeypatch.setattr(consumer_of(agent), "end_offset", lambda tp: 0)
+    return producer
+
+
+async def test_idle_with_events_held_reports_again_to_wake_the_guard(
+    agent: GuardAgent, reporting: _SentReports, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing changed since the last report, but events are held: reported again (not
+    only at the heartbeat), so each guard partition judges them on fresher news. One
+    record on sendguard.progress, whatever the partition count."""
     held = 0
     monkeypatch.setattr(agent.ingest, "held", lambda: held)
-    per_report = agent.rt.partitions_of(agent.events_topic)
     agent.last_take = time.monotonic() - 1
     await agent._report_progress()
-    assert producer.sent == per_report  # the first report
+    assert [(t, k) for t, _, k in reporting.sent] == [(agent.names.progress, {
+        "partition": 0, "timestamp_ms": reporting.sent[0][2]["timestamp_ms"]})]  # fmt: skip
     await agent._report_progress()
-    assert producer.sent == per_report  # nothing new, nothing held: quiet
+    assert len(reporting.sent) == 1  # nothing new, nothing held: quiet
     held = 3
     await agent._report_progress()
-    assert producer.sent == 2 * per_report  # events held: reported again
+    assert len(reporting.sent) == 2  # events held: reported again
     await agent._report_progress()
-    assert producer.sent == 2 * per_report  # at most every WAKE_HELD_AFTER_S
+    assert len(reporting.sent) == 2  # at most every WAKE_HELD_AFTER_S
+
+
+async def test_a_report_is_fenced_by_the_forwards_acknowledged_and_the_ends_at_assignment(
+    agent: GuardAgent, reporting: _SentReports
+) -> None:
+    agent.fence_floor = None  # assigned, the topic's ends not learned yet: no report
+    await agent._send_report()
+    assert reporting.sent == []
+    agent.fence_floor = {0: 3, 1: 5}
+    agent.forwarded = {1: 7}
+    await agent._send_report()
+    ((_, value, _),) = reporting.sent
+    report = unwrap(value)
+    assert isinstance(report, ProgressReport)
+    assert report.fences == {0: 3, 1: 7}
+    assert set(report.sources) == {"email.delivery/0"}
+
+
+async def test_reports_read_from_the_topic_wait_for_their_fences(agent: GuardAgent) -> None:
+    """A report whose fence partition 0 has not read is kept; a record that is not a
+    report is dead-lettered; nothing is flushed before the agent's stream runs."""
+    events = TP(agent.events_topic, 0)
+    consumer_of(agent)._reading.sought(events, 0, start=True)
+    agent.ingest.assigned([events])
+    report = ProgressReport(reporter="w", reported_at=time.time(), sources={}, fences={0: 4})
+    await agent._apply_progress([
+        SimpleNamespace(offset=0, partition=0, key=None, value=b"P" + msgspec.json.encode(report)),
+        SimpleNamespace(offset=1, partition=0, key=None, value=b"Pnot json"),
+    ])  # fmt: skip
+    assert len(agent.ingest.gate) == 1
+    (letter,) = agent.outbox.queued()
+    assert letter[0] == agent.names.dead_letter
+    assert b"undecodable internal record" in (letter[3] or b"")
+    agent.take(delivered(events, 0, 3, value=b"Znot ours"))
+    assert len(agent.ingest.gate) == 0  # read past its fence with that batch: applied
 
 
 async def test_a_failed_seek_while_the_flow_is_stopped_does_not_end_getmany(

@@ -70,9 +70,11 @@ class Rig:
         self.ingest = Ingest(
             policy=load_policy(), store=self.store, outbox=self.outbox, metrics=self.metrics,
             names=NAMES, partitions=partitions, partitions_of=lambda topic: partitions,
-            allowance=timedelta(seconds=5), positions=self._positions, reporter="test",
+            allowance=timedelta(seconds=5), positions=self._positions,
+            events_read=lambda p: self.ends.get(TP(NAMES.events, p), 0), reporter="test",
             shadow=shadow_lane, clock=clock,
         )  # fmt: skip
+        self.ingest.assigned(TP(NAMES.events, p) for p in range(partitions))
 
     def _positions(self, tp: TP) -> tuple[int | None, int | None]:
         """(end, delivered): what was fed has all been delivered."""
@@ -188,23 +190,55 @@ def test_an_event_waits_for_the_watermark_and_keeps_its_batch_unacknowledged(one
 def test_an_event_off_its_account_partition_is_forwarded_to_the_owner(tmp_path: Path) -> None:
     rig = Rig(tmp_path, partitions=4)
     account = next(f"acct-{n}" for n in range(100) if account_partition(f"acct-{n}", 4) == 2)
-    sent = deliveries(account, 1)[0]
-    rig.feed("email.delivery", 0, [sent])
-    ((partition, key, value, headers),) = rig.out("sendguard.events")
+    sent = deliveries(account, 2)
+    rig.feed("email.delivery", 0, sent)
+    forwarded = rig.out("sendguard.events")
+    ((partition, key, value, headers), _) = forwarded
     assert (partition, key) == (2, account.encode())
     assert headers == [(APPENDED_AT, b"1700000000000")]
     assert rig.store.load_account(account) is None  # not counted on partition 0
 
-    # The owner reads it from sendguard.events like any input, after the report of the
-    # worker reading the other partitions (all caught up), so the watermark lets it pass.
+    # The owner reads them from sendguard.events like any input. The report of the worker
+    # reading the other partitions (all caught up) vouches for them: its fence for
+    # partition 2 is past both forwards, so it counts once partition 2 has read that far.
     others = {
         source_name(topic, p): (None, True)
         for topic in (*NAMES.inputs, NAMES.accounts) for p in (0, 1, 3)
     }  # fmt: skip
-    report = ProgressReport(reporter="another-worker", reported_at=time.time(), sources=others)
-    rig.feed("sendguard.events", 2, [PROGRESS + msgspec.json.encode(report)])
+    report = ProgressReport(reporter="another-worker", reported_at=time.time(), sources=others,
+                            fences={2: 2})  # fmt: skip
+    rig.ingest.offer_report(report)
+    assert not rig.ingest.apply_reports()  # partition 2 has read nothing of the topic yet
     rig.feed("sendguard.events", 2, [value], headers)  # as forwarded: tag E, then JSON
-    assert rig.sent(account) == 1
+    assert rig.ingest.held() == 1 and len(rig.ingest.gate) == 1  # before the fence
+    rig.feed("sendguard.events", 2, [forwarded[1][2]], forwarded[1][3])
+    assert rig.ingest.held() == 0 and len(rig.ingest.gate) == 0  # read to it: applied
+    rig.flush()
+    assert rig.sent(account) == 2
+
+
+def test_a_partition_assigned_later_waits_for_the_fences_already_applied(
+    tmp_path: Path,
+) -> None:
+    """Reports applied before partition 2 was this worker's vouch for forwards it may not
+    have read yet: its watermark stays at the beginning until it has read that far."""
+    rig = Rig(tmp_path, partitions=4)
+    rig.ingest.revoked([TP(NAMES.events, 2)])
+    others = {
+        source_name(topic, p): (None, True)
+        for topic in (*NAMES.inputs, NAMES.accounts) for p in (0, 1, 3)
+    }  # fmt: skip
+    rig.ingest.offer_report(ProgressReport(reporter="w", reported_at=time.time(),
+                                           sources=others, fences={2: 2}))  # fmt: skip
+    assert rig.ingest.apply_reports()
+    rig.ingest.assigned([TP(NAMES.events, 2)])
+    account = next(f"acct-{n}" for n in range(100) if account_partition(f"acct-{n}", 4) == 2)
+    rig.feed("email.delivery", 2, deliveries(account, 1))
+    assert rig.ingest.watermark(2) == datetime.min.replace(tzinfo=UTC)
+    assert rig.ingest.held() == 1
+    rig.feed("sendguard.events", 2, [_forwarded(account), _forwarded(account)])
+    assert rig.ingest.watermark(2) is None  # read to the fence, every source caught up
+    assert rig.ingest.held() == 0
 
 
 def test_an_undecodable_internal_record_is_dead_lettered_and_counted(one: Rig) -> None:

@@ -9,29 +9,43 @@ import msgspec
 from faust.types import TP
 
 from agents.envelope import PROGRESS
-from agents.ordering import PartitionClock
-from agents.progress import SOURCES_PER_REPORT, ProgressReport, SourceProgress, to_micros
+from agents.ordering import PartitionClock, RemoteSources
+from agents.progress import (
+    SOURCES_PER_REPORT,
+    ProgressReport,
+    ReportGate,
+    SourceProgress,
+    to_micros,
+)
 from schemas.limits import MAX_RECORD_BYTES
 
 T0 = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
 SOURCES = ["email.delivery/0", "email.delivery/1", "email.bounce/0", "email.bounce/1"]
 
 
-def report(at: float, sources: dict[str, tuple[datetime | None, bool]]) -> ProgressReport:
+def report(at: float, sources: dict[str, tuple[datetime | None, bool]],
+           fences: dict[int, int] | None = None, reporter: str = "w") -> ProgressReport:  # fmt: skip
     return ProgressReport(
-        reporter="w",
+        reporter=reporter,
         reported_at=at,
         sources={name: (to_micros(t) if t else None, idle) for name, (t, idle) in sources.items()},
+        fences=fences or {},
     )
 
 
+def clock_of(partition: int, allowance: timedelta) -> PartitionClock:
+    """Partition ``partition``'s clock; its remote sources are ``clock.remote``."""
+    own = [s for s in SOURCES if s.endswith(f"/{partition}")]
+    return PartitionClock(partition, allowance, own, RemoteSources(allowance, SOURCES))
+
+
 def test_every_source_holds_the_watermark_until_it_is_heard_of() -> None:
-    clock = PartitionClock(0, timedelta(seconds=5), SOURCES)
+    clock = clock_of(0, timedelta(seconds=5))
     assert clock.watermark() == datetime.min.replace(tzinfo=UTC)
     clock.direct("email.delivery/0", to_micros(T0), idle=False)
     clock.direct("email.bounce/0", None, idle=True)
     assert clock.watermark() == datetime.min.replace(tzinfo=UTC)  # partition 1 unheard of
-    clock.apply_report(
+    clock.remote.apply(
         report(1.0, {"email.delivery/1": (T0 + timedelta(hours=1), False),
                      "email.bounce/1": (None, True)})
     )  # fmt: skip
@@ -41,18 +55,18 @@ def test_every_source_holds_the_watermark_until_it_is_heard_of() -> None:
 
 
 def test_reports_about_its_own_partition_and_stale_reports_are_ignored() -> None:
-    clock = PartitionClock(0, timedelta(0), SOURCES)
+    clock = clock_of(0, timedelta(0))
     clock.direct("email.delivery/0", to_micros(T0), idle=False)
     clock.direct("email.bounce/0", None, idle=True)
     # Another worker's report about partition 0 (read here directly) does not count.
-    clock.apply_report(
+    clock.remote.apply(
         report(2.0, {"email.delivery/0": (None, True),
                      "email.delivery/1": (T0 + timedelta(hours=1), False),
                      "email.bounce/1": (None, True)})
     )  # fmt: skip
     assert clock.watermark() == T0
     # An older report (a previous owner's) about partition 1 loses to the newer one.
-    clock.apply_report(report(1.0, {"email.delivery/1": (None, True)}))
+    clock.remote.apply(report(1.0, {"email.delivery/1": (None, True)}))
     clock.direct("email.delivery/0", to_micros(T0 + timedelta(hours=3)), idle=False)
     assert clock.watermark() == T0 + timedelta(hours=1)
 
@@ -86,19 +100,64 @@ def test_reports_split_so_that_each_stays_a_small_record() -> None:
 def test_a_report_of_a_source_this_guard_does_not_read_changes_nothing() -> None:
     """A forged report naming a made-up source, busy and never heard of, would otherwise
     hold the watermark at the beginning of time."""
-    clock = PartitionClock(0, timedelta(0), SOURCES)
-    for source in SOURCES:
+    clock = clock_of(0, timedelta(0))
+    clock.remote.apply(report(time.time(), {s: (None, True) for s in SOURCES}))
+    for source in SOURCES[::2]:
         clock.direct(source, None, idle=True)
     assert clock.watermark() is None
-    clock.apply_report(report(time.time(), {"email.delivery/7": (None, False)}))
+    clock.remote.apply(report(time.time(), {"email.delivery/7": (None, False)}))
     assert clock.watermark() is None
 
 
 def test_a_report_stamped_in_the_future_does_not_win_over_later_ones() -> None:
-    clock = PartitionClock(0, timedelta(0), SOURCES)
-    for source in SOURCES:
+    clock = clock_of(0, timedelta(0))
+    clock.remote.apply(report(0.5, {s: (None, True) for s in SOURCES}))
+    for source in SOURCES[::2]:
         clock.direct(source, None, idle=True)
-    clock.apply_report(report(time.time() + 3600, {"email.delivery/1": (None, False)}))
+    clock.remote.apply(report(time.time() + 3600, {"email.delivery/1": (None, False)}))
     assert clock.watermark() == datetime.min.replace(tzinfo=UTC)  # held, for now
-    clock.apply_report(report(time.time() + 1, {"email.delivery/1": (None, True)}))
+    clock.remote.apply(report(time.time() + 1, {"email.delivery/1": (None, True)}))
     assert clock.watermark() is None  # the real reporter's next report counts
+
+
+def test_the_remote_mark_is_the_lowest_of_every_other_partition_number() -> None:
+    sources = [f"email.delivery/{p}" for p in range(4)]
+    remote = RemoteSources(timedelta(0), sources)
+    remote.apply(report(1.0, {"email.delivery/1": (T0, False),
+                              "email.delivery/2": (T0 + timedelta(hours=1), False),
+                              "email.delivery/3": (None, True)}))  # fmt: skip
+    assert remote.excluding(1) == datetime.min.replace(tzinfo=UTC)  # 0: unheard of
+    assert remote.excluding(0) == T0
+    remote.apply(report(2.0, {"email.delivery/0": (T0 + timedelta(hours=2), False)}))
+    assert remote.excluding(0) == T0
+    assert remote.excluding(1) == T0 + timedelta(hours=1)
+    assert remote.excluding(3) == T0
+    assert remote.holding(1) == "email.delivery/2"
+    remote.apply(report(3.0, {"email.delivery/1": (None, True),
+                              "email.delivery/2": (None, True)}))  # fmt: skip
+    assert remote.excluding(0) is None
+    assert remote.excluding(1) == T0 + timedelta(hours=2)
+
+
+def test_reports_wait_in_order_until_every_owned_partition_has_read_to_their_fences() -> None:
+    gate = ReportGate()
+    first = report(1.0, {}, fences={0: 10, 1: 4})
+    second = report(2.0, {}, fences={0: 12, 1: 4, 5: 99})  # 5: not this worker's
+    other = report(1.5, {}, fences={}, reporter="v")
+    for r in (first, second, other):
+        assert gate.offer(r)
+    assert gate.ready({0: 9, 1: 4}) == [other]
+    assert gate.ready({0: None, 1: 4}) == []  # where 0 is, not known yet
+    assert gate.ready({0: 11, 1: 4}) == [first]
+    assert gate.ready({0: 12, 1: 4}) == [second]
+    assert len(gate) == 0
+
+
+def test_a_reporter_far_behind_keeps_its_oldest_reports_and_the_newest() -> None:
+    gate = ReportGate()
+    reports = [report(float(n), {}, fences={0: n}) for n in range(1, ReportGate.PER_REPORTER + 10)]
+    for r in reports:
+        gate.offer(r)
+    assert len(gate) == ReportGate.PER_REPORTER
+    assert gate.ready({0: 3}) == reports[:3]
+    assert gate.ready({0: 10**6})[-1] == reports[-1]

@@ -114,6 +114,7 @@ DESCRIBED_BY = {
     "sendguard.appeals": None,
     "sendguard.dead-letter": None,
     "sendguard.events": None,
+    "sendguard.progress": None,
 }
 
 
@@ -144,7 +145,7 @@ def _described(record: Record, prefix: str) -> float | None:
         return _epoch(body["decided_at"] or body["filed_at"])
     field = DESCRIBED_BY.get(name)
     if field is None:
-        if name == "sendguard.events" and record.value and record.value[:1] == b"P":
+        if name == "sendguard.progress" and record.value and record.value[:1] == b"P":
             return float(json.loads(record.value[1:])["reported_at"])
         return None
     return _epoch(record.json()[field])

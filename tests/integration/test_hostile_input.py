@@ -112,7 +112,7 @@ async def test_huge_strings_and_hostile_internal_records_do_not_stop_the_worker(
     """(a) Events whose campaign_id, blocklist, ip or domain is a 300 KB string (the row
     keeps campaign ids and listings: a few of them once made it larger than Kafka's
     record limit, and the worker crash-looped) among good events of the same account;
-    (b) records produced straight to the internal topic: a deep nesting and a progress
+    (b) records produced straight to the internal topics: a deep nesting and a progress
     report whose source is not "topic/partition" (each once crashed the guard). All are
     dead-lettered, the worker stays up, and the good events are counted exactly."""
     worker = worker_factory(**AUTH_ENV)
@@ -138,6 +138,9 @@ async def test_huge_strings_and_hostile_internal_records_do_not_stop_the_worker(
     nested = b'E{"x":' + b"[" * 50_000 + b"]" * 50_000 + b"}"
     for raw in (nested, b"P" + json.dumps(report).encode()):
         await pipeline.send_raw("sendguard.events", raw, key=b"victim")
+    # and to sendguard.progress, which every worker reads whole
+    for raw in (b"P" + nested[1:], b"P" + json.dumps({**report, "fences": {"0": -1}}).encode()):
+        await pipeline.send_raw("sendguard.progress", raw)
     await pipeline.send(good[30:])
     await drained(pipeline, worker)
 
@@ -151,6 +154,9 @@ async def test_huge_strings_and_hostile_internal_records_do_not_stop_the_worker(
         ("email.blocklist", f"domain: longer than 253 characters ({HUGE})"),
         ("sendguard.events", "undecodable internal record: nested too deeply"),
         ("sendguard.events",
+         "undecodable internal record: sources: not a topic/partition: 'not a source'"),
+        ("sendguard.progress", "undecodable internal record: nested too deeply"),
+        ("sendguard.progress",
          "undecodable internal record: sources: not a topic/partition: 'not a source'"),
     ])  # fmt: skip
     account = await call(worker.url(""), "GET", "/accounts/victim", OPERATOR_TOKEN)
@@ -166,7 +172,7 @@ async def test_huge_strings_and_hostile_internal_records_do_not_stop_the_worker(
     undecodable = [sample.value for family in text_string_to_metric_families(text)
                    for sample in family.samples
                    if sample.name == "sendguard_undecodable_records_total"]  # fmt: skip
-    assert undecodable == [2.0]
+    assert undecodable == [4.0]
 
 
 #: Examples per run of each HTTP fuzz: modest in ``./dev test``; a nightly-sized run sets
