@@ -38,7 +38,7 @@ from agents.continuity import Cursor, Rewind, never_delivered, not_taken, verdic
 from agents.envelope import PROGRESS, UndecodableRecord, unwrap
 from agents.ingest import Batch, Ingest, now_ms
 from agents.outbox import Outbox
-from agents.progress import HEARTBEAT_S, ProgressReport
+from agents.progress import HEARTBEAT_S, ProgressReport, Sources
 from schemas.limits import TOPIC_MAX_MESSAGE_BYTES
 from streams.app import Runtime
 from streams.faust_ext import (
@@ -112,6 +112,7 @@ class GuardAgent:
             positions=self._positions,
             events_read=self._events_read,
             reporter=uuid.uuid4().hex,
+            group=settings.app_id,
             shadow=shadow,
         )
         self.progress = self.ingest.progress
@@ -291,6 +292,7 @@ class GuardAgent:
         outbox, producer, ingest = self.outbox, self.producer, self.ingest
         assert producer is not None
         flushed_at = now_ms()
+        sources = self._snapshot()
 
         def add(topic: str, partition: int, key: bytes, value: bytes | None) -> None:
             outbox.add(topic, key, value, flushed_at, partition)
@@ -314,7 +316,7 @@ class GuardAgent:
         await self._ack(stream)
         self.records_since_flush = 0
         self.last_flush = time.monotonic()
-        await self._send_report()
+        await self._send_report(sources)
 
     async def _ack(self, stream: Any) -> None:
         """Acknowledge, in order per partition, the batches none of whose events is held."""
@@ -383,18 +385,24 @@ class GuardAgent:
                 return consumer.end_offset(tp), None
         return consumer.end_offset(tp), consumer.positions.get(tp)
 
-    async def _send_report(self) -> None:
-        """Publish how far this worker's input partitions are, if that changed (or as a
-        heartbeat) and ``REPORT_INTERVAL_S`` has passed: from the flush, after the
-        forwards it acknowledged, and from the idle timer, with nothing taken unflushed.
-        The fences cover every forward acknowledged so far (``agents.progress``)."""
+    def _snapshot(self) -> Sources | None:
+        """How far this worker's input partitions are now, if a report may go (None)."""
+        if self.producer is None or self.fence_floor is None or not self.progress.due():
+            return None
+        return self.progress.snapshot(self._assigned_inputs(), self._positions_at_fetch)
+
+    async def _send_report(self, sources: Sources | None) -> None:
+        """Publish ``sources`` (a ``_snapshot``) if that changed (or as a heartbeat): from
+        the flush, taken before its first await (with everything fetched taken, every
+        partition read to its end is idle) and sent after the forwards it acknowledged;
+        from the idle timer, with nothing taken unflushed. The fences cover every
+        forward acknowledged so far (``agents.progress``)."""
         producer, floor = self.producer, self.fence_floor
-        if producer is None or floor is None or not self.progress.due():
+        if sources is None or producer is None or floor is None:
             return
         fences = dict(floor)
         for partition, offset in self.forwarded.items():
             fences[partition] = max(fences.get(partition, 0), offset)
-        sources = self.progress.snapshot(self._assigned_inputs(), self._positions_at_fetch)
         reports = self.progress.report_if_due(sources, {p: o for p, o in fences.items() if o})
         sent_at = now_ms()
         for report in reports:
@@ -459,7 +467,8 @@ class GuardAgent:
             except UndecodableRecord as exc:
                 rejected.append((record, str(exc)))
                 continue
-            reports.append(item)
+            if item.group == self.rt.settings.app_id:  # not another deployment's
+                reports.append(item)
         if not (reports or rejected or len(self.ingest.gate)):
             return
         async with self.flushing:
@@ -497,7 +506,7 @@ class GuardAgent:
         ):
             self.woken_at = now
             self.progress.resend()
-        await self._send_report()
+        await self._send_report(self._snapshot())
 
     async def _read_undelivered(self) -> None:
         """faust can drop a fetched batch that nothing follows (``agents.continuity``),

@@ -235,6 +235,7 @@ class Ingest:
         positions: Positions,
         events_read: EventsRead,
         reporter: str,
+        group: str = "",
         shadow: tuple[Policy, ShadowStore] | None = None,
         clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
@@ -264,7 +265,7 @@ class Ingest:
         self.events_read = events_read
         self.desk = AppealDesk(store, self._publish_record, names.appeals, names.notifications,
                                metrics.unaddressed_notifications)  # fmt: skip
-        self.progress = SourceProgress(reporter=reporter)
+        self.progress = SourceProgress(reporter=reporter, group=group)
         self.clocks: dict[int, PartitionClock] = {}
         #: the guard partitions assigned to this worker
         self.owned: set[int] = set()
@@ -289,6 +290,8 @@ class Ingest:
         After records of ``sendguard.events``, the reports waiting for them are applied."""
         self.outbox.origin = partition  # what this queues is this partition's work
         self._guard(partition)
+        if topic != self.names.events:
+            self.progress.took(TP(topic, partition))
         # The other sources as they are now, not as at the last batch: records of another
         # topic may have arrived since (drained with this batch, say), and a watermark
         # that still took that topic for caught up would count this batch's events ahead

@@ -60,6 +60,9 @@ class ProgressReport(msgspec.Struct, frozen=True, kw_only=True):
     reported_at: float
     sources: Sources
     fences: Fences = msgspec.field(default_factory=dict)
+    #: the reporter's consumer group (app id): deployments that share the topics (a
+    #: topic prefix) do not count each other's reports
+    group: str = ""
 
 
 def to_micros(moment: datetime) -> int:
@@ -95,6 +98,8 @@ def check_report(report: ProgressReport) -> ProgressReport:
     writes, so that applying it (``agents.ordering``) cannot fail: anyone can produce to
     that topic. Raises ``InvalidEvent``."""
     f.ident("reporter", report.reporter)
+    if report.group:
+        f.ident("group", report.group)
     if not (math.isfinite(report.reported_at) and report.reported_at >= 0):
         raise InvalidEvent(f"reported_at: not a time ({report.reported_at})")
 
@@ -112,11 +117,14 @@ def check_report(report: ProgressReport) -> ProgressReport:
 class SourceProgress:
     """Progress of the input partitions this worker reads."""
 
-    def __init__(self, reporter: str) -> None:
+    def __init__(self, reporter: str, group: str = "") -> None:
         self.reporter = reporter
+        self.group = group
         self.frontiers: dict[Any, Frontier] = {}
         self._last_sent: tuple[Sources, Fences] = ({}, {})
         self._last_sent_at = 0.0
+        #: partitions seen read to their end since their last batch was taken
+        self._rested: set[Any] = set()
 
     def frontier(self, tp: Any) -> Frontier:
         """The latest event time read from ``tp`` (``policy.ordering.Frontier``)."""
@@ -130,25 +138,37 @@ class SourceProgress:
         return None if found is None else found.latest
 
     def state(
-        self, tp: Any, end: int | None, delivered: int | None
+        self, tp: Any, end: int | None, delivered: int | None, rested: bool = False
     ) -> tuple[int | None, bool]:
         """(latest event time, idle) of one partition: idle once the consumer's position,
         with everything it yielded taken (``delivered``), has reached the partition's end
-        (past any transaction markers, which a last offset read would never reach)."""
+        (past any transaction markers, which a last offset read would never reach).
+
+        With ``rested`` (a report), also once seen so since its last batch: the report
+        says how the partition was after the batch that last moved it. At live rates a
+        partition often has a fetch in flight, and a report that needed every partition
+        at rest at one instant would hold events for seconds (measured, at one report
+        every 0.2 s). The guard partition's own sources are judged as they are now."""
         idle = end is not None and delivered is not None and delivered >= end
-        return self.latest(tp), idle
+        if idle:
+            self._rested.add(tp)
+        return self.latest(tp), idle or (rested and tp in self._rested)
 
     def snapshot(
         self, assigned: Iterable[Any], positions: Callable[[Any], tuple[int | None, int | None]]
     ) -> Sources:
         return {
-            source_name(tp.topic, tp.partition): self.state(tp, *positions(tp))
+            source_name(tp.topic, tp.partition): self.state(tp, *positions(tp), rested=True)
             for tp in assigned
         }
 
     def due(self) -> bool:
         """Whether a report may go now (:data:`REPORT_INTERVAL_S` since the last)."""
         return time.time() - self._last_sent_at >= REPORT_INTERVAL_S
+
+    def took(self, tp: Any) -> None:
+        """A batch of ``tp`` was taken: it is idle again only once seen read to its end."""
+        self._rested.discard(tp)
 
     def report_if_due(
         self, sources: Sources, fences: Fences | None = None, heartbeat_s: float = HEARTBEAT_S
@@ -164,7 +184,7 @@ class SourceProgress:
         chunks = [names[i:i + SOURCES_PER_REPORT]
                   for i in range(0, len(names), SOURCES_PER_REPORT)]  # fmt: skip
         return [
-            ProgressReport(reporter=self.reporter, reported_at=now,
+            ProgressReport(reporter=self.reporter, reported_at=now, group=self.group,
                            sources={name: sources[name] for name in chunk}, fences=fences)
             for chunk in chunks
         ]  # fmt: skip
@@ -177,6 +197,7 @@ class SourceProgress:
         """Partitions revoked: another worker reads (and reports) them now."""
         for tp in tps:
             self.frontiers.pop(tp, None)
+            self._rested.discard(tp)
 
 
 class ReportGate:

@@ -255,11 +255,11 @@ async def test_a_report_is_fenced_by_the_forwards_acknowledged_and_the_ends_at_a
     agent: GuardAgent, reporting: _SentReports
 ) -> None:
     agent.fence_floor = None  # assigned, the topic's ends not learned yet: no report
-    await agent._send_report()
-    assert reporting.sent == []
+    assert agent._snapshot() is None
     agent.fence_floor = {0: 3, 1: 5}
-    agent.forwarded = {1: 7}
-    await agent._send_report()
+    sources = agent._snapshot()
+    agent.forwarded = {1: 7}  # acknowledged by the flush after the snapshot
+    await agent._send_report(sources)
     ((_, value, _),) = reporting.sent
     report = unwrap(value)
     assert isinstance(report, ProgressReport)
@@ -269,16 +269,21 @@ async def test_a_report_is_fenced_by_the_forwards_acknowledged_and_the_ends_at_a
 
 async def test_reports_read_from_the_topic_wait_for_their_fences(agent: GuardAgent) -> None:
     """A report whose fence partition 0 has not read is kept; a record that is not a
-    report is dead-lettered; nothing is flushed before the agent's stream runs."""
+    report is dead-lettered; a report of another deployment sharing the topics (its app
+    id) is skipped; nothing is flushed before the agent's stream runs."""
     events = TP(agent.events_topic, 0)
     consumer_of(agent)._reading.sought(events, 0, start=True)
     agent.ingest.assigned([events])
-    report = ProgressReport(reporter="w", reported_at=time.time(), sources={}, fences={0: 4})
+    report = ProgressReport(reporter="w", reported_at=time.time(), sources={}, fences={0: 4},
+                            group="shell")  # fmt: skip
+    elsewhere = ProgressReport(reporter="v", reported_at=time.time(), sources={},
+                               group="another-deployment")  # fmt: skip
     await agent._apply_progress([
-        SimpleNamespace(offset=0, partition=0, key=None, value=b"P" + msgspec.json.encode(report)),
-        SimpleNamespace(offset=1, partition=0, key=None, value=b"Pnot json"),
+        SimpleNamespace(offset=n, partition=0, key=None, value=value)
+        for n, value in enumerate([b"P" + msgspec.json.encode(report), b"Pnot json",
+                                   b"P" + msgspec.json.encode(elsewhere)])
     ])  # fmt: skip
-    assert len(agent.ingest.gate) == 1
+    assert len(agent.ingest.gate) == 1  # another app id's report is not this group's news
     (letter,) = agent.outbox.queued()
     assert letter[0] == agent.names.dead_letter
     assert b"undecodable internal record" in (letter[3] or b"")

@@ -161,3 +161,17 @@ def test_a_reporter_far_behind_keeps_its_oldest_reports_and_the_newest() -> None
     assert len(gate) == ReportGate.PER_REPORTER
     assert gate.ready({0: 3}) == reports[:3]
     assert gate.ready({0: 10**6})[-1] == reports[-1]
+
+
+def test_a_report_counts_a_partition_idle_if_read_to_its_end_since_its_last_batch() -> None:
+    """At live rates a partition often has a fetch in flight: a report says how it was
+    after the batch that last moved it, or events wait for a report that catches every
+    partition at rest at once. Its own guard partition judges it as it is now."""
+    progress = SourceProgress("w")
+    tp = TP("email.delivery", 0)
+    assert progress.state(tp, end=10, delivered=10) == (None, True)
+    assert progress.state(tp, end=12, delivered=10, rested=True) == (None, True)
+    assert progress.state(tp, end=12, delivered=10) == (None, False)
+    progress.took(tp)  # a batch taken since: idle again once read to its end
+    assert progress.state(tp, end=12, delivered=10, rested=True) == (None, False)
+    progress.forget([tp])

@@ -6,7 +6,6 @@ partition survives its revoke), and the end state equals the offline replay."""
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 import pytest
@@ -17,15 +16,7 @@ from streams.settings import Settings
 from tests.integration.backlog import Month, assert_end_state_equals_replay
 from tests.integration.pipeline import Pipeline
 
-pytestmark = [
-    pytest.mark.integration,
-    # Known to fail (issue 20, open): after the joins and leaves the survivor has taken
-    # every record (lag 0, nothing held) but the group's committed offsets of some
-    # sendguard.events partitions stop advancing (172 of 239 in one run), so the drain
-    # never completes. Run it with SENDGUARD_KNOWN_ISSUES=1 while fixing that.
-    pytest.mark.skipif(os.environ.get("SENDGUARD_KNOWN_ISSUES") != "1",
-                       reason="issue 20: commits stall on sendguard.events after joins and leaves"),
-]
+pytestmark = pytest.mark.integration
 
 CHUNKS = 12
 PAUSE_S = 1.5

@@ -1,0 +1,310 @@
+"""``python -m bench.scale`` (``./dev bench --scale``): what an event costs as the partitions
+and the workers grow.
+
+For each partition count (4, 32, 128 by default) the bench creates the topics, produces a
+simulated month once, and then, for each worker count (1, 2, 4), starts that many workers
+at once in a new consumer group and measures two phases:
+
+- **backlog**: from the moment every worker answers ``/healthz`` until the group has
+  committed every input and internal record;
+- **live**: deliveries at ``--live-per-s`` (and the latency probes of ``bench.latency``)
+  for ``--live-seconds``, then until drained again.
+
+Per phase: events handled (the workers' ``sendguard_events_total``), CPU-seconds of the
+worker processes per 1,000 of them (``/proc``: on a 2-core machine throughput says little
+once there are more workers than cores), and the *internal records* written per event:
+records appended to ``sendguard.events`` and ``sendguard.progress`` (forwards, commands
+and progress reports). Also the backlog's drain rate, the live p99 latency and the
+workers' resident memory. Prints the matrix, writes it as JSON to ``bench/results/`` and
+draws it as a PNG (matplotlib, installed by ``./dev bench``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from bench import latency
+from bench.measure import percentile, rss_bytes, wait_drained
+from bench.run import BENCH_POLICY, RESULTS, load, month_file, start_worker, stop
+from localkafka.broker import LocalBroker
+from localkafka.probe import free_port
+from offline.produce import to_kafka
+from streams import topics as t
+from streams.kafka_admin import end_offsets, topic_partitions
+from streams.metrics import scrape_totals
+from streams.provision import ensure_topics, wanted_topics
+from streams.settings import Settings, default_home
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Phase:
+    events: int
+    seconds: float
+    cpu_s_per_1k: float
+    internal_per_event: float
+
+
+@dataclass
+class Cell:
+    partitions: int
+    workers: int
+    backlog: Phase
+    live: Phase
+    backlog_per_s: int
+    live_p50_s: float
+    live_p99_s: float
+    rss_mb: list[int]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of the processes so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / _TICKS
+
+
+async def internal_records(bootstrap: str, prefix: str) -> int:
+    """Records appended so far to the internal topics."""
+    names = [prefix + t.EVENTS, prefix + t.PROGRESS]
+    return sum((await end_offsets(bootstrap, await topic_partitions(bootstrap, names))).values())
+
+
+async def handled(ports: list[int]) -> int:
+    totals = [await asyncio.to_thread(scrape_totals, port) for port in ports]
+    return int(sum(found.get("sendguard_events_total", 0) for found in totals))
+
+
+class Meter:
+    """CPU, events handled and internal records of a phase, from its start."""
+
+    def __init__(self, bootstrap: str, prefix: str, pids: list[int], ports: list[int]) -> None:
+        self.bootstrap, self.prefix, self.pids, self.ports = bootstrap, prefix, pids, ports
+
+    async def start(self) -> None:
+        self.started = time.monotonic()
+        self.cpu = cpu_seconds(self.pids)
+        self.events = await handled(self.ports)
+        self.internal = await internal_records(self.bootstrap, self.prefix)
+
+    async def phase(self) -> Phase:
+        events = await handled(self.ports) - self.events
+        cpu = cpu_seconds(self.pids) - self.cpu
+        internal = await internal_records(self.bootstrap, self.prefix) - self.internal
+        return Phase(
+            events=events,
+            seconds=round(time.monotonic() - self.started, 1),
+            cpu_s_per_1k=round(1000 * cpu / max(events, 1), 4),
+            internal_per_event=round(internal / max(events, 1), 4),
+        )
+
+
+async def cell(
+    env: dict[str, str], work: Path, partitions: int, workers: int, args: argparse.Namespace
+) -> Cell:
+    bootstrap, prefix = env["SENDGUARD_KAFKA_BOOTSTRAP"], env["SENDGUARD_TOPIC_PREFIX"]
+    group = f"{prefix}p{partitions}w{workers}"
+    envs = [
+        dict(env, SENDGUARD_APP_ID=group, SENDGUARD_WEB_PORT=str(free_port()),
+             SENDGUARD_DATA_DIR=str(work / f"{group}-{i}"))
+        for i in range(workers)
+    ]  # fmt: skip
+    with_ready = await asyncio.gather(*(
+        asyncio.to_thread(start_worker, e, work / f"{group}-{i}.log") for i, e in enumerate(envs)
+    ))  # fmt: skip
+    procs = list(with_ready)
+    pids = [p.pid for p in procs]
+    ports = [int(e["SENDGUARD_WEB_PORT"]) for e in envs]
+    topics = [prefix + name for name in (*t.INPUT_TOPICS, t.ACCOUNTS, t.EVENTS)]
+    meter = Meter(bootstrap, prefix, pids, ports)
+    try:
+        await meter.start()
+        await wait_drained(bootstrap, group, topics, ports, progress=False)
+        backlog = await meter.phase()
+        await meter.start()
+        probes = await latency.probe(bootstrap, prefix, seconds=args.live_seconds,
+                                     background_per_s=args.live_per_s)  # fmt: skip
+        await wait_drained(bootstrap, group, topics, ports, progress=False)
+        live = await meter.phase()
+        rss = [round(rss_bytes(pid) / 2**20) for pid in pids]
+    finally:
+        stop(procs)
+    return Cell(
+        partitions=partitions,
+        workers=workers,
+        backlog=backlog,
+        live=live,
+        backlog_per_s=round(backlog.events / max(backlog.seconds, 1e-9)),
+        live_p50_s=round(percentile(probes.absolute + probes.rate, 0.5), 3),
+        live_p99_s=round(percentile(probes.absolute + probes.rate, 0.99), 3),
+        rss_mb=rss,
+    )
+
+
+async def drop_topics(bootstrap: str, settings: Settings) -> None:
+    """The partition count's topics, deleted: a single local broker with thousands of
+    partitions left over slows every later cell."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        prefix = settings.topic_prefix
+        names = [topic.name for topic in wanted_topics(settings) if topic.name in existing]
+        names += [n for n in existing if n.startswith(prefix) and n not in names]
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="sendguard-scale-"))
+    broker = None
+    bootstrap = os.environ.get("SENDGUARD_KAFKA_BOOTSTRAP")
+    if not bootstrap:
+        broker = LocalBroker(home=default_home(), run_dir=work / "broker", port=free_port())
+        broker.start()
+        bootstrap = broker.bootstrap
+    cells: list[Cell] = []
+    try:
+        items = load(month_file(args.accounts, args.seed))
+        policy = work / "policy.toml"
+        policy.write_text(BENCH_POLICY)
+        for partitions in args.partitions:
+            prefix = f"s{uuid.uuid4().hex[:4]}."
+            env = {k: v for k, v in os.environ.items() if not k.startswith("SENDGUARD_")}
+            env.update(
+                SENDGUARD_KAFKA_BOOTSTRAP=bootstrap, SENDGUARD_TOPIC_PREFIX=prefix,
+                SENDGUARD_POLICY=str(policy), SENDGUARD_PARTITIONS=str(partitions),
+                SENDGUARD_STANDBY_REPLICAS="0", SENDGUARD_LOG_LEVEL="warning",
+                PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+            )  # fmt: skip
+            settings = Settings.from_env(env)
+            await ensure_topics(settings)
+            print(f"{partitions} partitions: producing {len(items):,} lines ...", flush=True)
+            await asyncio.to_thread(to_kafka, items, bootstrap, prefix, progress=None)
+            for workers in args.workers:
+                print(f"  {workers} worker(s) ...", flush=True)
+                found = await cell(env, work, partitions, workers, args)
+                print(f"    {row(found)}", flush=True)
+                cells.append(found)
+            await drop_topics(bootstrap, settings)
+    finally:
+        if broker is not None:
+            broker.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": _commit(),
+        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        "lines": len(items),
+        "live_per_s": args.live_per_s,
+        "live_seconds": args.live_seconds,
+        "cells": [asdict(c) for c in cells],
+    }
+
+
+HEADER = ("partitions workers | backlog/s  CPU-ms/event  internal/event | "
+          "live CPU-ms/event  internal/event  p50/p99 s | RSS MB")  # fmt: skip
+
+
+def row(c: Cell) -> str:
+    return (f"{c.partitions:>10} {c.workers:>7} | {c.backlog_per_s:>9,}  "
+            f"{c.backlog.cpu_s_per_1k:>12.3f}  {c.backlog.internal_per_event:>14.4f} | "
+            f"{c.live.cpu_s_per_1k:>17.3f}  {c.live.internal_per_event:>14.4f}  "
+            f"{c.live_p50_s:.2f}/{c.live_p99_s:.2f} | {sum(c.rss_mb)}")  # fmt: skip
+
+
+def _commit() -> str:
+    found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                           text=True, check=False, cwd=Path(__file__).parent)  # fmt: skip
+    return found.stdout.strip() or "unknown"
+
+
+def draw(figures: dict[str, Any], out: Path) -> None:
+    """Three panels over the partition count, a line per worker count: CPU per event in
+    the backlog and live, and internal records per event live (the 0.05 target drawn)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cells = figures["cells"]
+    panels = [
+        ("backlog CPU-ms per event", lambda c: c["backlog"]["cpu_s_per_1k"], None),
+        ("live CPU-ms per event", lambda c: c["live"]["cpu_s_per_1k"], None),
+        ("internal records per event (live)", lambda c: c["live"]["internal_per_event"], 0.05),
+    ]
+    fig, axes = plt.subplots(1, len(panels), figsize=(13, 4))
+    for ax, (title, value, target) in zip(axes, panels, strict=True):
+        for workers in sorted({c["workers"] for c in cells}):
+            mine = sorted((c for c in cells if c["workers"] == workers),
+                          key=lambda c: c["partitions"])  # fmt: skip
+            ax.plot([c["partitions"] for c in mine], [value(c) for c in mine], marker="o",
+                    label=f"{workers} worker{'s' if workers > 1 else ''}")  # fmt: skip
+        if target is not None:
+            ax.axhline(target, color="grey", linestyle="--", label="target")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted({c["partitions"] for c in cells}))
+        ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_xlabel("partitions")
+        ax.set_title(title)
+        ax.set_ylim(bottom=0)
+        ax.legend()
+    fig.suptitle(f"Sendguard scale-out, {figures['date'][:10]}, {figures['commit']}")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.scale",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--partitions", type=int, nargs="+", default=[4, 32, 128])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--accounts", type=int, default=40, help="40 = about 100k events")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--live-per-s", type=int, default=500)
+    parser.add_argument("--live-seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    figures = asyncio.run(main(args))
+    print()
+    print(HEADER)
+    for found in figures["cells"]:
+        print(row(Cell(**{**found, "backlog": Phase(**found["backlog"]),
+                          "live": Phase(**found["live"])})))  # fmt: skip
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    out = RESULTS / f"scale-{stamp}.json"
+    out.write_text(json.dumps(figures, indent=2))
+    print(f"\nwritten to {out}")
+    try:
+        chart = RESULTS / f"scale-{stamp}.png"
+        draw(figures, chart)
+        print(f"drawn to {chart}")
+    except ImportError:
+        print("no chart: matplotlib is missing (./dev bench --scale installs it)")
+
+
+if __name__ == "__main__":
+    cli()
