@@ -70,8 +70,18 @@ class RemoteSources:
             touched.add(partition)
         for partition in touched:
             self._marks[partition] = self._by_partition[partition].current()
-        if touched:
+        if any(self._moves_lowest(partition) for partition in touched):
             self._rank()
+
+    def _moves_lowest(self, partition: int) -> bool:
+        """Whether a partition's new mark can change the two lowest: it is one of them,
+        or lower than the second. Otherwise ranking again is skipped: with many workers a
+        report rarely touches them, and ranking walks every partition."""
+        lowest = self._lowest
+        mark = self._marks[partition]
+        if any(p == partition for _, p in lowest):
+            return True
+        return mark is not None and (len(lowest) < 2 or mark < lowest[-1][0])
 
     def _rank(self) -> None:
         """The two lowest partition marks: the lowest other than any one partition's."""

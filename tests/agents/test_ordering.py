@@ -175,3 +175,30 @@ def test_a_report_counts_a_partition_idle_if_read_to_its_end_since_its_last_batc
     progress.took(tp)  # a batch taken since: idle again once read to its end
     assert progress.state(tp, end=12, delivered=10, rested=True) == (None, False)
     progress.forget([tp])
+
+
+def test_the_remote_marks_match_a_full_ranking_after_any_reports() -> None:
+    """Ranking again is skipped when a report cannot change the two lowest marks: checked
+    against the plain minimum over random reports."""
+    import random
+
+    rng = random.Random(7)
+    sources = [f"email.{topic}/{p}" for topic in ("delivery", "bounce") for p in range(6)]
+    remote = RemoteSources(timedelta(0), sources)
+    state: dict[str, tuple[datetime | None, bool]] = {s: (None, False) for s in sources}
+    for n in range(400):
+        chosen = rng.sample(sources, rng.randint(1, 4))
+        news = {s: (T0 + timedelta(minutes=rng.randint(0, 60)), rng.random() < 0.3)
+                for s in chosen}  # fmt: skip
+        remote.apply(report(1.0 + n, news))
+        for s, (latest, idle) in news.items():
+            old = state[s][0]
+            state[s] = (latest if old is None or latest > old else old, idle)
+        for p in range(6):
+            held = [latest for s, (latest, idle) in state.items()
+                    if not idle and not s.endswith(f"/{p}")]  # fmt: skip
+            if any(latest is None for latest in held):
+                want = datetime.min.replace(tzinfo=UTC)
+            else:
+                want = min(held, default=None)  # type: ignore[type-var]
+            assert remote.excluding(p) == want, (n, p)
