@@ -48,6 +48,7 @@ from streams.faust_ext import (
     consumer_flowing,
     tables_recovered,
 )
+from streams.kafka_admin import topic_partitions
 from streams.topics import PROGRESS as PROGRESS_TOPIC
 from tables.batch import Offsets, TableBatch
 from tables.checkpoint import Checkpoint
@@ -145,6 +146,8 @@ class GuardAgent:
         self.fence_floor: dict[int, int] | None = None
         self.assignments = 0
         self.follower: asyncio.Task[None] | None = None
+        #: the reports being handed to the producer (``_publish``)
+        self.publishing: asyncio.Future[None] | None = None
         #: when the idle timer last looked at every partition, and what had been taken
         self.looked = (0.0, -1)
         self.slow_tick_at = 0.0
@@ -396,7 +399,12 @@ class GuardAgent:
 
     def _snapshot(self) -> Sources | None:
         """How far this worker's input partitions are now, if a report may go (None)."""
-        if self.producer is None or self.fence_floor is None or not self.progress.due():
+        if (
+            self.producer is None
+            or self.fence_floor is None
+            or not self.progress.due()
+            or (self.publishing is not None and not self.publishing.done())
+        ):
             return None
         return self.progress.snapshot(self._assigned_inputs(), self._positions_at_fetch)
 
@@ -413,12 +421,23 @@ class GuardAgent:
         for partition, offset in self.forwarded.items():
             fences[partition] = max(fences.get(partition, 0), offset)
         reports = self.progress.report_if_due(sources, {p: o for p, o in fences.items() if o})
+        if reports:
+            values = [PROGRESS + _REPORT_ENCODER.encode(report) for report in reports]
+            self.publishing = asyncio.ensure_future(self._publish(producer, values))
+
+    async def _publish(self, producer: AIOKafkaProducer, values: list[bytes]) -> None:
+        """Hand reports to the producer, apart from the flush: a producer waiting for the
+        topic's metadata (just created, or deleted by hand) must not hold the flush up.
+        One at a time, in order; the next snapshot waits for it (``_snapshot``)."""
         sent_at = now_ms()
-        for report in reports:
-            value = PROGRESS + _REPORT_ENCODER.encode(report)
-            future = await producer.send(self.names.progress, value, partition=0,
-                                         timestamp_ms=sent_at)  # fmt: skip
-            future.add_done_callback(_report_sent)
+        try:
+            for value in values:
+                future = await producer.send(self.names.progress, value, partition=0,
+                                             timestamp_ms=sent_at)  # fmt: skip
+                future.add_done_callback(_report_sent)
+        except Exception as exc:  # noqa: BLE001 the next report follows; the log says why
+            log.warning("a progress report was not published (%s: %s); the next one follows",
+                        type(exc).__name__, exc)  # fmt: skip
 
     def _positions_at_fetch(self, partition: tuple[str, int]) -> tuple[int | None, int | None]:
         """(end, delivered) for a report: as the consumer knows them now."""
@@ -434,6 +453,8 @@ class GuardAgent:
             consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                         auto_offset_reset="latest")  # fmt: skip
             try:
+                while not await topic_partitions(bootstrap, [topic]):
+                    await asyncio.sleep(1.0)  # created at start; its metadata may lag
                 await consumer.start()
                 tp = TopicPartition(topic, 0)
                 consumer.assign([tp])

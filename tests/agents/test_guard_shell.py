@@ -218,6 +218,12 @@ class _SentReports:
         return done
 
 
+async def published(agent: GuardAgent) -> None:
+    """Wait for the reports handed to the producer apart from the flush."""
+    if agent.publishing is not None:
+        await agent.publishing
+
+
 @pytest.fixture
 def reporting(agent: GuardAgent, monkeypatch: pytest.MonkeyPatch) -> _SentReports:
     """The agent reports to a recording producer, as often as asked."""
@@ -240,12 +246,14 @@ async def test_idle_with_events_held_reports_again_to_wake_the_guard(
     monkeypatch.setattr(agent.ingest, "held", lambda: held)
     agent.last_take = time.monotonic() - 1
     await agent._report_progress()
+    await published(agent)
     assert [(t, k) for t, _, k in reporting.sent] == [(agent.names.progress, {
         "partition": 0, "timestamp_ms": reporting.sent[0][2]["timestamp_ms"]})]  # fmt: skip
     await agent._report_progress()
     assert len(reporting.sent) == 1  # nothing new, nothing held: quiet
     held = 3
     await agent._report_progress()
+    await published(agent)
     assert len(reporting.sent) == 2  # events held: reported again
     await agent._report_progress()
     assert len(reporting.sent) == 2  # at most every WAKE_HELD_AFTER_S
@@ -260,6 +268,7 @@ async def test_a_report_is_fenced_by_the_forwards_acknowledged_and_the_ends_at_a
     sources = agent._snapshot()
     agent.forwarded = {1: 7}  # acknowledged by the flush after the snapshot
     await agent._send_report(sources)
+    await published(agent)
     ((_, value, _),) = reporting.sent
     report = unwrap(value)
     assert isinstance(report, ProgressReport)
