@@ -44,7 +44,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any, NoReturn, cast
 
 import faust
-from aiokafka.errors import KafkaError
+from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.structs import OffsetAndMetadata
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
@@ -130,6 +131,34 @@ class BatchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
     FULL_SNAPSHOT_S = 0.5
     _full_snapshot_at = 0.0
+
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
+        """faust's, with the assignment built once per commit: faust builds it again for
+        every partition committed, a cost in partitions squared (at 128 partitions, 19 %
+        of a worker's time under live traffic, py-spy)."""
+        consumer = self._ensure_consumer()
+        now = time.monotonic()
+        assigned = self.assignment()
+        commitable = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        try:
+            aiokafka_offsets = {
+                faust_aiokafka.ensure_aiokafka_TP(tp): OffsetAndMetadata(offset, "")
+                for tp, offset in commitable.items()
+            }
+            self.tp_last_committed_at.update({tp: now for tp in commitable})
+            await consumer.commit(aiokafka_offsets)
+        except CommitFailedError as exc:
+            if "already rebalanced" in str(exc):
+                return False
+            self.log.exception("Committing raised exception: %r", exc)
+            await self.crash(exc)
+            return False
+        except Exception as exc:  # as faust: IllegalStateError and the rest, logged
+            self.log.exception("Got exception: %r\nCurrent assignment: %r", exc,
+                               self.assignment())  # fmt: skip
+            await self.crash(exc)
+            return False
+        return True
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -2,7 +2,7 @@
 upgrade that changes one of them fails here, not in a rebalance in production.
 
 ``BatchingConsumer.getmany`` mirrors faust's ``Consumer.getmany`` step for step, and the
-thread's ``_seek_wait`` and ``_seek_to_committed`` replace faust's and aiokafka's: the
+thread's ``_seek_wait``, ``_seek_to_committed`` and ``_commit`` replace faust's and aiokafka's: the
 sources they mirror are pinned by hash. When one changes, read the new source, carry the
 change over to ``streams.faust_ext``, and update the hash.
 """
@@ -40,6 +40,7 @@ def test_the_versions_are_the_ones_proved() -> None:
         (faust_consumer.Consumer.getmany, "4b168d84882a70d6"),
         (faust_consumer.Consumer.perform_seek, "0e8c130ff4b0afd8"),
         (faust_aiokafka.AIOKafkaConsumerThread._seek_wait, "9d221e816d940467"),  # noqa: SLF001
+        (faust_aiokafka.AIOKafkaConsumerThread._commit, "932852ce7a23f658"),  # noqa: SLF001
         (aiokafka.AIOKafkaConsumer.seek_to_committed, "f6cd85c8b70a4ccf"),
     ],
     ids=lambda value: getattr(value, "__qualname__", ""),
