@@ -328,7 +328,7 @@ class GuardAgent:
         await self._ack(stream)
         self.records_since_flush = 0
         self.last_flush = time.monotonic()
-        await self._send_report(sources)
+        self._send_report(sources)
 
     async def _ack(self, stream: Any) -> None:
         """Acknowledge, in order per partition, the batches none of whose events is held."""
@@ -408,7 +408,7 @@ class GuardAgent:
             return None
         return self.progress.snapshot(self._assigned_inputs(), self._positions_at_fetch)
 
-    async def _send_report(self, sources: Sources | None) -> None:
+    def _send_report(self, sources: Sources | None) -> None:
         """Publish ``sources`` (a ``_snapshot``) if that changed (or as a heartbeat): from
         the flush, taken before its first await (with everything fetched taken, every
         partition read to its end is idle) and sent after the forwards it acknowledged;
@@ -545,7 +545,7 @@ class GuardAgent:
         sources = self._snapshot()
         if sources is not None:
             self.looked = (now, self.handled)
-        await self._send_report(sources)
+        self._send_report(sources)
 
     async def _read_undelivered(self) -> None:
         """faust can drop a fetched batch that nothing follows (``agents.continuity``),

@@ -267,7 +267,7 @@ async def test_a_report_is_fenced_by_the_forwards_acknowledged_and_the_ends_at_a
     agent.fence_floor = {0: 3, 1: 5}
     sources = agent._snapshot()
     agent.forwarded = {1: 7}  # acknowledged by the flush after the snapshot
-    await agent._send_report(sources)
+    agent._send_report(sources)
     await published(agent)
     ((_, value, _),) = reporting.sent
     report = unwrap(value)
