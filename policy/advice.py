@@ -1,6 +1,6 @@
 """What a warned or suspended account should do: the banner text of each decision.
 
-POLICY.md's warning banner "names the problem and recommends fixes". Each ``warn`` and
+docs/POLICY.md's warning banner "names the problem and recommends fixes". Each ``warn`` and
 ``suspend`` carries one short text per reason, written for the account, with the figures
 that matter: the rate and the limit, what to remove, and what stays as it is. Pure: the
 worker and the replay write the same text.

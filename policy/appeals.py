@@ -1,4 +1,4 @@
-"""Who may appeal, into which queue (POLICY.md, "Who may appeal, and how"). Pure."""
+"""Who may appeal, into which queue (docs/POLICY.md, "Who may appeal, and how"). Pure."""
 
 from __future__ import annotations
 

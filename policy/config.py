@@ -1,4 +1,4 @@
-"""The policy as one frozen, typed object, loaded from TOML (CONTRACT.md, "Policy file").
+"""The policy as one frozen, typed object, loaded from TOML (docs/CONTRACT.md, "Policy file").
 
 The built-in ``default.toml`` is complete; a deployment file only overrides the keys it
 sets. Both go through the same validation, so a typo in either fails loudly at start-up

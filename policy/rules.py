@@ -1,4 +1,4 @@
-"""The limits of POLICY.md as one pure function: counts in, verdicts out.
+"""The limits of docs/POLICY.md as one pure function: counts in, verdicts out.
 
 :func:`evaluate` reads the counts *after* the event was counted and never mutates
 anything; the engine applies its verdicts. Keeping the judgement separate from the

@@ -30,7 +30,7 @@ class InvalidRequest(SchemaError):
 
 
 class AppealForm(msgspec.Struct, frozen=True, kw_only=True):
-    """POLICY.md's appeal form: every confirmation must be true, every text non-empty."""
+    """docs/POLICY.md's appeal form: every confirmation must be true, every text non-empty."""
 
     channel: Channel
     opt_out_list_imported: bool

@@ -1,4 +1,4 @@
-"""Strict parsing of the input topics (CONTRACT.md, "Input topics").
+"""Strict parsing of the input topics (docs/CONTRACT.md, "Input topics").
 
 Parsing is on the hot path of every worker. JSON is decoded once by msgspec into a
 "wire" struct whose fields are all ``Any``: msgspec skips unknown fields without building

@@ -1,4 +1,4 @@
-"""Typed records of the Sendguard contract (CONTRACT.md, version 1).
+"""Typed records of the Sendguard contract (docs/CONTRACT.md).
 
 msgspec structs: they validate and (de)serialise in one step and are far faster than
 ``faust.Record``. Input parsing with actionable reject reasons lives in ``schemas.parse``.

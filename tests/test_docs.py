@@ -1,0 +1,124 @@
+"""docs/CONTRACT.md names what the code serves: every topic, every HTTP route (and no
+route the code does not serve), every ``sendguard`` command and option. No broker: the
+routes come from the worker's app, built and registered but never started."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
+
+import api
+from sendguard.cli import build_parser
+from streams.app import build_runtime
+from streams.settings import Settings
+from streams.topics import TopicNames
+from tables import changelog_topic, shadow_table_specs, table_specs
+
+CONTRACT = Path(__file__).resolve().parents[1] / "docs" / "CONTRACT.md"
+#: faust serves HEAD on every page by itself; the contract lists the methods Sendguard defines.
+IMPLICIT_METHODS = frozenset({"HEAD"})
+#: a row of the HTTP table: ``| `GET /accounts/{account_id}` | ...``
+TABLE_ROUTE = re.compile(r"^\| `(GET|POST|PUT|PATCH|DELETE) (/[^`]*)`", re.MULTILINE)
+PLACEHOLDER = re.compile(r"\{[^}]*\}")
+
+Route = tuple[str, str]
+
+
+def contract() -> str:
+    return CONTRACT.read_text(encoding="utf-8")
+
+
+def section(title: str) -> str:
+    """The text of the contract's ``## <title>…`` section, up to the next ``## ``."""
+    for part in contract().split("\n## ")[1:]:
+        heading, _, body = part.partition("\n")
+        if heading.startswith(title):
+            return body
+    raise AssertionError(f"{CONTRACT} has no '## {title}' section")
+
+
+def route(method: str, path: str) -> Route:
+    """A route with its placeholders unnamed: ``{id}`` and ``{account_id}`` are one."""
+    return method, PLACEHOLDER.sub("{}", path)
+
+
+def topics() -> list[str]:
+    """Every topic of ``TopicNames``, without a prefix."""
+    names = TopicNames.prefixed("")
+    found: list[str] = []
+    for field in fields(names):
+        value = getattr(names, field.name)
+        found.extend(value.values() if isinstance(value, Mapping) else [value])
+    return found
+
+
+def served_routes(data_dir: Path) -> set[Route]:
+    """(method, path) of every route the worker's web server has, as ``sendguard worker``
+    registers them, without starting anything."""
+    rt = build_runtime(Settings(data_dir=data_dir))
+    api.register(rt)
+    web = rt.app.web
+    assert isinstance(web, AiohttpWeb), f"the worker's web driver is {type(web).__name__}"
+    return {
+        route(r.method, r.resource.canonical)
+        for r in web.web_app.router.routes()
+        if r.method not in IMPLICIT_METHODS and r.resource is not None
+    }
+
+
+def documented_routes() -> set[Route]:
+    return {route(method, path) for method, path in TABLE_ROUTE.findall(section("HTTP"))}
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    # argparse has no public list of a parser's subcommands.
+    actions = parser._actions  # noqa: SLF001
+    (sub,) = [a for a in actions if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
+    return dict(sub.choices)
+
+
+def test_every_topic_is_named() -> None:
+    text = contract()
+    missing = [name for name in topics() if f"`{name}`" not in text]
+    assert not missing, f"topics of TopicNames missing from {CONTRACT.name}: {missing}"
+
+
+def test_every_changelog_topic_is_named() -> None:
+    text = contract()
+    specs = table_specs(9) + shadow_table_specs(9)
+    missing = [name for spec in specs
+               if (name := changelog_topic("<app id>", spec.name)) not in text]  # fmt: skip
+    assert not missing, f"changelog topics missing from {CONTRACT.name}: {missing}"
+
+
+def test_the_http_table_lists_exactly_the_routes_served(tmp_path: Path) -> None:
+    served, documented = served_routes(tmp_path), documented_routes()
+    assert served, "no route found on the worker's app: has registration moved?"
+    assert not served - documented, f"served but not in {CONTRACT.name}: {served - documented}"
+    assert not documented - served, f"in {CONTRACT.name} but not served: {documented - served}"
+
+
+def test_every_subcommand_is_in_the_commands_section() -> None:
+    commands = section("Commands")
+    missing = [name for name in subcommands() if f"`sendguard {name}" not in commands]
+    assert not missing, f"subcommands missing from the Commands section: {missing}"
+
+
+def test_every_action_and_option_is_in_the_commands_section() -> None:
+    commands = section("Commands")
+    missing: list[str] = []
+    for name, parser in subcommands().items():
+        for action in parser._actions:  # noqa: SLF001 (as in subcommands())
+            for option in action.option_strings:
+                if option not in ("-h", "--help") and option not in commands:
+                    missing.append(f"sendguard {name} {option}")
+            if action.dest == "action" and action.choices:
+                missing += [f"sendguard {name} {choice}" for choice in action.choices
+                            if f"`sendguard {name} {choice}" not in commands]  # fmt: skip
+    assert not missing, f"missing from the Commands section: {missing}"
