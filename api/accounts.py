@@ -29,6 +29,7 @@ from api.revocations import Revocations, follow
 from policy.appeals import Admission, admit_appeal
 from policy.engine import period_of
 from policy.state import AccountState
+from schemas import fields
 from schemas.appeals import (
     MAX_BODY_BYTES,
     Appeal,
@@ -40,6 +41,8 @@ from schemas.appeals import (
     parse_appeal_form,
     parse_operator_decision,
 )
+from schemas.errors import InvalidEvent
+from schemas.limits import MAX_APPEAL_ID_CHARS
 from schemas.types import CHANNELS, AccountMeta, Tier
 from streams.app import Runtime
 from streams.commands import CommandResult
@@ -71,14 +74,19 @@ def appeal_id_for(account_id: str) -> str:
 
 
 def account_of_appeal(appeal_id: str) -> str:
+    """The account an appeal id carries; 404 for an id no appeal can have. An id the
+    guard's command check would refuse (too long, control characters) is refused here:
+    its command would be dead-lettered and the caller would wait for no answer."""
+    unknown = HttpError(404, f"no appeal {appeal_id[:MAX_APPEAL_ID_CHARS]!r}")
     prefix, _, rest = appeal_id.partition("-")
     _, _, encoded = rest.partition("-")
-    if prefix != "ap" or not encoded:
-        raise HttpError(404, f"no appeal {appeal_id!r}")
+    if prefix != "ap" or not encoded or len(appeal_id) > MAX_APPEAL_ID_CHARS:
+        raise unknown
     try:
-        return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise HttpError(404, f"no appeal {appeal_id!r}") from None
+        account_id = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+        return fields.ident("account_id", account_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError, InvalidEvent):
+        raise unknown from None
 
 
 def admit_filing(body: bytes, tier: Tier, state: AccountState) -> tuple[AppealForm, Admission]:

@@ -6,11 +6,12 @@ asked to complete a form it can never file (422).
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
 
-from api.accounts import HttpError, admit_filing
+from api.accounts import HttpError, account_of_appeal, admit_filing, appeal_id_for
 from policy.state import AccountState
 from schemas.appeals import InvalidRequest, parse_operator_decision
 from schemas.types import ChannelStatus
@@ -73,3 +74,30 @@ def test_a_body_no_decoder_can_read_is_422_naming_the_body(raw: bytes, why: str)
     with pytest.raises(InvalidRequest) as caught:
         parse_operator_decision(raw)
     assert caught.value.field == "body" and why in str(caught.value)
+
+
+@pytest.mark.parametrize("account_id", ["acme", "ü" * 200, "😀" * 200])
+def test_an_appeal_id_carries_its_account(account_id: str) -> None:
+    assert account_of_appeal(appeal_id_for(account_id)) == account_id
+
+
+def _carrying(raw: bytes) -> str:
+    return "ap-0123456789abcdef-" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "appeal_id",
+    [
+        "nope", "ap-0123456789abcdef-", "xx-0123456789abcdef-YWNtZQ", "ap-0123-@@@@",
+        _carrying(b"\xff\xfe"),  # not UTF-8
+        _carrying(("a" * 201).encode()),  # an account id no event can carry
+        _carrying(b"acme\nevil"),  # a control character
+        "ap-0123456789abcdef-" + "A" * 2000,  # longer than any appeal id
+    ],
+)
+def test_an_appeal_id_no_appeal_can_have_is_not_found(appeal_id: str) -> None:
+    """Refused at once with 404: handed to the guard, its command would be dead-lettered
+    and the caller would wait 15 s for a 503."""
+    with pytest.raises(HttpError) as caught:
+        account_of_appeal(appeal_id)
+    assert caught.value.status == 404
