@@ -80,9 +80,13 @@ from tables.batch import TableBatch
 from tables.shadow import ShadowStore
 
 log = logging.getLogger("sendguard.guard")
-#: An input partition this far ahead of its watermark in event time is not fetched
-#: until the watermark catches up: held events stay a bounded share of memory.
+#: While the worker holds more than HOLD_BACK_ABOVE events, an input partition more than
+#: LOOKAHEAD ahead of its watermark in event time is not fetched until the watermark
+#: catches up: held events stay a bounded share of memory. Below it nothing is held
+#: back: in a backlog every partition runs ahead of the others between two reports, and
+#: holding them back at once left a draining worker waiting two thirds of the time.
 LOOKAHEAD = timedelta(minutes=1)
+HOLD_BACK_ABOVE = 50_000
 #: Header carrying a forwarded event's original append time (epoch ms, ASCII).
 APPENDED_AT = "sendguard-appended-at"
 LATE_PREFIX = "occurred_at: older than"
@@ -579,11 +583,13 @@ class Ingest:
             lane_guard = lane.guard(partition)
             for account_id in lane_guard.due(watermark):
                 self._after(lane, lane_guard.release(account_id, watermark), None, None)
+        crowded = self.held() > HOLD_BACK_ABOVE
         for topic in self.names.inputs:
             tp = TP(topic, partition)
             latest = self.progress.latest(tp)
             ahead = (
-                watermark is not None
+                crowded
+                and watermark is not None
                 and latest is not None
                 and from_micros(latest) > watermark + LOOKAHEAD
             )

@@ -19,6 +19,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from prometheus_client import CollectorRegistry
 
+import agents.ingest
 from agents.envelope import PROGRESS, wrap
 from agents.ingest import APPENDED_AT, REJECTS_LOGGED_PER_S, Batch, Ingest
 from agents.outbox import Outbox
@@ -400,6 +401,23 @@ def test_the_accounts_gauge_counts_the_table_also_after_a_restart(tmp_path: Path
     assert gauge(restarted) == {**expected, ("active", "marketing"): 2, ("active", "crm"): 4}
     restarted.ingest.forget({0})  # the partition was revoked: its accounts are another's
     assert gauge(restarted) == {}
+
+
+@pytest.mark.parametrize(("budget", "held_back"), [(50_000, False), (2, True)])
+def test_a_partition_far_ahead_is_held_back_only_past_the_held_budget(
+    tmp_path: Path, monkeypatch: Any, budget: int, held_back: bool
+) -> None:
+    """Input far ahead of the watermark is left out of the fetches only while the worker
+    holds more than HOLD_BACK_ABOVE events: below it, holding back only slows a drain."""
+    monkeypatch.setattr(agents.ingest, "HOLD_BACK_ABOVE", budget)
+    rig = Rig(tmp_path, partitions=1)
+    rig.busy.add(TP("email.delivery", 0))  # deliveries still coming: the watermark waits
+    start = datetime.now(UTC) - timedelta(hours=2)
+    rig.feed("email.delivery", 0, deliveries("acme", 2, occurred_at=stamp(start)))
+    later = stamp(start + timedelta(minutes=30))
+    rig.feed("email.unsubscribe", 0, signals("email.unsubscribe", "acme", 2, occurred_at=later))
+    assert rig.ingest.held() == 4
+    assert (TP("email.unsubscribe", 0) in rig.ingest.held_back) is held_back
 
 
 def test_an_event_stamped_ahead_neither_waits_nor_holds_its_partition_back(one: Rig) -> None:
