@@ -160,8 +160,11 @@ def bare_faust(bootstrap: str, topics: list[str], expect: int, mode: str) -> dic
 
 
 def run_peer(
-    bootstrap: str, prefix: str, expect: int, state_dir: Path, policy: Path
-) -> dict | None:
+    bootstrap: str, prefix: str, expect: int, state_dir: Path, policy: Path,
+    repartition: bool = True,
+) -> dict | None:  # fmt: skip
+    """The quix-streams peer over the month: with its ``group_by`` hop (the same answers
+    whatever the key, as Sendguard's), or trusting the producers' keys."""
     script = ROOT / "bench" / "peers" / "quix_guard.py"
     sys.path.insert(0, str(ROOT / "bench" / "peers"))
     from peer_env import ensure_peer_venv  # type: ignore[import-not-found]
@@ -169,7 +172,8 @@ def run_peer(
     python = ensure_peer_venv(ROOT / "bench" / ".peer-venv")
     result = subprocess.run(
         [str(python), str(script), "--bootstrap", bootstrap, "--prefix", prefix,
-         "--expect", str(expect), "--state-dir", str(state_dir), "--policy", str(policy)],
+         "--expect", str(expect), "--state-dir", str(state_dir), "--policy", str(policy),
+         *([] if repartition else ["--no-repartition"])],
         capture_output=True, text=True, timeout=3600, check=False,
     )  # fmt: skip
     if result.returncode != 0:
@@ -269,10 +273,13 @@ async def main(args: argparse.Namespace) -> dict:
         one = await sendguard(1, env, work, email_events, expected)
         print("sendguard: two workers ...")
         two = await sendguard(2, env, work, email_events, expected)
-        peer = None
+        peer = peer_keyed = None
         if not args.skip_peer:
-            print("peer: quix-streams ...")
+            print("peer: quix-streams, group_by account_id ...")
             peer = run_peer(bootstrap, prefix, email_events, work / "peer-state", policy)
+            print("peer: quix-streams, --no-repartition (trusting the producers' keys) ...")
+            peer_keyed = run_peer(bootstrap, prefix, email_events, work / "peer-keyed-state",
+                                  policy, repartition=False)  # fmt: skip
 
         print(f"latency: live traffic at half of {one['per_s']:,} events/s ...")
         latency_env = one.pop("env")
@@ -309,9 +316,14 @@ async def main(args: argparse.Namespace) -> dict:
             "latency_rate_p99_s": round(percentile(probes.rate, 0.99), 3),
             "state_kb_per_account_month": round(one["state_mb"] * 1024 / max(accounts, 1), 1),
             "peer": peer,
+            "peer_no_repartition": peer_keyed,
         }
         if peer:
             figures["sendguard_vs_peer"] = round(one["per_s"] / peer["events_per_s"], 3)
+        if peer_keyed:
+            figures["sendguard_vs_peer_no_repartition"] = round(
+                one["per_s"] / peer_keyed["events_per_s"], 3
+            )
         return figures
     finally:
         if broker is not None:
