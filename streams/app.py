@@ -18,7 +18,7 @@ from streams.commands import CommandBus
 from streams.faust_ext import BatchingApp
 from streams.liveness import Liveness
 from streams.lost_events import LostEvents
-from streams.metrics import Metrics
+from streams.metrics import Metrics, register_process_metrics
 from streams.provision import Provisioned
 from streams.settings import Settings
 from tables import Tables, define_shadow_tables, define_tables
@@ -168,7 +168,10 @@ def build_runtime(
     policies = policies or load_policies(settings)
     policy = policies.live
     app = create_app(settings, provisioned.replication.factor if provisioned else None)
-    metrics = Metrics(registry if registry is not None else CollectorRegistry())
+    if registry is None:
+        registry = CollectorRegistry()
+        register_process_metrics(registry)
+    metrics = Metrics(registry)
     tables = define_tables(
         app,
         block_cache_bytes=settings.block_cache_bytes,

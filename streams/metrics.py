@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import urllib.request
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -21,6 +21,12 @@ def scrape_totals(port: int, host: str = "127.0.0.1") -> dict[str, float]:
         for sample in family.samples:
             totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
     return totals
+
+
+def register_process_metrics(registry: CollectorRegistry) -> None:
+    """The process's own series (``process_start_time_seconds``, CPU, memory, open
+    files): a start time that keeps changing is a crash loop (``monitoring/alerts.yml``)."""
+    ProcessCollector(registry=registry)
 
 
 class Metrics:

@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gate import SenderGate
 from tests.integration.traffic import bounces, deliveries, event
+from tests.test_metric_docs import used_metrics
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +43,16 @@ async def test_gate_reflects_suspension_and_suppression_within_seconds(
         assert not fresh.check("sender", "marketing", "x@y.example").allowed
 
 
+def exposed(text: str) -> set[str]:
+    """Every metric name in a scrape: sample names, and families without samples yet
+    (a labelled counter nothing has counted), counters with their ``_total``."""
+    names = set()
+    for family in text_string_to_metric_families(text):
+        names.add(family.name + ("_total" if family.type == "counter" else ""))
+        names.update(sample.name for sample in family.samples)
+    return names
+
+
 def samples(text: str) -> dict[tuple[str, tuple], float]:
     found = {}
     for family in text_string_to_metric_families(text):
@@ -65,7 +76,8 @@ async def test_metrics_match_the_events_sent(worker_factory, pipeline) -> None:
     while True:  # the lag gauge is refreshed every couple of seconds
         async with aiohttp.ClientSession() as session, session.get(worker.url("/metrics")) as r:
             assert r.status == 200
-            metrics = samples(await r.text())
+            scrape = await r.text()
+            metrics = samples(scrape)
         lag = {k: v for k, v in metrics.items() if k[0] == "sendguard_consumer_lag_messages"}
         if lag or time.monotonic() > deadline:
             break
@@ -95,6 +107,10 @@ async def test_metrics_match_the_events_sent(worker_factory, pipeline) -> None:
     assert f"{pipeline.prefix}email.bounce" in lagging_topics
     assert not any("changelog" in topic for topic in lagging_topics)
     assert all(v == 0 for v in lag.values())  # drained
+    # Every metric the dashboard, the alerts, the runbook and the README name is served.
+    names = exposed(scrape)
+    for document, used in used_metrics().items():
+        assert used <= names, f"{document}: not in a real worker's scrape: {used - names}"
 
 
 async def test_a_stalled_guard_fails_healthz_and_shows_in_metrics(worker_factory, pipeline) -> None:
