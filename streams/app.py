@@ -78,7 +78,11 @@ def create_app(settings: Settings, replication_factor: int | None = None) -> Bat
         stream_wait_empty=False,
         # One item of the guard's stream is a whole record batch (streams.faust_ext).
         stream_buffer_maxsize=64,
-        consumer_max_fetch_size=1024 * 1024,
+        # Per partition and fetch (the response as a whole stays under aiokafka's 50 MB).
+        # At 1 MiB a partition of one big sender took many fetch round trips, each
+        # waiting for the last to be handled: one worker drained 236k events at 11,700/s
+        # on 128 partitions and 21,400/s on 4; at 2 MiB, 24,000/s on both.
+        consumer_max_fetch_size=2 * 1024 * 1024,
     )
     names = settings.topic_names
     app.batched_topics = frozenset((*names.inputs, names.accounts, names.events))
