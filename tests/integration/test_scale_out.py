@@ -44,8 +44,12 @@ async def test_workers_join_and_leave_under_live_load(
         elif n == 4:
             third.start(ready=False)
         elif n == 7:
+            # Leaving only once it has joined (recovered its tables, taken its share):
+            # a faster first worker leaves more changelog to recover by then.
+            await asyncio.to_thread(second.wait_ready, 120)
             stopping = asyncio.create_task(asyncio.to_thread(second.stop))
         elif n == 9:
+            await asyncio.to_thread(third.wait_ready, 120)
             third.kill()
         await asyncio.sleep(PAUSE_S)
     assert stopping is not None
