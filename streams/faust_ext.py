@@ -166,6 +166,19 @@ class BatchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         #: the spans of the last drain, for the event loop's ``getmany``
         self.drained_spans: dict[TP, Span] = {}
 
+    def verify_event_path(self, now: float, tp: TP) -> None:
+        """faust's livelock check, a diagnostic run every 2.5 commit intervals. It walks
+        the assignment with an await between partitions and reads aiokafka's state of
+        each from the event loop, while the consumer's thread owns it: a partition can
+        be revoked, or assigned and not yet positioned, under it, and aiokafka then
+        asserts. That crashed a worker joining a group on 128 partitions (2 runs of 2).
+        The check has nothing to say of such a partition; it is skipped."""
+        try:
+            super().verify_event_path(now, tp)
+        except (AssertionError, KeyError, AttributeError) as exc:
+            log.debug("livelock check skipped %s (%s: its state changed under the check)",
+                      tp, type(exc).__name__)  # fmt: skip
+
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # Internal: aiokafka reads the isolation level when it starts its fetcher.

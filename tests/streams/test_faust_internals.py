@@ -20,6 +20,8 @@ from aiokafka.consumer.subscription_state import Assignment, TopicPartitionState
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from streams.faust_ext import BatchingConsumerThread
+
 #: The versions these assumptions were proved with (pyproject.toml pins them).
 FAUST = "0.15.3"
 AIOKAFKA = "0.14.0"
@@ -61,3 +63,19 @@ def test_the_private_members_used_exist() -> None:
     assert {"has_valid_position", "position", "seek"} <= set(dir(TopicPartitionState))
     state_source = inspect.getsource(TopicPartitionState.__init__)
     assert "self.lso" in state_source and "self.highwater" in state_source
+
+
+@pytest.mark.parametrize("error", [AssertionError(), KeyError("tp")])
+def test_the_livelock_check_survives_a_partition_changing_under_it(
+    monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    """faust's check reads aiokafka's state of a partition revoked, or not yet positioned,
+    meanwhile: aiokafka asserts (``TopicPartitionState.position``). The worker's thread
+    skips that partition instead of crashing the consumer."""
+
+    def raising(self: Any, now: float, tp: Any) -> None:
+        raise error
+
+    monkeypatch.setattr(faust_aiokafka.AIOKafkaConsumerThread, "verify_event_path", raising)
+    thread = object.__new__(BatchingConsumerThread)
+    assert thread.verify_event_path(0.0, faust.types.TP("email.delivery", 3)) is None
