@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aiokafka.errors import GroupCoordinatorNotAvailableError
+
 from streams import topics as t
 from streams.kafka_admin import topic_partitions, uncommitted
 from tests.integration.kafka_io import Record, produce, read_all
@@ -65,7 +67,10 @@ class Pipeline:
         """Wait until the group has committed some of its work; False if it did it all."""
         deadline = time.monotonic() + timeout
         while True:
-            behind = await self.behind()
+            try:
+                behind = await self.behind()
+            except GroupCoordinatorNotAvailableError:  # no worker has joined the group yet
+                behind = {"group": (0, 1)}
             if not behind:
                 return False
             if any(committed > 0 for committed, _ in behind.values()):

@@ -68,7 +68,7 @@ async def test_broker_restart_mid_stream(
             SENDGUARD_EXIT_ON_STALL_S="15",
         )  # fmt: skip
         await produce(worker, pipeline, backlog_month)
-        worker.start()
+        worker.start(ready=False)  # watched from launch: a fast drain ends soon after
         assert await pipeline.wait_working(), "the work was done before the restart"
         broker.stop()
         await asyncio.sleep(3.0)
