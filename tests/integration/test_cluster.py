@@ -45,8 +45,9 @@ DOWN_S = 12.0
 
 @pytest.fixture(scope="module")
 def small_month(tmp_path_factory: pytest.TempPathFactory) -> Month:
-    """A month of 35 accounts (~85k events): a drain of some tens of seconds."""
-    return simulate_month(tmp_path_factory.mktemp("month"), accounts=35, seed=23)
+    """A month of 120 accounts (~290k events): a drain long enough to kill a broker in
+    (35 accounts, 85k events, drained before the first look at the group's offsets)."""
+    return simulate_month(tmp_path_factory.mktemp("month"), accounts=120, seed=23)
 
 
 @pytest.fixture
