@@ -72,7 +72,9 @@ class Outbox:
     ) -> None:
         """Queue a record; its partition is the key's (Kafka's default partitioner) unless
         given, and round-robin for a record without key."""
-        size = len(key or b"") + len(value or b"") + sum(len(n) + len(v) for n, v in headers or ())
+        size = len(key or b"") + len(value or b"")
+        if headers:
+            size += sum(len(n) + len(v) for n, v in headers)
         if size > MAX_RECORD_BYTES:
             self._over_budget(topic, key, value, size, timestamp_ms)
             return

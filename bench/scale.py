@@ -12,7 +12,9 @@ at once in a new consumer group and measures two phases:
 
 Per phase: events handled (the workers' ``sendguard_events_total``), CPU-seconds of the
 worker processes per 1,000 of them (``/proc``: on a 2-core machine throughput says little
-once there are more workers than cores), and the *internal records* written per event:
+once there are more workers than cores), over the whole phase and over its *steady* part
+(from 10 % to 90 % of its events: without the workers starting, joining and recovering,
+which is a cost per worker, not per event), and the *internal records* written per event:
 records appended to ``sendguard.events`` and ``sendguard.progress`` (forwards, commands
 and progress reports). Also the backlog's drain rate, the live p99 latency and the
 workers' resident memory. Prints the matrix, writes it as JSON to ``bench/results/`` and
@@ -59,6 +61,10 @@ class Phase:
     seconds: float
     cpu_s_per_1k: float
     internal_per_event: float
+    #: the same between 10 % and 90 % of the phase's events: the cost of an event once
+    #: every worker has started and the group has settled (None: too few samples)
+    steady_cpu_s_per_1k: float | None = None
+    steady_per_s: int | None = None
 
 
 @dataclass
@@ -93,8 +99,30 @@ async def handled(ports: list[int]) -> int:
     return int(sum(found.get("sendguard_events_total", 0) for found in totals))
 
 
+#: (monotonic seconds, CPU-seconds, events handled) of the workers at one moment
+Sample = tuple[float, float, int]
+
+SAMPLE_EVERY_S = 0.5
+
+
+def steady(samples: list[Sample], low: float = 0.1, high: float = 0.9) -> tuple[float, int] | None:
+    """CPU-ms per event and events/s between the samples at ``low`` and ``high`` of the
+    events handled: the start of a phase (workers starting, joining the group, recovering
+    their tables) and its tail (the last partitions) left out."""
+    if len(samples) < 3:
+        return None
+    first, last = samples[0][2], samples[-1][2]
+    inside = [s for s in samples if low <= (s[2] - first) / max(last - first, 1) <= high]
+    if len(inside) < 2 or inside[-1][2] == inside[0][2]:
+        return None
+    (t0, cpu0, events0), (t1, cpu1, events1) = inside[0], inside[-1]
+    events = events1 - events0
+    return round(1000 * (cpu1 - cpu0) / events, 4), round(events / max(t1 - t0, 1e-9))
+
+
 class Meter:
-    """CPU, events handled and internal records of a phase, from its start."""
+    """CPU, events handled and internal records of a phase, from its start; and samples of
+    CPU and events meanwhile (``sample``) for its steady part."""
 
     def __init__(self, bootstrap: str, prefix: str, pids: list[int], ports: list[int]) -> None:
         self.bootstrap, self.prefix, self.pids, self.ports = bootstrap, prefix, pids, ports
@@ -104,17 +132,36 @@ class Meter:
         self.cpu = cpu_seconds(self.pids)
         self.events = await handled(self.ports)
         self.internal = await internal_records(self.bootstrap, self.prefix)
+        self.samples: list[Sample] = [(self.started, self.cpu, self.events)]
+
+    async def sample(self) -> None:
+        """Sample until cancelled."""
+        while True:
+            await asyncio.sleep(SAMPLE_EVERY_S)
+            self.samples.append(
+                (time.monotonic(), cpu_seconds(self.pids), await handled(self.ports))
+            )
 
     async def phase(self) -> Phase:
         events = await handled(self.ports) - self.events
         cpu = cpu_seconds(self.pids) - self.cpu
         internal = await internal_records(self.bootstrap, self.prefix) - self.internal
+        found = steady(self.samples)
         return Phase(
             events=events,
             seconds=round(time.monotonic() - self.started, 1),
             cpu_s_per_1k=round(1000 * cpu / max(events, 1), 4),
             internal_per_event=round(internal / max(events, 1), 4),
+            steady_cpu_s_per_1k=found[0] if found else None,
+            steady_per_s=found[1] if found else None,
         )
+
+    async def until_drained(self, group: str, topics: list[str]) -> None:
+        sampler = asyncio.ensure_future(self.sample())
+        try:
+            await wait_drained(self.bootstrap, group, topics, self.ports, progress=False)
+        finally:
+            sampler.cancel()
 
 
 async def cell(
@@ -137,7 +184,7 @@ async def cell(
     meter = Meter(bootstrap, prefix, pids, ports)
     try:
         await meter.start()
-        await wait_drained(bootstrap, group, topics, ports, progress=False)
+        await meter.until_drained(group, topics)
         backlog = await meter.phase()
         await meter.start()
         probes = await latency.probe(bootstrap, prefix, seconds=args.live_seconds,
@@ -222,13 +269,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-HEADER = ("partitions workers | backlog/s  CPU-ms/event  internal/event | "
+HEADER = ("partitions workers | backlog/s  CPU-ms/event  steady  internal/event | "
           "live CPU-ms/event  internal/event  p50/p99 s | RSS MB")  # fmt: skip
 
 
 def row(c: Cell) -> str:
+    steady = c.backlog.steady_cpu_s_per_1k
     return (f"{c.partitions:>10} {c.workers:>7} | {c.backlog_per_s:>9,}  "
-            f"{c.backlog.cpu_s_per_1k:>12.3f}  {c.backlog.internal_per_event:>14.4f} | "
+            f"{c.backlog.cpu_s_per_1k:>12.3f}  {steady or float('nan'):>6.3f}  "
+            f"{c.backlog.internal_per_event:>14.4f} | "
             f"{c.live.cpu_s_per_1k:>17.3f}  {c.live.internal_per_event:>14.4f}  "
             f"{c.live_p50_s:.2f}/{c.live_p99_s:.2f} | {sum(c.rss_mb)}")  # fmt: skip
 
@@ -249,7 +298,8 @@ def draw(figures: dict[str, Any], out: Path) -> None:
 
     cells = figures["cells"]
     panels = [
-        ("backlog CPU-ms per event", lambda c: c["backlog"]["cpu_s_per_1k"], None),
+        ("backlog CPU-ms per event (steady)",
+         lambda c: c["backlog"]["steady_cpu_s_per_1k"] or c["backlog"]["cpu_s_per_1k"], None),
         ("live CPU-ms per event", lambda c: c["live"]["cpu_s_per_1k"], None),
         ("internal records per event (live)", lambda c: c["live"]["internal_per_event"], 0.05),
     ]
@@ -282,7 +332,7 @@ def cli() -> None:
     )
     parser.add_argument("--partitions", type=int, nargs="+", default=[4, 32, 128])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--accounts", type=int, default=40, help="40 = about 100k events")
+    parser.add_argument("--accounts", type=int, default=100, help="100 = about 236k events")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--live-per-s", type=int, default=500)
     parser.add_argument("--live-seconds", type=float, default=20.0)
