@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import NoReturn
 
-from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.sensors.prometheus import PrometheusMonitor
 
 import agents
 import api
@@ -14,6 +14,7 @@ from streams import monitoring
 from streams.app import build_runtime, load_policies
 from streams.faust_ext import faust_main
 from streams.local_state import reconcile
+from streams.metrics import faust_sensor_metrics
 from streams.provision import ensure_topics
 from streams.settings import Settings
 from tables import shadow_table_specs, table_specs
@@ -38,7 +39,7 @@ def run_worker(settings: Settings) -> NoReturn:
     asyncio.run(reconcile(settings.data_dir, settings.app_id, settings.kafka_bootstrap, ttl_tables))
     agents.register(rt)
     # Faust's own sensor (messages in/out, table operations, send latency) on our registry.
-    rt.app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(rt.metrics.registry, "faust"))
+    rt.app.monitor = PrometheusMonitor(metrics=faust_sensor_metrics(rt.metrics.registry))
     api.register(rt)
     monitoring.register(rt)
     monitoring.start_watchdog(rt)

@@ -15,13 +15,20 @@ MONITORING = Path(__file__).resolve().parents[1] / "monitoring"
 RUNBOOK = Path(__file__).resolve().parents[1] / "docs" / "RUNBOOK.md"
 
 
-def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+def promtool(*args: str, given: str | None = None) -> subprocess.CompletedProcess[str]:
     tool = shutil.which("promtool")
     if tool is None:
         pytest.fail("promtool is not on PATH: `apt-get install prometheus` (Debian), "
                     "or put Prometheus' promtool on PATH")  # fmt: skip
     return subprocess.run([tool, *args], cwd=MONITORING, capture_output=True, text=True,
-                          timeout=120, check=False)  # fmt: skip
+                          input=given, timeout=120, check=False)  # fmt: skip
+
+
+def naming_problems(exposition: str) -> str:
+    """What ``promtool check metrics`` says of a scrape (empty: it follows the naming
+    rules)."""
+    checked = promtool("check", "metrics", given=exposition)
+    return "" if checked.returncode == 0 else checked.stdout + checked.stderr
 
 
 def test_the_rules_are_valid() -> None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
-from streams.metrics import Metrics, register_process_metrics
+from streams.metrics import Metrics, faust_sensor_metrics, register_process_metrics
+from tests.test_alerts import naming_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = re.compile(r"\b(?:sendguard|process)_[a-z0-9_]+\b")
@@ -66,3 +67,18 @@ def test_the_dashboard_the_alerts_and_the_runbook_use_only_exported_metrics() ->
     for document, used in used_metrics().items():
         assert used, document
         assert used <= names, f"{document} uses metrics never exported: {sorted(used - names)}"
+
+
+def test_the_worker_registry_passes_promtool_check_metrics() -> None:
+    """Sendguard's series, the process's and faust's sensor's, whose millisecond histograms
+    are served in seconds under names that say so."""
+    registry = CollectorRegistry()
+    Metrics(registry)
+    register_process_metrics(registry)
+    sensor = faust_sensor_metrics(registry)
+    sensor.events_runtime_latency.observe(12.0)  # faust observes milliseconds
+    sensor.producer_send_latency.observe(250.0)
+    assert registry.get_sample_value("faust_events_runtime_latency_seconds_sum") == 0.012
+    assert registry.get_sample_value("faust_producer_send_latency_seconds_bucket",
+                                     {"le": "0.25"}) == 1  # fmt: skip
+    assert naming_problems(generate_latest(registry).decode()) == ""

@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gate import SenderGate
 from tests.integration.traffic import bounces, deliveries, event
+from tests.test_alerts import naming_problems
 from tests.test_metric_docs import used_metrics
 
 pytestmark = pytest.mark.integration
@@ -107,6 +108,7 @@ async def test_metrics_match_the_events_sent(worker_factory, pipeline) -> None:
     assert f"{pipeline.prefix}email.bounce" in lagging_topics
     assert not any("changelog" in topic for topic in lagging_topics)
     assert all(v == 0 for v in lag.values())  # drained
+    assert naming_problems(scrape) == ""  # promtool check metrics
     # Every metric the dashboard, the alerts, the runbook and the README name is served.
     names = exposed(scrape)
     for document, used in used_metrics().items():
