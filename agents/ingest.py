@@ -386,6 +386,34 @@ class Ingest:
         delay = 0.0 if lowest is None else max(0.0, (self.clock() - lowest).total_seconds())
         self.metrics.watermark_delay.set(delay)
 
+    def partition_status(self) -> list[dict[str, Any]]:
+        """Each owned guard partition, its direct sources brought up to date as the gauges'
+        timer does: its watermark (None: nothing holds it back) and how far it trails the
+        clock (None: at the beginning of time), the source it waits for, and the events
+        it holds (``GET /status``)."""
+        now = self.clock()
+        found = []
+        for partition in sorted(self.clocks):
+            self._refresh(partition, self.direct)
+            mark = self.watermark(partition)
+            guard = self.live.guards.get(partition)
+            row: dict[str, Any] = {
+                "partition": partition,
+                "watermark": None,
+                "watermark_age_s": 0.0,
+                "waits_for": None,
+                "held_events": len(guard.held) if guard is not None else 0,
+            }
+            if mark == BEGINNING:
+                row["watermark_age_s"] = None
+                row["waits_for"] = self.clocks[partition].holding() or self.names.events
+            elif mark is not None:
+                row["watermark"] = mark.isoformat()
+                row["watermark_age_s"] = round(max(0.0, (now - mark).total_seconds()), 1)
+                row["waits_for"] = self.clocks[partition].holding()
+            found.append(row)
+        return found
+
     def forget(self, partitions: set[int]) -> None:
         """The guard partitions were revoked: drop their guards, clocks and held events."""
         for partition in partitions:

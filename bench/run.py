@@ -100,9 +100,19 @@ def comparable(decision: dict) -> dict:
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return wait_ready(launch_worker(env, log), env, log)
+
+
+def launch_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "sendguard.cli", "worker"], env=env,
+        return subprocess.Popen([sys.executable, "-m", "sendguard.cli", "worker"], env=env,
                                 stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+
+
+def wait_ready(
+    proc: subprocess.Popen[bytes], env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """``proc``, once its ``/healthz`` answers 200."""
     url = f"http://127.0.0.1:{env['SENDGUARD_WEB_PORT']}/healthz"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:

@@ -2,23 +2,27 @@
 and the workers grow.
 
 For each partition count (4, 32, 128 by default) the bench creates the topics, produces a
-simulated month once, and then, for each worker count (1, 2, 4), starts that many workers
-at once in a new consumer group and measures two phases:
+simulated month once (``--accounts 100``: about 236k events), and then, for each worker
+count (1, 2, 4), starts that many workers at once in a new consumer group and measures
+two phases:
 
-- **backlog**: from the moment every worker answers ``/healthz`` until the group has
-  committed every input and internal record;
+- **backlog**: from launching the workers until the group has committed every input and
+  internal record (start-up, joining and table recovery included, as a user waits for
+  them);
 - **live**: deliveries at ``--live-per-s`` (and the latency probes of ``bench.latency``)
   for ``--live-seconds``, then until drained again.
 
 Per phase: events handled (the workers' ``sendguard_events_total``), CPU-seconds of the
 worker processes per 1,000 of them (``/proc``: on a 2-core machine throughput says little
-once there are more workers than cores), over the whole phase and over its *steady* part
-(from 10 % to 90 % of its events: without the workers starting, joining and recovering,
-which is a cost per worker, not per event), and the *internal records* written per event:
+once there are more workers than cores), and the *internal records* written per event:
 records appended to ``sendguard.events`` and ``sendguard.progress`` (forwards, commands
-and progress reports). Also the backlog's drain rate, the live p99 latency and the
-workers' resident memory. Prints the matrix, writes it as JSON to ``bench/results/`` and
-draws it as a PNG (matplotlib, installed by ``./dev bench``).
+and progress reports). The backlog also has a *steady* figure: CPU per record taken
+(``sendguard_guard_messages_total``) after the group's last rebalance, between 10 % and
+90 % of the records taken from then on. That is the cost of an event; starting, joining
+and recovering are a cost per worker, which the whole phase includes. Also the backlog's
+drain rate, the live p99 latency and the workers' resident memory. Prints the matrix,
+writes it as JSON to ``bench/results/`` and draws it as a PNG (matplotlib, installed by
+``./dev bench``).
 """
 
 from __future__ import annotations
@@ -33,16 +37,18 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from bench import latency
 from bench.measure import percentile, rss_bytes, wait_drained
-from bench.run import BENCH_POLICY, RESULTS, load, month_file, start_worker, stop
+from bench.run import BENCH_POLICY, RESULTS, launch_worker, load, month_file, stop, wait_ready
 from localkafka.broker import LocalBroker
 from localkafka.probe import free_port
 from offline.produce import to_kafka
@@ -61,8 +67,9 @@ class Phase:
     seconds: float
     cpu_s_per_1k: float
     internal_per_event: float
-    #: the same between 10 % and 90 % of the phase's events: the cost of an event once
-    #: every worker has started and the group has settled (None: too few samples)
+    #: the same between 10 % and 90 % of the records the guard took in the phase: the cost
+    #: of an event once every worker has started and the group has settled (None: too few
+    #: samples)
     steady_cpu_s_per_1k: float | None = None
     steady_per_s: int | None = None
 
@@ -94,35 +101,67 @@ async def internal_records(bootstrap: str, prefix: str) -> int:
     return sum((await end_offsets(bootstrap, await topic_partitions(bootstrap, names))).values())
 
 
+async def scraped(ports: list[int], metrics: tuple[str, ...]) -> list[int]:
+    """Each metric summed over the workers (a worker not serving yet counts 0)."""
+    sums = [0.0] * len(metrics)
+    for port in ports:
+        try:
+            found = await asyncio.to_thread(scrape_totals, port)
+        except OSError:
+            continue
+        for i, metric in enumerate(metrics):
+            sums[i] += found.get(metric, 0.0)
+    return [int(value) for value in sums]
+
+
 async def handled(ports: list[int]) -> int:
-    totals = [await asyncio.to_thread(scrape_totals, port) for port in ports]
-    return int(sum(found.get("sendguard_events_total", 0) for found in totals))
+    return (await scraped(ports, (HANDLED,)))[0]
 
 
-#: (monotonic seconds, CPU-seconds, events handled) of the workers at one moment
-Sample = tuple[float, float, int]
+HANDLED = "sendguard_events_total"
+#: what the steady part counts: records as the guard takes them, so that events held for
+#: the watermark and counted later in a burst are not counted where they were not worked on
+TAKEN = "sendguard_guard_messages_total"
+#: rebalances each worker has finished: the steady part starts after the group's last
+REBALANCED = "faust_rebalance_done_latency_seconds_count"
+
+
+@dataclass
+class Sample:
+    at: float  # monotonic seconds
+    cpu: float  # CPU-seconds of the workers so far
+    taken: int
+    rebalanced: int
+
 
 SAMPLE_EVERY_S = 0.5
 
 
 def steady(samples: list[Sample], low: float = 0.1, high: float = 0.9) -> tuple[float, int] | None:
-    """CPU-ms per event and events/s between the samples at ``low`` and ``high`` of the
-    events handled: the start of a phase (workers starting, joining the group, recovering
-    their tables) and its tail (the last partitions) left out."""
-    if len(samples) < 3:
+    """CPU-ms per record taken and records/s once the group has settled (after the last
+    rebalance any worker finished), between ``low`` and ``high`` of the records taken
+    from then on: start-up, joins, table recovery and the tail (the last partitions) left
+    out. None when too little of the phase is left for it."""
+    if not samples:
         return None
-    first, last = samples[0][2], samples[-1][2]
-    inside = [s for s in samples if low <= (s[2] - first) / max(last - first, 1) <= high]
-    if len(inside) < 2 or inside[-1][2] == inside[0][2]:
+    settled = next(i for i, s in enumerate(samples) if s.rebalanced == samples[-1].rebalanced)
+    after = samples[settled:]
+    if len(after) < 3:
         return None
-    (t0, cpu0, events0), (t1, cpu1, events1) = inside[0], inside[-1]
-    events = events1 - events0
-    return round(1000 * (cpu1 - cpu0) / events, 4), round(events / max(t1 - t0, 1e-9))
+    first, last = after[0].taken, after[-1].taken
+    inside = [s for s in after if low <= (s.taken - first) / max(last - first, 1) <= high]
+    if len(inside) < 2 or inside[-1].taken == inside[0].taken:
+        return None
+    begin, end = inside[0], inside[-1]
+    taken = end.taken - begin.taken
+    return round(1000 * (end.cpu - begin.cpu) / taken, 4), round(
+        taken / max(end.at - begin.at, 1e-9)
+    )
 
 
 class Meter:
     """CPU, events handled and internal records of a phase, from its start; and samples of
-    CPU and events meanwhile (``sample``) for its steady part."""
+    CPU, records taken and rebalances meanwhile (``sample``) for its steady part."""
 
     def __init__(self, bootstrap: str, prefix: str, pids: list[int], ports: list[int]) -> None:
         self.bootstrap, self.prefix, self.pids, self.ports = bootstrap, prefix, pids, ports
@@ -132,15 +171,14 @@ class Meter:
         self.cpu = cpu_seconds(self.pids)
         self.events = await handled(self.ports)
         self.internal = await internal_records(self.bootstrap, self.prefix)
-        self.samples: list[Sample] = [(self.started, self.cpu, self.events)]
+        self.samples: list[Sample] = []
 
     async def sample(self) -> None:
         """Sample until cancelled."""
         while True:
+            taken, rebalanced = await scraped(self.ports, (TAKEN, REBALANCED))
+            self.samples.append(Sample(time.monotonic(), cpu_seconds(self.pids), taken, rebalanced))
             await asyncio.sleep(SAMPLE_EVERY_S)
-            self.samples.append(
-                (time.monotonic(), cpu_seconds(self.pids), await handled(self.ports))
-            )
 
     async def phase(self) -> Phase:
         events = await handled(self.ports) - self.events
@@ -156,9 +194,11 @@ class Meter:
             steady_per_s=found[1] if found else None,
         )
 
-    async def until_drained(self, group: str, topics: list[str]) -> None:
+    async def until_drained(self, group: str, topics: list[str], ready: Awaitable[Any]) -> None:
+        """Sample from now until ``ready`` is done and then the group has committed all."""
         sampler = asyncio.ensure_future(self.sample())
         try:
+            await ready
             await wait_drained(self.bootstrap, group, topics, self.ports, progress=False)
         finally:
             sampler.cancel()
@@ -174,22 +214,25 @@ async def cell(
              SENDGUARD_DATA_DIR=str(work / f"{group}-{i}"))
         for i in range(workers)
     ]  # fmt: skip
-    with_ready = await asyncio.gather(*(
-        asyncio.to_thread(start_worker, e, work / f"{group}-{i}.log") for i, e in enumerate(envs)
-    ))  # fmt: skip
-    procs = list(with_ready)
+    await find_coordinator(bootstrap, group)  # so that a new group does not delay a joiner
+    logs = [work / f"{group}-{i}.log" for i in range(workers)]
+    procs = [launch_worker(e, log) for e, log in zip(envs, logs, strict=True)]
     pids = [p.pid for p in procs]
     ports = [int(e["SENDGUARD_WEB_PORT"]) for e in envs]
     topics = [prefix + name for name in (*t.INPUT_TOPICS, t.ACCOUNTS, t.EVENTS)]
     meter = Meter(bootstrap, prefix, pids, ports)
     try:
         await meter.start()
-        await meter.until_drained(group, topics)
+        ready = asyncio.gather(*(
+            asyncio.to_thread(wait_ready, proc, e, log)
+            for proc, e, log in zip(procs, envs, logs, strict=True)
+        ))  # fmt: skip
+        await meter.until_drained(group, topics, ready)
         backlog = await meter.phase()
         await meter.start()
         probes = await latency.probe(bootstrap, prefix, seconds=args.live_seconds,
                                      background_per_s=args.live_per_s)  # fmt: skip
-        await wait_drained(bootstrap, group, topics, ports, progress=False)
+        await meter.until_drained(group, topics, asyncio.sleep(0))
         live = await meter.phase()
         rss = [round(rss_bytes(pid) / 2**20) for pid in pids]
     finally:
@@ -204,6 +247,25 @@ async def cell(
         live_p99_s=round(percentile(probes.absolute + probes.rate, 0.99), 3),
         rss_mb=rss,
     )
+
+
+async def find_coordinator(bootstrap: str, group: str, timeout_s: float = 60.0) -> None:
+    """Wait until the broker names the group's coordinator (the first ask of a broker
+    creates ``__consumer_offsets``): workers started at once then join one generation."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                await admin.find_coordinator(group)
+                return
+            except GroupCoordinatorNotAvailableError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
 
 
 async def drop_topics(bootstrap: str, settings: Settings) -> None:
@@ -298,8 +360,11 @@ def draw(figures: dict[str, Any], out: Path) -> None:
 
     cells = figures["cells"]
     panels = [
-        ("backlog CPU-ms per event (steady)",
-         lambda c: c["backlog"]["steady_cpu_s_per_1k"] or c["backlog"]["cpu_s_per_1k"], None),
+        (
+            "backlog CPU-ms per event (steady)",
+            lambda c: c["backlog"]["steady_cpu_s_per_1k"] or c["backlog"]["cpu_s_per_1k"],
+            None,
+        ),
         ("live CPU-ms per event", lambda c: c["live"]["cpu_s_per_1k"], None),
         ("internal records per event (live)", lambda c: c["live"]["internal_per_event"], 0.05),
     ]

@@ -7,6 +7,7 @@ code (2 for bad usage, 1 for everything else), never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -130,6 +131,16 @@ def _cluster_down(settings: Settings) -> int:
     else:
         print(f"kafka: no cluster node started by sendguard is running ({cluster.run_dir})")
     return 0
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    from sendguard.status import fetch_status, render
+
+    host = "127.0.0.1" if settings.web_host in ("0.0.0.0", "") else settings.web_host
+    url = args.url or f"http://{host}:{settings.web_port}"
+    status = fetch_status(url)
+    print(json.dumps(status, indent=2) if args.json else render(status, url))
+    return 0 if status.get("ready") else 1
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -336,6 +347,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run a Sendguard worker (Faust)")
     worker.set_defaults(run=_worker)
+
+    status = sub.add_parser(
+        "status",
+        help="a running worker's health, lag, watermarks, held events, last hour's "
+        "decisions and dead letters, and policy versions (exit 1 when not ready)",
+    )
+    status.add_argument(
+        "--url", help="the worker's HTTP address (default: http://SENDGUARD_WEB_HOST:"
+        "SENDGUARD_WEB_PORT)",
+    )  # fmt: skip
+    status.add_argument("--json", action="store_true", help="the worker's answer as JSON")
+    status.set_defaults(run=_status)
 
     token = sub.add_parser(
         "token",

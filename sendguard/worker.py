@@ -37,10 +37,10 @@ def run_worker(settings: Settings) -> NoReturn:
     specs = table_specs(rt.policy.seen_id_days) + shadow_table_specs(rt.policy.seen_id_days)
     ttl_tables = {spec.name for spec in specs if "ttl" in spec.store_options}
     asyncio.run(reconcile(settings.data_dir, settings.app_id, settings.kafka_bootstrap, ttl_tables))
-    agents.register(rt)
+    guard = agents.register(rt)
     # Faust's own sensor (messages in/out, table operations, send latency) on our registry.
     rt.app.monitor = PrometheusMonitor(metrics=faust_sensor_metrics(rt.metrics.registry))
-    api.register(rt)
+    api.register(rt, guard.ingest.partition_status)
     monitoring.register(rt)
     monitoring.start_watchdog(rt)
     loop = ["--loop", "uvloop"] if _has_uvloop() else []

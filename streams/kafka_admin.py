@@ -1,5 +1,6 @@
-"""Questions to the broker from outside a worker: the demo, the benchmark and the tests ask
-them (which partitions a topic has, how far a consumer group has committed)."""
+"""Questions to the broker apart from the worker's own clients: the demo, the benchmark, the
+tests and ``GET /status`` ask them (which partitions a topic has, how far a consumer group
+has committed, how many records a topic got lately)."""
 
 from __future__ import annotations
 
@@ -50,3 +51,23 @@ async def uncommitted(
         if offset < end:
             found[tp] = (offset, end)
     return found
+
+
+async def appended_since(bootstrap: str, topics: list[str], since_ms: int) -> dict[str, int]:
+    """Records appended to each of ``topics`` since ``since_ms`` (Unix milliseconds, by
+    record timestamp): per partition, its end offset minus the first offset at or after
+    that time."""
+    tps = await topic_partitions(bootstrap, topics)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(tps)
+        firsts = await consumer.offsets_for_times(dict.fromkeys(tps, since_ms))
+    finally:
+        await consumer.stop()
+    counts = dict.fromkeys(topics, 0)
+    for tp in tps:
+        first = firsts.get(tp)
+        if first is not None:
+            counts[tp.topic] += ends[tp] - first.offset
+    return counts

@@ -26,6 +26,8 @@ class Liveness:
     #: next offset each agent will process, per topic partition (what it has *handled*,
     #: not what the consumer prefetched into faust's buffers).
     next_offsets: dict[Any, int] = field(default_factory=dict)
+    #: messages waiting per topic, over the partitions this worker is assigned
+    lag_by_topic: dict[str, int] = field(default_factory=dict)
 
     def rebalanced(self) -> None:
         """Partitions were (re)assigned: waiting for that was not a stall."""

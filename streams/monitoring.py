@@ -49,6 +49,7 @@ def register(rt: Runtime) -> None:
             return
         consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
         lag = {"guard": 0}
+        by_topic = dict.fromkeys(sources, 0)
         for tp in consumer.assignment():
             if tp.topic not in sources:
                 continue
@@ -64,7 +65,9 @@ def register(rt: Runtime) -> None:
             if waiting and _skipped_to_end(consumer, tp, handled, end):
                 waiting = 0
             lag["guard"] += waiting
+            by_topic[tp.topic] += waiting
             metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(waiting)
+        liveness.lag_by_topic = by_topic
         metrics.stalled.set(1 if liveness.update(lag) else 0)
 
 

@@ -477,3 +477,21 @@ def test_the_wall_clock_is_the_one_ingest_is_given(tmp_path: Path) -> None:
     rig.feed("email.delivery", 0, [old, fresh])
     assert rig.ingest.outcomes == {("email.delivery", "late"): 1,
                                    ("email.delivery", "accepted"): 1}  # fmt: skip
+
+
+def test_the_partition_status_shows_the_watermark_its_age_and_what_it_waits_for(
+    tmp_path: Path,
+) -> None:
+    now = datetime.now(UTC)
+    rig = Rig(tmp_path, partitions=1, clock=lambda: now)
+    assert rig.ingest.partition_status() == []  # a partition shows once it has taken events
+    rig.busy.add(TP("email.bounce", 0))  # bounces still coming: the watermark waits
+    rig.feed("email.bounce", 0, bounces("acme", 2))  # a first event alone is not trusted
+    rig.feed("email.delivery", 0, deliveries("acme", 1))
+    (status,) = rig.ingest.partition_status()
+    bounced = datetime.fromisoformat(bounces("acme", 2)[1]["occurred_at"])
+    assert status["waits_for"] == "email.bounce/0"
+    assert status["held_events"] == 3 == rig.ingest.held()
+    watermark = datetime.fromisoformat(status["watermark"])
+    assert bounced - timedelta(seconds=6) < watermark < bounced
+    assert status["watermark_age_s"] == round((now - watermark).total_seconds(), 1)

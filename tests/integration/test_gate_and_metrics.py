@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 
 import aiohttp
@@ -109,6 +111,29 @@ async def test_metrics_match_the_events_sent(worker_factory, pipeline) -> None:
     assert not any("changelog" in topic for topic in lagging_topics)
     assert all(v == 0 for v in lag.values())  # drained
     assert naming_problems(scrape) == ""  # promtool check metrics
+    # What an SRE asks first, from the same worker: GET /status and `sendguard status`.
+    async with aiohttp.ClientSession() as session, session.get(worker.url("/status")) as r:
+        assert r.status == 200
+        status = await r.json()
+    live_decisions = sum(v for (name, labels), v in metrics.items()
+                         if name == decisions and dict(labels)["policy"] == "live")  # fmt: skip
+    dead_letters = value(events, topic="email.bounce", outcome="invalid") + value(
+        events, topic="email.bounce", outcome="late"
+    )
+    assert status["ready"] is True
+    assert status["last_hour"] == {"decisions": live_decisions, "dead_letters": dead_letters}
+    assert status["held_events"] == 0
+    assert set(status["lag_messages"].values()) == {0}
+    assert status["partitions"] and all(p["held_events"] == 0 for p in status["partitions"])
+    shown = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "sendguard.cli", "status", "--url",
+                         f"http://127.0.0.1:{worker.port}"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert ": ready (tables recovered and consuming)" in shown.stdout.splitlines()[0]
+    assert (f"last hour, all workers: {int(live_decisions)} decisions, {int(dead_letters)} dead "
+            "letters") in shown.stdout  # fmt: skip
     # Every metric the dashboard, the alerts, the runbook and the README name is served.
     names = exposed(scrape)
     for document, used in used_metrics().items():

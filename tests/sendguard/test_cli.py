@@ -14,6 +14,7 @@ import pytest
 
 from api.tokens import AccountClaim, Keyring, read_account_token
 from localkafka.probe import free_port
+from sendguard.status import render
 from streams.settings import Secret, Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,3 +176,49 @@ def test_kafka_status_of_a_listed_cluster_counts_its_nodes(tmp_path: Path) -> No
                      SENDGUARD_HOME=str(tmp_path))  # fmt: skip
     assert result.returncode == 1, result
     assert "node 3 down" in result.stdout and f"0 of 3 nodes up ({listed})" in result.stdout
+
+
+def test_status_of_no_worker_is_a_clear_error() -> None:
+    port = free_port()
+    result = run_cli("status", SENDGUARD_WEB_PORT=str(port))
+    assert_clean_error(result, f"no worker answers at http://127.0.0.1:{port}/status")
+    assert_clean_error(run_cli("status", "--url", "127.0.0.1:1"), "expected http://host:port")
+
+
+def test_status_of_something_else_than_a_worker_is_a_clear_error(tmp_path: Path) -> None:
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = run_cli("status", "--url", f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_clean_error(result, "answered 404")
+
+
+def test_status_shows_the_partitions_furthest_behind_first() -> None:
+    partitions = [
+        {"partition": p, "watermark": None, "watermark_age_s": float(p), "held_events": p,
+         "waits_for": f"email.bounce/{p}"}
+        for p in range(12)
+    ]  # fmt: skip
+    partitions[3]["watermark_age_s"] = None  # not read to the fences yet: first
+    status = {
+        "app_id": "sendguard", "ready": False, "why": "recovering tables from their changelogs",
+        "policy": {"live": "2026.1", "shadow": None},
+        "lag_messages": {"email.bounce": 40, "email.delivery": 0}, "held_events": 66,
+        "partitions": partitions, "last_hour": {"decisions": 7, "dead_letters": 1},
+    }  # fmt: skip
+    text = render(status, "http://127.0.0.1:6066")
+    lines = text.splitlines()
+    assert lines[0] == ("worker sendguard at http://127.0.0.1:6066: NOT READY (recovering "
+                        "tables from their changelogs)")  # fmt: skip
+    assert "policy: 2026.1 (shadow: none)" in lines
+    assert "lag: 40 messages waiting on this worker's partitions" in lines
+    assert "guard partitions: 12 with events, 66 events held" in lines
+    rows = [line.split() for line in lines if line.split()[:1] and line.split()[0].isdigit()]
+    assert [row[0] for row in rows] == ["3", "11", "10", "9", "8", "7", "6", "5", "4", "2"]
+    assert rows[0][1:3] == ["at", "start"]
+    assert "  ... and 2 more partitions" in lines
+    assert lines[-1] == "last hour, all workers: 7 decisions, 1 dead letters"
