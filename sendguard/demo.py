@@ -161,6 +161,7 @@ def curl_help(settings: Settings, operator_token: str, decisions: list[dict[str,
     ]  # fmt: skip
     say(f"metrics  http://127.0.0.1:{port}/metrics")
     say(f"health   http://127.0.0.1:{port}/healthz")
+    say(f"status   .venv/bin/sendguard status --url http://127.0.0.1:{port}")
     if not suspended:
         return
     account, channel = suspended[0]["account_id"], suspended[0]["channel"]

@@ -1,6 +1,7 @@
-"""docs/CONTRACT.md names what the code serves: every topic, every HTTP route (and no
-route the code does not serve), every ``sendguard`` command and option. No broker: the
-routes come from the worker's app, built and registered but never started."""
+"""docs/CONTRACT.md and the README name what the code has, both ways: every topic (and no
+topic the code lacks), every HTTP route (and no route the code does not serve), every
+setting, every ``sendguard`` command and option. No broker: the routes come from the
+worker's app, built and registered but never started."""
 
 from __future__ import annotations
 
@@ -122,3 +123,33 @@ def test_every_action_and_option_is_in_the_commands_section() -> None:
                 missing += [f"sendguard {name} {choice}" for choice in action.choices
                             if f"`sendguard {name} {choice}" not in commands]  # fmt: skip
     assert not missing, f"missing from the Commands section: {missing}"
+
+
+#: a topic name as the docs write it: the inputs, ``accounts`` and Sendguard's own
+DOC_TOPIC = re.compile(r"`((?:email|sendguard)\.[a-z-]+|accounts)`")
+README = CONTRACT.parents[1] / "README.md"
+
+
+def readme_section(title: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_topics_table_lists_exactly_the_topics_of_the_code() -> None:
+    table = "\n".join(line for line in readme_section("Topics").splitlines()
+                      if line.startswith("| `"))  # fmt: skip
+    documented, named = set(DOC_TOPIC.findall(table)), set(topics())
+    assert not named - documented, f"topics missing from the README's table: {named - documented}"
+    assert not documented - named, f"in the README's table, not in the code: {documented - named}"
+
+
+def test_every_topic_the_contract_names_exists() -> None:
+    unknown = set(DOC_TOPIC.findall(contract())) - set(topics())
+    assert not unknown, f"topics in {CONTRACT.name} that the code does not have: {unknown}"
+
+
+def test_the_environment_section_lists_exactly_the_settings() -> None:
+    documented = set(re.findall(r"`(SENDGUARD_[A-Z_]+)`", section("Commands")))
+    variables = set(Settings.variables())
+    assert not variables - documented, f"settings missing from {CONTRACT.name}: {variables - documented}"
+    assert not documented - variables, f"in {CONTRACT.name}, not a setting: {documented - variables}"
