@@ -16,13 +16,12 @@ Per phase: events handled (the workers' ``sendguard_events_total``), CPU-seconds
 worker processes per 1,000 of them (``/proc``: on a 2-core machine throughput says little
 once there are more workers than cores), and the *internal records* written per event:
 records appended to ``sendguard.events`` and ``sendguard.progress`` (forwards, commands
-and progress reports). The backlog also has a *steady* figure: CPU per record taken
-(``sendguard_guard_messages_total``) after the group's last rebalance, between 10 % and
-90 % of the records taken from then on. That is the cost of an event; starting, joining
-and recovering are a cost per worker, which the whole phase includes. Also the backlog's
-drain rate, the live p99 latency and the workers' resident memory. Prints the matrix,
-writes it as JSON to ``bench/results/`` and draws it as a PNG (matplotlib, installed by
-``./dev bench``).
+and progress reports). The backlog's CPU is also given *after start*: each worker's
+CPU counted from its own ``/healthz`` ready, so without starting the process and opening
+and recovering its tables, which are a cost per worker and partition, not per event (a
+worker handles no event before it is ready). Also the backlog's drain rate, the live p99
+latency and the workers' resident memory. Prints the matrix, writes it as JSON to
+``bench/results/`` and draws it as a PNG (matplotlib, installed by ``./dev bench``).
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,11 +65,10 @@ class Phase:
     seconds: float
     cpu_s_per_1k: float
     internal_per_event: float
-    #: the same between 10 % and 90 % of the records the guard took in the phase: the cost
-    #: of an event once every worker has started and the group has settled (None: too few
-    #: samples)
-    steady_cpu_s_per_1k: float | None = None
-    steady_per_s: int | None = None
+    #: CPU per event with each worker's CPU counted from its own ``/healthz`` ready: the
+    #: cost of an event, without starting a process and opening and recovering its tables
+    #: (a cost per worker and partition, not per event; None: not measured)
+    after_start_cpu_s_per_1k: float | None = None
 
 
 @dataclass
@@ -101,67 +98,23 @@ async def internal_records(bootstrap: str, prefix: str) -> int:
     return sum((await end_offsets(bootstrap, await topic_partitions(bootstrap, names))).values())
 
 
-async def scraped(ports: list[int], metrics: tuple[str, ...]) -> list[int]:
-    """Each metric summed over the workers (a worker not serving yet counts 0)."""
-    sums = [0.0] * len(metrics)
+async def handled(ports: list[int]) -> int:
+    """Events the workers handled so far (a worker not serving yet counts 0)."""
+    total = 0.0
     for port in ports:
         try:
-            found = await asyncio.to_thread(scrape_totals, port)
+            total += (await asyncio.to_thread(scrape_totals, port)).get(HANDLED, 0.0)
         except OSError:
             continue
-        for i, metric in enumerate(metrics):
-            sums[i] += found.get(metric, 0.0)
-    return [int(value) for value in sums]
-
-
-async def handled(ports: list[int]) -> int:
-    return (await scraped(ports, (HANDLED,)))[0]
+    return int(total)
 
 
 HANDLED = "sendguard_events_total"
-#: what the steady part counts: records as the guard takes them, so that events held for
-#: the watermark and counted later in a burst are not counted where they were not worked on
-TAKEN = "sendguard_guard_messages_total"
-#: rebalances each worker has finished: the steady part starts after the group's last
-REBALANCED = "faust_rebalance_done_latency_seconds_count"
-
-
-@dataclass
-class Sample:
-    at: float  # monotonic seconds
-    cpu: float  # CPU-seconds of the workers so far
-    taken: int
-    rebalanced: int
-
-
-SAMPLE_EVERY_S = 0.5
-
-
-def steady(samples: list[Sample], low: float = 0.1, high: float = 0.9) -> tuple[float, int] | None:
-    """CPU-ms per record taken and records/s once the group has settled (after the last
-    rebalance any worker finished), between ``low`` and ``high`` of the records taken
-    from then on: start-up, joins, table recovery and the tail (the last partitions) left
-    out. None when too little of the phase is left for it."""
-    if not samples:
-        return None
-    settled = next(i for i, s in enumerate(samples) if s.rebalanced == samples[-1].rebalanced)
-    after = samples[settled:]
-    if len(after) < 3:
-        return None
-    first, last = after[0].taken, after[-1].taken
-    inside = [s for s in after if low <= (s.taken - first) / max(last - first, 1) <= high]
-    if len(inside) < 2 or inside[-1].taken == inside[0].taken:
-        return None
-    begin, end = inside[0], inside[-1]
-    taken = end.taken - begin.taken
-    return round(1000 * (end.cpu - begin.cpu) / taken, 4), round(
-        taken / max(end.at - begin.at, 1e-9)
-    )
 
 
 class Meter:
-    """CPU, events handled and internal records of a phase, from its start; and samples of
-    CPU, records taken and rebalances meanwhile (``sample``) for its steady part."""
+    """CPU, events handled and internal records of a phase, from its start; and each
+    worker's CPU when it first answered ``/healthz`` in the phase (``ready``)."""
 
     def __init__(self, bootstrap: str, prefix: str, pids: list[int], ports: list[int]) -> None:
         self.bootstrap, self.prefix, self.pids, self.ports = bootstrap, prefix, pids, ports
@@ -171,37 +124,27 @@ class Meter:
         self.cpu = cpu_seconds(self.pids)
         self.events = await handled(self.ports)
         self.internal = await internal_records(self.bootstrap, self.prefix)
-        self.samples: list[Sample] = []
+        self.cpu_at_ready: dict[int, float] = {}
 
-    async def sample(self) -> None:
-        """Sample until cancelled."""
-        while True:
-            taken, rebalanced = await scraped(self.ports, (TAKEN, REBALANCED))
-            self.samples.append(Sample(time.monotonic(), cpu_seconds(self.pids), taken, rebalanced))
-            await asyncio.sleep(SAMPLE_EVERY_S)
+    async def ready(self, proc: subprocess.Popen[bytes], env: dict[str, str], log: Path) -> None:
+        await asyncio.to_thread(wait_ready, proc, env, log)
+        self.cpu_at_ready[proc.pid] = cpu_seconds([proc.pid])
 
     async def phase(self) -> Phase:
         events = await handled(self.ports) - self.events
-        cpu = cpu_seconds(self.pids) - self.cpu
+        now = cpu_seconds(self.pids)
+        cpu = now - self.cpu
         internal = await internal_records(self.bootstrap, self.prefix) - self.internal
-        found = steady(self.samples)
+        after_start = None
+        if len(self.cpu_at_ready) == len(self.pids):
+            after_start = round(1000 * (now - sum(self.cpu_at_ready.values())) / max(events, 1), 4)
         return Phase(
             events=events,
             seconds=round(time.monotonic() - self.started, 1),
             cpu_s_per_1k=round(1000 * cpu / max(events, 1), 4),
             internal_per_event=round(internal / max(events, 1), 4),
-            steady_cpu_s_per_1k=found[0] if found else None,
-            steady_per_s=found[1] if found else None,
+            after_start_cpu_s_per_1k=after_start,
         )
-
-    async def until_drained(self, group: str, topics: list[str], ready: Awaitable[Any]) -> None:
-        """Sample from now until ``ready`` is done and then the group has committed all."""
-        sampler = asyncio.ensure_future(self.sample())
-        try:
-            await ready
-            await wait_drained(self.bootstrap, group, topics, self.ports, progress=False)
-        finally:
-            sampler.cancel()
 
 
 async def cell(
@@ -223,16 +166,15 @@ async def cell(
     meter = Meter(bootstrap, prefix, pids, ports)
     try:
         await meter.start()
-        ready = asyncio.gather(*(
-            asyncio.to_thread(wait_ready, proc, e, log)
-            for proc, e, log in zip(procs, envs, logs, strict=True)
+        await asyncio.gather(*(
+            meter.ready(proc, e, log) for proc, e, log in zip(procs, envs, logs, strict=True)
         ))  # fmt: skip
-        await meter.until_drained(group, topics, ready)
+        await wait_drained(bootstrap, group, topics, ports, progress=False)
         backlog = await meter.phase()
         await meter.start()
         probes = await latency.probe(bootstrap, prefix, seconds=args.live_seconds,
                                      background_per_s=args.live_per_s)  # fmt: skip
-        await meter.until_drained(group, topics, asyncio.sleep(0))
+        await wait_drained(bootstrap, group, topics, ports, progress=False)
         live = await meter.phase()
         rss = [round(rss_bytes(pid) / 2**20) for pid in pids]
     finally:
@@ -331,14 +273,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-HEADER = ("partitions workers | backlog/s  CPU-ms/event  steady  internal/event | "
+HEADER = ("partitions workers | backlog/s  CPU-ms/event  started  internal/event | "
           "live CPU-ms/event  internal/event  p50/p99 s | RSS MB")  # fmt: skip
 
 
 def row(c: Cell) -> str:
-    steady = c.backlog.steady_cpu_s_per_1k
+    started = c.backlog.after_start_cpu_s_per_1k
     return (f"{c.partitions:>10} {c.workers:>7} | {c.backlog_per_s:>9,}  "
-            f"{c.backlog.cpu_s_per_1k:>12.3f}  {steady or float('nan'):>6.3f}  "
+            f"{c.backlog.cpu_s_per_1k:>12.3f}  {started or float('nan'):>7.3f}  "
             f"{c.backlog.internal_per_event:>14.4f} | "
             f"{c.live.cpu_s_per_1k:>17.3f}  {c.live.internal_per_event:>14.4f}  "
             f"{c.live_p50_s:.2f}/{c.live_p99_s:.2f} | {sum(c.rss_mb)}")  # fmt: skip
@@ -361,8 +303,8 @@ def draw(figures: dict[str, Any], out: Path) -> None:
     cells = figures["cells"]
     panels = [
         (
-            "backlog CPU-ms per event (steady)",
-            lambda c: c["backlog"]["steady_cpu_s_per_1k"] or c["backlog"]["cpu_s_per_1k"],
+            "backlog CPU-ms per event (after start)",
+            lambda c: c["backlog"]["after_start_cpu_s_per_1k"] or c["backlog"]["cpu_s_per_1k"],
             None,
         ),
         ("live CPU-ms per event", lambda c: c["live"]["cpu_s_per_1k"], None),
