@@ -16,6 +16,7 @@ from typing import Any
 import aiokafka
 import faust
 import pytest
+from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.consumer.subscription_state import Assignment, TopicPartitionState
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -44,6 +45,8 @@ def test_the_versions_are_the_ones_proved() -> None:
         (faust_aiokafka.AIOKafkaConsumerThread._seek_wait, "9d221e816d940467"),  # noqa: SLF001
         (faust_aiokafka.AIOKafkaConsumerThread._commit, "932852ce7a23f658"),  # noqa: SLF001
         (aiokafka.AIOKafkaConsumer.seek_to_committed, "f6cd85c8b70a4ccf"),
+        # read for all assigned partitions in one request (faust_ext._committed)
+        (aiokafka.AIOKafkaConsumer.committed, "d8706147ab1573ad"),
     ],
     ids=lambda value: getattr(value, "__qualname__", ""),
 )
@@ -58,6 +61,7 @@ def test_the_private_members_used_exist() -> None:
         assert hasattr(faust_consumer.Consumer, name) or f"self.{name} " in consumer_source, name
     for name in ("_fetch_records", "_create_worker_consumer", "call_thread", "_ensure_consumer"):
         assert hasattr(faust_aiokafka.AIOKafkaConsumerThread, name), name
+    assert hasattr(GroupCoordinator, "fetch_committed_offsets")
     # aiokafka's subscription state, read in the consumer's thread (and for end offsets).
     assert {"state_value", "tps"} <= set(dir(Assignment))
     assert {"has_valid_position", "position", "seek"} <= set(dir(TopicPartitionState))
