@@ -153,3 +153,25 @@ def test_the_environment_section_lists_exactly_the_settings() -> None:
     variables = set(Settings.variables())
     assert not variables - documented, f"settings missing from {CONTRACT.name}: {variables - documented}"
     assert not documented - variables, f"in {CONTRACT.name}, not a setting: {documented - variables}"
+
+
+ROOT = CONTRACT.parents[1]
+MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
+#: a file of the repository named in backticks, e.g. `monitoring/alerts.yml`
+REPO_PATH = re.compile(r"`((?:docs|monitoring|bench|policy|schemas|streams|agents|tables|api|"
+                       r"sendguard|offline|localkafka|gate|tests)/[A-Za-z0-9_./-]+)`")  # fmt: skip
+
+
+def test_every_file_the_docs_name_is_in_the_repository() -> None:
+    """A fresh clone holds every document and file the README and the docs point to."""
+    missing = []
+    for page in [ROOT / "README.md", ROOT / "BENCHMARKS.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        for target in MARKDOWN_LINK.findall(text):
+            path = target.split("#", 1)[0]
+            if path and "://" not in path and not (page.parent / path).exists():
+                missing.append(f"{page.name}: link {target}")
+        for path in REPO_PATH.findall(text):
+            if "results/" not in path and not (ROOT / path.rstrip("/.")).exists():
+                missing.append(f"{page.name}: `{path}`")
+    assert not missing, f"named but not in the repository: {missing}"
