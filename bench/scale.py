@@ -230,7 +230,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     broker = None
     bootstrap = os.environ.get("SENDGUARD_KAFKA_BOOTSTRAP")
     if not bootstrap:
-        broker = LocalBroker(home=default_home(), run_dir=work / "broker", port=free_port())
+        # Kafka's default group.initial.rebalance.delay.ms (the test brokers set 0): workers
+        # started together join the group's first generation together, as in a rollout.
+        broker = LocalBroker(home=default_home(), run_dir=work / "broker", port=free_port(),
+                             extra_config={"group.initial.rebalance.delay.ms": "3000"})  # fmt: skip
         broker.start()
         bootstrap = broker.bootstrap
     cells: list[Cell] = []
