@@ -13,8 +13,8 @@ async def topic_partitions(bootstrap: str, topics: list[str]) -> list[TopicParti
 
     Asked of the admin client: a plain consumer's metadata may not know a topic yet."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    try:  # closed also when cancelled while starting (``GET /status`` times out)
+        await admin.start()
         return [
             TopicPartition(topic["topic"], part["partition"])
             for topic in await admin.describe_topics(topics)
@@ -59,8 +59,8 @@ async def appended_since(bootstrap: str, topics: list[str], since_ms: int) -> di
     that time."""
     tps = await topic_partitions(bootstrap, topics)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
     try:
+        await consumer.start()
         ends = await consumer.end_offsets(tps)
         firsts = await consumer.offsets_for_times(dict.fromkeys(tps, since_ms))
     finally:
