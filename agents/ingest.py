@@ -392,10 +392,10 @@ class Ingest:
         clock (None: at the beginning of time), the source it waits for, and the events
         it holds (``GET /status``)."""
         now = self.clock()
-        found = []
-        for partition in sorted(self.clocks):
+        for partition in self.clocks:
             self._refresh(partition, self.direct)
-            mark = self.watermark(partition)
+        found = []
+        for partition, (mark, holding) in self.waiting_for().items():
             guard = self.live.guards.get(partition)
             row: dict[str, Any] = {
                 "partition": partition,
@@ -406,11 +406,11 @@ class Ingest:
             }
             if mark == BEGINNING:
                 row["watermark_age_s"] = None
-                row["waits_for"] = self.clocks[partition].holding() or self.names.events
+                row["waits_for"] = holding or self.names.events
             elif mark is not None:
                 row["watermark"] = mark.isoformat()
                 row["watermark_age_s"] = round(max(0.0, (now - mark).total_seconds()), 1)
-                row["waits_for"] = self.clocks[partition].holding()
+                row["waits_for"] = holding
             found.append(row)
         return found
 
