@@ -138,9 +138,9 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
 
     host = "127.0.0.1" if settings.web_host in ("0.0.0.0", "") else settings.web_host
     url = args.url or f"http://{host}:{settings.web_port}"
-    status = fetch_status(url)
-    print(json.dumps(status, indent=2) if args.json else render(status, url))
-    return 0 if status.get("ready") else 1
+    status, answer = fetch_status(url)
+    print(json.dumps(json.loads(answer), indent=2) if args.json else render(status, url))
+    return 0 if status.ready else 1
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:

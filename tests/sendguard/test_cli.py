@@ -10,11 +10,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from api.tokens import AccountClaim, Keyring, read_account_token
 from localkafka.probe import free_port
-from sendguard.status import render
+from sendguard.status import Status, render
 from streams.settings import Secret, Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,7 +211,7 @@ def test_status_shows_the_partitions_furthest_behind_first() -> None:
         "lag_messages": {"email.bounce": 40, "email.delivery": 0}, "held_events": 66,
         "partitions": partitions, "last_hour": {"decisions": 7, "dead_letters": 1},
     }  # fmt: skip
-    text = render(status, "http://127.0.0.1:6066")
+    text = render(msgspec.convert(status, Status), "http://127.0.0.1:6066")
     lines = text.splitlines()
     assert lines[0] == ("worker sendguard at http://127.0.0.1:6066: NOT READY (recovering "
                         "tables from their changelogs)")  # fmt: skip
@@ -222,3 +223,32 @@ def test_status_shows_the_partitions_furthest_behind_first() -> None:
     assert rows[0][1:3] == ["at", "start"]
     assert "  ... and 2 more partitions" in lines
     assert lines[-1] == "last hour, all workers: 7 decisions, 1 dead letters"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '{"ready": true, "partitions": [1]}',
+        '{"ready": true, "lag_messages": {"email.bounce": "many"}}',
+        '{"ready": true, "lag_messages": [1, 2]}',
+        '{"ready": true, "partitions": [{"partition": 0}]}',
+        '{"ready": true, "last_hour": {"decisions": "x", "dead_letters": 1}}',
+        '{"ready": true, "policy": "2026.1"}',
+    ],
+)
+def test_status_of_a_malformed_answer_is_a_clear_error(tmp_path: Path, answer: str) -> None:
+    """A service at --url that answers JSON with "ready", but not a worker's status."""
+    (tmp_path / "status").write_text(answer)
+
+    def handler(*args: object, **kwargs: object) -> http.server.SimpleHTTPRequestHandler:
+        return http.server.SimpleHTTPRequestHandler(*args, directory=str(tmp_path), **kwargs)  # type: ignore[arg-type]
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = run_cli("status", "--url", f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_clean_error(result, "did not answer a worker's status")
