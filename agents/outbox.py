@@ -90,6 +90,13 @@ class Outbox:
             found = self._pending[(topic, partition)] = _Pending()
         found.records.append((key, value, timestamp_ms, headers or [], self.origin))
 
+    def detach(self) -> Outbox:
+        """Everything queued so far, in an outbox of its own (a flush's), leaving this one
+        empty for the records that follow."""
+        taken = Outbox(self.partitions, self.dead_letter_topic, self.oversized)
+        taken._pending, self._pending = self._pending, {}
+        return taken
+
     def forget(self, origins: set[int]) -> int:
         """Drop the records queued for the work of guard partitions ``origins`` (revoked:
         their new owner reads their input again, and publishing these after it has

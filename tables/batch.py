@@ -4,11 +4,16 @@ Reads go straight to the RocksDB database of the key's partition (every key of a
 account lives on the account's partition). Writes are staged in memory, so a step sees
 the steps before it, and become durable together at the guard's flush:
 
-1. :meth:`TableBatch.seal` hands a phase's staged writes out as changelog records (every
-   table but ``accounts`` first, the account rows last: ``tables.checkpoint`` owns the
-   order and says why).
-2. Once the broker has them, :meth:`TableBatch.apply` writes one RocksDB write batch per
+1. :meth:`TableBatch.freeze` takes everything staged so far (the account rows encoded as
+   they are then) into the flush; later writes are staged for the next flush, so the
+   guard goes on working while a flush waits for the broker.
+2. :meth:`TableBatch.seal` hands a phase of the frozen writes out as changelog records
+   (every table but ``accounts`` first, the account rows last: ``tables.checkpoint`` owns
+   the order and says why).
+3. Once the broker has them, :meth:`TableBatch.apply` writes one RocksDB write batch per
    table partition and records the changelog offset faust's recovery starts from.
+
+A read looks at the staged writes, then the frozen ones, then RocksDB.
 
 Each key is written once per flush however often it changed, and account rows stay
 decoded between flushes (a bounded cache), which is where batching pays.
@@ -68,7 +73,7 @@ class Phase(enum.Enum):
 
 
 class SealedError(StreamsError, RuntimeError):
-    """A write to a store between a phase's changelog and its apply (a bug)."""
+    """A flush's phases out of order, or a second flush while one is on its way (a bug)."""
 
 
 class TableBatch:
@@ -80,6 +85,10 @@ class TableBatch:
         self._dirty_rows: dict[str, AccountState] = {}
         #: table name -> key -> (partition, value or None to delete)
         self._writes: dict[str, dict[bytes, tuple[int, bytes | None]]] = {}
+        #: the same, taken by the flush on its way (``freeze``), until applied
+        self._frozen: dict[str, dict[bytes, tuple[int, bytes | None]]] = {}
+        #: the frozen rows that are new, by partition
+        self._frozen_new: dict[int, list[str]] = {}
         self._dbs: dict[tuple[str, int], Any] = {}
         #: accounts looked up and found in no row yet: written, they are new rows
         self._new_rows: set[str] = set()
@@ -103,19 +112,15 @@ class TableBatch:
 
     def get(self, table: Any, partition: int, key: bytes) -> bytes | None:
         staged = self._writes.get(table.name, {}).get(key)
+        if staged is None and self._frozen:
+            staged = self._frozen.get(table.name, {}).get(key)
         if staged is not None:
             return staged[1]
         value: bytes | None = self._db(table, partition).get(key)
         return value
 
     def put(self, table: Any, partition: int, key: bytes, value: bytes | None) -> None:
-        self._check_open()
         self._writes.setdefault(table.name, {})[key] = (partition, value)
-
-    def _check_open(self) -> None:
-        if self._sealed is not None:
-            raise SealedError(f"a write while the {self._sealed.value} phase of a flush is "
-                              "on its way: it would miss the changelog")  # fmt: skip
 
     # policy.store.GuardStore
 
@@ -124,7 +129,7 @@ class TableBatch:
         if row is not None:
             self._rows.move_to_end(account_id)
             return row
-        raw = self._db(self.tables.accounts, self.partition_of(account_id)).get(account_id.encode())
+        raw = self.get(self.tables.accounts, self.partition_of(account_id), account_id.encode())
         if raw is None:
             if account_id not in self._dirty_rows:
                 self._new_rows.add(account_id)
@@ -134,7 +139,6 @@ class TableBatch:
         return row
 
     def save_account(self, state: AccountState) -> None:
-        self._check_open()
         self._dirty_rows[state.account_id] = state
         self._remember(state)
 
@@ -177,47 +181,53 @@ class TableBatch:
     def __bool__(self) -> bool:
         return bool(self._dirty_rows or self._writes)
 
+    def freeze(self) -> None:
+        """Take everything staged so far into the flush that starts now: the account rows
+        are encoded as they are now, and writes from here on wait for the next flush."""
+        if self._frozen or self._sealed is not None:
+            raise SealedError("a flush is already on its way")
+        rows: dict[bytes, tuple[int, bytes | None]] = {}
+        new: dict[int, list[str]] = {}
+        for account_id, state in self._dirty_rows.items():
+            partition = self.partition_of(account_id)
+            rows[account_id.encode()] = (partition, encode_state(state))
+            if account_id in self._new_rows:
+                self._new_rows.discard(account_id)
+                new.setdefault(partition, []).append(account_id)
+        self._dirty_rows = {}
+        self._frozen, self._writes = self._writes, {}
+        if rows:
+            self._frozen[self.tables.accounts.name] = rows
+        self._frozen_new = new
+
+    def _phase_tables(self, phase: Phase) -> list[str]:
+        accounts = self.tables.accounts.name
+        return [name for name in self._frozen if (name == accounts) == (phase is Phase.ROWS)]
+
     def seal(self, phase: Phase, add: AddRecord) -> None:
-        """Hand the phase's staged writes to ``add`` as changelog records (the account
-        rows, or the rest); no write is taken until the phase is applied."""
+        """Hand the frozen writes of a phase (the account rows, or the rest) to ``add`` as
+        changelog records."""
         if self._sealed is not None:
             raise SealedError(f"the {self._sealed.value} phase is not applied yet")
-        rows = phase is Phase.ROWS
-        if rows:
-            table = self.tables.accounts
-            for account_id, state in self._dirty_rows.items():
-                self.put(table, self.partition_of(account_id), account_id.encode(),
-                         encode_state(state))  # fmt: skip
-            self._dirty_rows.clear()
         self._sealed = phase
-        for name, writes in self._writes.items():
-            if (name == self.tables.accounts.name) != rows:
-                continue
+        for name in self._phase_tables(phase):
             topic = self._by_name[name].changelog_topic.get_topic_name()
-            for key, (partition, value) in writes.items():
+            for key, (partition, value) in self._frozen[name].items():
                 add(topic, partition, key, value)
 
     def apply(self, phase: Phase, offsets: Offsets) -> dict[int, list[str]]:
-        """Write the phase's staged changes to RocksDB, now that the changelog has them,
+        """Write the phase's frozen changes to RocksDB, now that the changelog has them,
         and remember how far each changelog partition is applied.
 
         Returns, for the rows phase, the accounts whose rows were new, by partition."""
         if self._sealed is not phase:
             raise SealedError(f"the {phase.value} phase applied, but not handed out")
         self._sealed = None
-        rows = phase is Phase.ROWS
-        created: dict[int, list[str]] = {}
-        if rows and self._new_rows:
-            staged = self._writes.get(self.tables.accounts.name, {})
-            for account_id in self._new_rows:
-                if account_id.encode() in staged:
-                    created.setdefault(self.partition_of(account_id), []).append(account_id)
-            self._new_rows.clear()
-        for name in [n for n in self._writes if (n == self.tables.accounts.name) == rows]:
+        for name in self._phase_tables(phase):
             table = self._by_name[name]
             topic = table.changelog_topic.get_topic_name()
             batches: dict[int, rocksdict.WriteBatch] = {}
-            for key, (partition, value) in self._writes.pop(name).items():
+            for key, (partition, value) in self._frozen.pop(name).items():
                 batch = batches.get(partition)
                 if batch is None:
                     batch = batches[partition] = rocksdict.WriteBatch(raw_mode=True)
@@ -230,6 +240,9 @@ class TableBatch:
                 offset = offsets.get((topic, partition))
                 if offset is not None:
                     mark_persisted(table, TP(topic, partition), offset)
+        if phase is not Phase.ROWS:
+            return {}
+        created, self._frozen_new = self._frozen_new, {}
         return created
 
     def account_states(self, partition: int) -> Iterator[tuple[str, tuple[str, ...]]]:
@@ -249,7 +262,7 @@ class TableBatch:
         for account_id in [a for a in self._dirty_rows if belongs(self.partition_of(a))]:
             del self._dirty_rows[account_id]
         self._new_rows = {a for a in self._new_rows if not belongs(self.partition_of(a))}
-        for writes in self._writes.values():
+        for writes in (*self._writes.values(), *self._frozen.values()):
             for key in [k for k, (p, _) in writes.items() if belongs(p)]:
                 del writes[key]
         self.rebalanced()

@@ -1,6 +1,8 @@
 """The flush of the guard's stores: one owner, two phases, in a fixed order.
 
-A flush makes every write staged since the last one durable (``tables.batch``):
+A flush makes every write staged since the last one durable (``tables.batch``). It
+freezes them first, all stores at once, before it waits for anything: the guard goes on
+staging writes for the next flush meanwhile. Then, in two phases:
 
 1. :attr:`Phase.TABLES`: every table but the account rows (seen ids, suppressions,
    metadata, decisions) goes to its changelog with the records the steps published;
@@ -9,9 +11,9 @@ A flush makes every write staged since the last one durable (``tables.batch``):
    point: a row reaches the changelog only after the seen ids of its events, which is
    what lets ``policy.guard`` recognise a message it must count again after a crash.
 
-Between a phase's changelog and its apply a store is *sealed*: a write then would reach
-RocksDB without its changelog record (and be lost on the next recovery), so it raises.
-The worker sends through its outbox and producer; a test without a broker sends nowhere
+A write made while a flush is on its way waits for the next flush: it reaches neither
+this flush's changelog nor RocksDB, so nothing reaches RocksDB without its changelog
+record. The worker sends through its outbox and producer; a test without a broker sends nowhere
 (:meth:`Checkpoint.commit_locally`).
 """
 
@@ -37,6 +39,8 @@ class Checkpoint:
         ``send`` publishes them (with whatever else was added). Returns the live store's
         accounts whose rows are new, by partition (for the census)."""
         created: dict[int, list[str]] = {}
+        for store in self.stores:
+            store.freeze()
         for phase in Phase:
             for store in self.stores:
                 store.seal(phase, add)

@@ -1,5 +1,5 @@
 """The guard's Faust shell without a broker: acknowledging batches (``ack_batch``,
-``GuardAgent._ack``) and a revoke (``GuardAgent._on_revoked``), on a real faust app and
+``GuardAgent._ready_to_ack`` and ``_ack``) and a revoke (``GuardAgent._on_revoked``), on a real faust app and
 its real consumer object, whose acknowledgement bookkeeping decides what faust commits.
 
 The stream is the one stand-in: faust's ``Stream.ack`` marks the event's message acked on
@@ -112,7 +112,7 @@ async def test_no_ack_once_a_revoke_has_started(agent: GuardAgent) -> None:
     consumer._on_partitions_revoked = app_revoke  # type: ignore[method-assign]
     revoking = asyncio.create_task(consumer.on_partitions_revoked({DELIVERY}))
     await inside.wait()
-    await agent._ack(stream)  # the agent runs in the window
+    await agent._ack(stream, agent._ready_to_ack())  # the agent runs in the window
     assert not consumer._acked.get(DELIVERY) and not consumer._gap.get(DELIVERY)
     release.set()
     await revoking
@@ -130,7 +130,7 @@ async def test_acks_resume_after_the_revoke_is_handled(agent: GuardAgent) -> Non
     take = delivered(DELIVERY, 0, 9)
     agent.cursors[DELIVERY] = Cursor()
     agent.cursors[DELIVERY].unacked.append(Batch(take.message.partition, take))
-    await agent._ack(_FakeStream(app))
+    await agent._ack(_FakeStream(app), agent._ready_to_ack())
     assert consumer._new_offset(DELIVERY) == 10
     assert agent.cursors[DELIVERY].acked_through == 9
 
@@ -336,12 +336,68 @@ async def test_acks_go_in_order_per_partition_and_a_held_batch_pins_only_its_own
             agent.cursors[tp].unacked.append(batch)
     app.consumer_generation_id = batches[(DELIVERY, 0)].handle.message.generation_id
     batches[(DELIVERY, 10)].held = 1  # an event of it waits for the watermark
-    await agent._ack(_FakeStream(app))
+    await agent._ack(_FakeStream(app), agent._ready_to_ack())
     assert consumer._new_offset(DELIVERY) == 10  # the first only: the held one pins 20..29
     assert consumer._new_offset(other) == 30
     assert list(agent.cursors[DELIVERY].unacked) == [batches[(DELIVERY, 10)],
                                                      batches[(DELIVERY, 20)]]  # fmt: skip
     assert not agent.cursors[other].unacked
     batches[(DELIVERY, 10)].held = 0
-    await agent._ack(_FakeStream(app))
+    await agent._ack(_FakeStream(app), agent._ready_to_ack())
     assert consumer._new_offset(DELIVERY) == 30 and agent.cursors[DELIVERY].acked_through == 29
+
+
+class _SlowBroker:
+    """A producer whose sends the broker acknowledges only once ``release`` is set; it
+    notes, at each send, how far faust may commit ``DELIVERY``."""
+
+    def __init__(self, consumer: BatchingConsumer) -> None:
+        self.consumer = consumer
+        self.release = asyncio.Event()
+        self.sends: list[tuple[str, int, int | None]] = []
+
+    def create_batch(self) -> Any:
+        batch = SimpleNamespace(records=[])
+        batch.append = lambda **record: batch.records.append(record) or True
+        return batch
+
+    async def send_batch(self, batch: Any, topic: str, partition: int) -> asyncio.Future[Any]:
+        self.sends.append((topic, len(batch.records), self.consumer._new_offset(DELIVERY)))
+        acked: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        async def acknowledge() -> None:
+            await self.release.wait()
+            acked.set_result(SimpleNamespace(offset=0))
+
+        asyncio.ensure_future(acknowledge())
+        return acked
+
+
+async def test_a_batch_taken_while_a_flush_waits_for_the_broker_goes_with_the_next_one(
+    agent: GuardAgent,
+) -> None:
+    """The guard takes batches while a flush waits for the broker. What it takes then is
+    neither published nor acknowledged by that flush (its work is not durable yet): the
+    flush asked for meanwhile follows, and acknowledges it."""
+    app, consumer = agent.rt.app, consumer_of(agent)
+    broker = _SlowBroker(consumer)
+    agent.producer = broker  # type: ignore[assignment]
+    consumer._reading.sought(DELIVERY, 0, start=True)
+    consumer._committed_offset[DELIVERY] = 0
+    first = delivered(DELIVERY, 0, 0, value=b"{not json")
+    app.consumer_generation_id = first.message.generation_id
+    stream = _FakeStream(app)
+    agent.take(first)
+    await agent._request_flush(stream)
+    while not broker.sends:
+        await asyncio.sleep(0)  # the flush took the first dead letter; it waits
+    agent.take(delivered(DELIVERY, 1, 1, value=b"[]"))
+    assert len(agent.outbox) == 1  # the second's dead letter: for the next flush
+    await agent._request_flush(stream)
+    assert agent.flush_task is not None and not agent.flush_task.done()
+    broker.release.set()
+    await agent.flush_task
+    # One dead letter per flush; the second flush sent when only the first was acked.
+    assert broker.sends == [(agent.names.dead_letter, 1, None),
+                            (agent.names.dead_letter, 1, 1)]  # fmt: skip
+    assert consumer._new_offset(DELIVERY) == 2 and not agent.working
