@@ -15,6 +15,11 @@ from aiokafka import AIOKafkaConsumer
 from streams.kafka_admin import topic_partitions, uncommitted
 from streams.metrics import scrape_totals
 
+#: How often a drain reads the workers' event counters, and asks the broker how much
+#: the group has left to commit.
+COUNT_EVERY_S = 0.1
+BEHIND_EVERY_S = 0.5
+
 
 @dataclass
 class Rate:
@@ -62,30 +67,62 @@ async def group_behind(bootstrap: str, group: str, topics: list[str]) -> int:
     return sum(end - offset for offset, end in (await uncommitted(bootstrap, group, tps)).values())
 
 
+@dataclass
+class Drain:
+    """Seconds from the call: to the group having committed everything, and to the
+    workers' event counters first above 0 and first at ``events`` (None: not seen)."""
+
+    committed_s: float
+    first_event_s: float | None = None
+    all_events_s: float | None = None
+
+    def steady_per_s(self, events: int) -> float | None:
+        """Events per second from the first event counted to the last (as the quix
+        peer times itself: without start-up and the last commit)."""
+        if self.first_event_s is None or self.all_events_s is None:
+            return None
+        return events / max(self.all_events_s - self.first_event_s, 1e-9)
+
+
 async def wait_drained(
-    bootstrap: str, group: str, topics: list[str], ports: list[int], progress: bool = True
-) -> float:
-    """Seconds until the group has committed every message of ``topics`` (the input and
-    internal topics): the exact end of the work, whatever was read twice on the way.
-    Shows the workers' event counts meanwhile."""
+    bootstrap: str,
+    group: str,
+    topics: list[str],
+    ports: list[int],
+    progress: bool = True,
+    events: int | None = None,
+) -> Drain:
+    """Until the group has committed every message of ``topics`` (the input and internal
+    topics): the exact end of the work, whatever was read twice on the way. Reads the
+    workers' event counts meanwhile, every ``COUNT_EVERY_S``, and shows them."""
     started = time.monotonic()
+    drain = Drain(0.0)
+    asked = 0.0
     while True:
-        behind = await group_behind(bootstrap, group, topics)
         elapsed = time.monotonic() - started
-        if progress:
-            done = 0.0
-            for port in ports:
-                with contextlib.suppress(OSError):
-                    done += (await asyncio.to_thread(scrape_totals, port)).get(
-                        "sendguard_events_total", 0
-                    )
-            print(f"\r  sendguard: {done:,.0f} events read ({done / max(elapsed, 1e-9):,.0f}/s), "
-                  f"{behind:,} messages not committed   ", end="", flush=True)  # fmt: skip
-        if behind == 0:
+        done = 0.0
+        for port in ports:
+            with contextlib.suppress(OSError):
+                done += (await asyncio.to_thread(scrape_totals, port)).get(
+                    "sendguard_events_total", 0
+                )
+        if done and drain.first_event_s is None:
+            drain.first_event_s = elapsed
+        if events is not None and done >= events and drain.all_events_s is None:
+            drain.all_events_s = elapsed
+        if elapsed - asked >= BEHIND_EVERY_S or drain.all_events_s is not None:
+            asked = elapsed
+            behind = await group_behind(bootstrap, group, topics)
             if progress:
-                print()
-            return elapsed
-        await asyncio.sleep(0.5)
+                rate = done / max(elapsed, 1e-9)
+                print(f"\r  sendguard: {done:,.0f} events read ({rate:,.0f}/s), "
+                      f"{behind:,} messages not committed   ", end="", flush=True)  # fmt: skip
+            if behind == 0:
+                if progress:
+                    print()
+                drain.committed_s = time.monotonic() - started
+                return drain
+        await asyncio.sleep(COUNT_EVERY_S)
 
 
 def rss_bytes(pid: int) -> int:
