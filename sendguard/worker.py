@@ -10,7 +10,7 @@ from faust.sensors.prometheus import PrometheusMonitor
 
 import agents
 import api
-from streams import monitoring
+from streams import gc_policy, monitoring
 from streams.app import build_runtime, load_policies
 from streams.faust_ext import faust_main
 from streams.local_state import reconcile
@@ -43,6 +43,7 @@ def run_worker(settings: Settings) -> NoReturn:
     api.register(rt, guard.ingest.partition_status)
     monitoring.register(rt)
     monitoring.start_watchdog(rt)
+    gc_policy.tune()
     loop = ["--loop", "uvloop"] if _has_uvloop() else []
     faust_main(rt.app, [
         *loop,
