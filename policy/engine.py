@@ -246,9 +246,8 @@ def _prune(channel: ChannelState, policy: Policy, keep: str, reference: datetime
     ``reference`` is an event time (the watermark, capped at now): an event accepted
     before midnight and counted after it must still find its month.
     """
-    try:
-        oldest = _oldest_period((reference - timedelta(days=policy.late_grace_days)).date())
-    except OverflowError:  # the watermark still at the beginning of time: nothing is old
+    oldest = _oldest_period(reference.date(), policy.late_grace_days)
+    if oldest is None:  # the watermark still at the beginning of time: nothing is old
         return
     # A campaign's month always has counts in ``periods`` too, so it needs no check here.
     if all(
@@ -268,8 +267,13 @@ def _prune(channel: ChannelState, policy: Policy, keep: str, reference: datetime
 
 
 @functools.lru_cache(maxsize=64)
-def _oldest_period(oldest: date) -> str:
-    """The month of the oldest day an event can still be counted for."""
+def _oldest_period(day: date, grace_days: int) -> str | None:
+    """The month of the oldest day an event can still be counted for on ``day`` (None:
+    before the first day there is)."""
+    try:
+        oldest = day - timedelta(days=grace_days)
+    except OverflowError:
+        return None
     return f"{oldest.year:04d}-{oldest.month:02d}"
 
 

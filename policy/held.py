@@ -77,7 +77,10 @@ class HeldEvents:
     def hold(self, held: Held) -> None:
         account_id = held.event.account_id
         entries = self._by_account.setdefault(account_id, [])
-        bisect.insort(entries, held, key=lambda h: h.key)
+        if not entries or entries[-1].key <= held.key:
+            entries.append(held)  # the usual case: events come in about their order
+        else:
+            bisect.insort(entries, held, key=_key)
         self._ids.setdefault(account_id, set()).add(held.event.event_id)
         self._count += 1
         self._note_earliest(account_id)

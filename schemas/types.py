@@ -56,6 +56,10 @@ SuspensionType = Literal["deliverability", "fraud"]
 SuppressionReason = Literal["hard_bounce", "unsubscribe", "spam_report"]
 
 
+#: (year, month) -> ``YYYY-MM``: formatted once (at most 12 x 10,000 of them)
+_PERIODS: dict[tuple[int, int], str] = {}
+
+
 class Event(msgspec.Struct, frozen=True, kw_only=True):
     """A validated, normalised input event (recipient lower-cased, time in UTC).
 
@@ -84,7 +88,11 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def period(self) -> str:
         """The calendar month (UTC) this event counts in, ``YYYY-MM``."""
-        return f"{self.occurred_at.year:04d}-{self.occurred_at.month:02d}"
+        at = self.occurred_at
+        found = _PERIODS.get((at.year, at.month))
+        if found is None:
+            found = _PERIODS[(at.year, at.month)] = f"{at.year:04d}-{at.month:02d}"
+        return found
 
 
 class AccountMeta(msgspec.Struct, frozen=True, kw_only=True):

@@ -355,6 +355,7 @@ class _SlowBroker:
         self.consumer = consumer
         self.release = asyncio.Event()
         self.sends: list[tuple[str, int, int | None]] = []
+        self.acks: list[asyncio.Task[None]] = []
 
     def create_batch(self) -> Any:
         batch = SimpleNamespace(records=[])
@@ -369,7 +370,7 @@ class _SlowBroker:
             await self.release.wait()
             acked.set_result(SimpleNamespace(offset=0))
 
-        asyncio.ensure_future(acknowledge())
+        self.acks.append(asyncio.ensure_future(acknowledge()))
         return acked
 
 
