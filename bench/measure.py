@@ -121,6 +121,8 @@ async def wait_drained(
                 if progress:
                     print()
                 drain.committed_s = time.monotonic() - started
+                if events is not None and drain.all_events_s is None:
+                    drain.all_events_s = drain.committed_s  # counted since the last read
                 return drain
         await asyncio.sleep(COUNT_EVERY_S)
 
