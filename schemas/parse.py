@@ -54,6 +54,7 @@ from schemas.types import (
     Event,
     EventKind,
 )
+from schemas.wire import AccountWire, EventWire
 
 __all__ = [
     "FUTURE_TOLERANCE",
@@ -79,39 +80,9 @@ FUTURE_TOLERANCE = timedelta(hours=1)
 Raw = bytes | bytearray | memoryview | str
 
 
-class _EventWire(msgspec.Struct):
-    """Every field an input event or an event-file line may carry, as decoded JSON."""
-
-    topic: Any = UNSET
-    event_id: Any = UNSET
-    account_id: Any = UNSET
-    occurred_at: Any = UNSET
-    channel: Any = UNSET
-    campaign_id: Any = UNSET
-    recipient: Any = UNSET
-    bounce_type: Any = UNSET
-    smtp_code: Any = UNSET
-    diagnostic: Any = UNSET
-    complaint_id: Any = UNSET
-    summary: Any = UNSET
-    trap_kind: Any = UNSET
-    blocklist: Any = UNSET
-    listed: Any = UNSET
-    ip: Any = UNSET
-    domain: Any = UNSET
-
-
-class _AccountWire(msgspec.Struct):
-    account_id: Any = UNSET
-    tier: Any = UNSET
-    primary_contact: Any = UNSET
-    csm: Any = UNSET
-    review_required: Any = UNSET
-
-
-_Wire = TypeVar("_Wire", _EventWire, _AccountWire)
+_Wire = TypeVar("_Wire", EventWire, AccountWire)
 _WIRE_DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
-    wire: msgspec.json.Decoder(wire) for wire in (_EventWire, _AccountWire)
+    wire: msgspec.json.Decoder(wire) for wire in (EventWire, AccountWire)
 }
 _PLAIN_DECODER = msgspec.json.Decoder()
 
@@ -135,7 +106,7 @@ def parse_event(
     kind = TOPIC_KINDS.get(topic)
     if kind is None:
         raise InvalidEvent(f"unknown topic {f.show(topic)}")
-    wire = _load(raw, _EventWire)
+    wire = _load(raw, EventWire)
     return _event(topic, kind, wire, now, late_grace_days, late_reference)
 
 
@@ -146,14 +117,14 @@ def parse_event_line(
 
     ``late_reference`` as in :func:`parse_event`.
     """
-    wire = _load(line, _EventWire)
+    wire = _load(line, EventWire)
     topic = f.required_enum("topic", wire.topic, TOPIC_KINDS)
     return _event(topic, TOPIC_KINDS[topic], wire, now, late_grace_days, late_reference)
 
 
 def parse_account(raw: Raw | Mapping[str, Any]) -> AccountMeta:
     """Validate one value of the compacted ``accounts`` topic."""
-    wire = _load(raw, _AccountWire)
+    wire = _load(raw, AccountWire)
     return AccountMeta(
         account_id=f.ident("account_id", wire.account_id),
         tier=f.enum("tier", wire.tier, TIERS, "free"),  # type: ignore[arg-type]
@@ -197,7 +168,7 @@ def check_event(event: Event) -> Event:
     account_id = f.ident("account_id", event.account_id)
     if event.occurred_at.utcoffset() != timedelta(0):
         raise InvalidEvent("occurred_at: not in UTC")
-    wire = _EventWire(
+    wire = EventWire(
         channel=event.channel, campaign_id=event.campaign_id, recipient=event.recipient,
         bounce_type=event.bounce_type, smtp_code=event.smtp_code, diagnostic=event.diagnostic,
         complaint_id=event.complaint_id, summary=event.summary, trap_kind=event.trap_kind,
@@ -228,7 +199,8 @@ def _load(raw: Raw | Mapping[str, Any], wire: type[_Wire]) -> _Wire:
             raise InvalidEvent("not JSON: nested too deeply") from exc
     if isinstance(raw, Mapping):
         try:
-            return msgspec.convert(dict(raw), wire)
+            converted: _Wire = msgspec.convert(dict(raw), wire)
+            return converted
         except msgspec.ValidationError as exc:  # keys that are not strings
             raise InvalidEvent(f"not a JSON object: {exc}") from exc
     if raw is None:
@@ -272,7 +244,7 @@ def _oversize(raw: Raw) -> int | None:
 def _event(
     topic: str,
     kind: EventKind,
-    wire: _EventWire,
+    wire: EventWire,
     now: datetime,
     late_grace_days: int,
     late_reference: datetime | None,
@@ -286,7 +258,7 @@ def _event(
 def _build(
     topic: str,
     kind: EventKind,
-    wire: _EventWire,
+    wire: EventWire,
     event_id: str,
     account_id: str,
     occurred_at: datetime,

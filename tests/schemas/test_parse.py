@@ -42,6 +42,7 @@ from schemas.types import (
     AccountMeta,
     Event,
 )
+from schemas.wire import EventWire
 
 NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 GRACE = 7
@@ -639,14 +640,14 @@ def test_event_line_rejects(line: bytes, reason: str) -> None:
 def test_event_line_is_decoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[bytes] = []
     # Private on purpose: the test counts decodes by wrapping the module's own decoder.
-    real = parse_module._WIRE_DECODERS[parse_module._EventWire]  # noqa: SLF001
+    real = parse_module._WIRE_DECODERS[EventWire]  # noqa: SLF001
 
     class Counting:
         def decode(self, data: bytes) -> Any:
             calls.append(data)
             return real.decode(data)
 
-    monkeypatch.setitem(parse_module._WIRE_DECODERS, parse_module._EventWire, Counting())  # noqa: SLF001
+    monkeypatch.setitem(parse_module._WIRE_DECODERS, EventWire, Counting())  # noqa: SLF001
     monkeypatch.setattr(parse_module, "_PLAIN_DECODER", None)  # any second decode would fail
     line = _line()
     assert parse_event_line(line, now=NOW, late_grace_days=GRACE).event_id == "evt-1"
