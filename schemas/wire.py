@@ -1,7 +1,7 @@
 """The "wire" structs that input messages are decoded into before ``schemas.parse`` checks
 each field. They live apart from the checks because msgspec reads a struct's annotations
-at run time, which a module compiled by mypyc (``schemas.parse`` is, see
-``docs/PERFORMANCE.md``) does not keep.
+at run time, which a module compiled by mypyc (``schemas.parse`` is, see ``setup.py``)
+does not keep.
 """
 
 from __future__ import annotations
