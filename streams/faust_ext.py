@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Set
 from typing import Any, NoReturn, cast
 
 import faust
@@ -249,6 +249,7 @@ class BatchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         """faust's ``seek_wait`` in the thread (the guard's requested seeks), recording
         each seek as it is made."""
         read_offset = self.consumer._read_offset  # noqa: SLF001 as faust's own _seek_wait
+        partitions = seekable(consumer.assignment(), partitions)
         for tp, offset in partitions.items():
             consumer.seek(tp, offset)
             self._reading(consumer).sought(tp, offset)
@@ -260,6 +261,22 @@ class BatchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             asyncio.gather(*[consumer.position(tp) for tp in partitions]),
             timeout=self.app.conf.broker_request_timeout,
         )
+
+
+def seekable(assigned: Set[TP], partitions: Mapping[TP, int | None]) -> dict[TP, int]:
+    """The seeks faust asks for that the consumer can make: only partitions still
+    assigned, and an offset that is not a position (``None``, -1) read as the beginning.
+
+    faust's recovery builds its offsets, recovers the active partitions, then seeks the
+    standbys from its live sets: a rebalance in between (a worker joining) adds standbys
+    with offset ``None`` or takes partitions away, and aiokafka's ``seek`` raises on
+    either, which crashed a joining worker (tests/integration/test_scale_out.py).
+    """
+    return {
+        tp: offset if isinstance(offset, int) and offset >= 0 else 0
+        for tp, offset in partitions.items()
+        if tp in assigned
+    }
 
 
 async def _committed(consumer: Any, tps: Iterable[Any]) -> dict[Any, int | None]:

@@ -20,8 +20,9 @@ from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.consumer.subscription_state import Assignment, TopicPartitionState
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
-from streams.faust_ext import BatchingConsumerThread
+from streams.faust_ext import BatchingConsumerThread, seekable
 
 #: The versions these assumptions were proved with (pyproject.toml pins them).
 FAUST = "0.15.3"
@@ -83,3 +84,11 @@ def test_the_livelock_check_survives_a_partition_changing_under_it(
     monkeypatch.setattr(faust_aiokafka.AIOKafkaConsumerThread, "verify_event_path", raising)
     thread = object.__new__(BatchingConsumerThread)
     assert thread.verify_event_path(0.0, faust.types.TP("email.delivery", 3)) is None
+
+
+def test_seeks_skip_revoked_partitions_and_read_a_missing_offset_as_the_beginning() -> None:
+    """faust's recovery can ask to seek a standby added by a rebalance after it built its
+    offsets (offset None) or a partition revoked since: a joining worker crashed on it."""
+    kept, revoked, fresh, unset = (TP("c", n) for n in range(4))
+    asked = {kept: 7, revoked: 3, fresh: None, unset: -1}
+    assert seekable({kept, fresh, unset}, asked) == {kept: 7, fresh: 0, unset: 0}
