@@ -140,7 +140,7 @@ def wait_ready(
                     return proc
         except OSError:
             pass
-        time.sleep(0.2)
+        time.sleep(0.05)
     raise RuntimeError(f"worker not ready; see {log}")
 
 
@@ -250,6 +250,10 @@ async def sendguard(
         "seconds": round(ready_s + drain.committed_s, 1),
         "per_s": round(events / (ready_s + drain.committed_s)),
         "steady_per_s": round(steady) if steady is not None else None,
+        # Where the time from launch went: to /healthz, to the first event, to the last.
+        "ready_s": round(ready_s, 2),
+        "first_event_s": round(ready_s + drain.first_event_s, 2) if drain.first_event_s else None,
+        "last_event_s": round(ready_s + drain.all_events_s, 2) if drain.all_events_s else None,
         "rss_mb": [round(rss_bytes(p.pid) / 2**20) for p in procs],
         "state_mb": round(sum(tree_bytes(Path(e["SENDGUARD_DATA_DIR"])) for e in envs) / 2**20, 1),
     }

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from policy import Policy, load_policy
 from streams import topics as t
 from streams.commands import CommandBus
-from streams.faust_ext import BatchingApp
+from streams.faust_ext import BatchingApp, PromptTableManager
 from streams.liveness import Liveness
 from streams.lost_events import LostEvents
 from streams.metrics import Metrics, register_process_metrics
@@ -44,6 +44,7 @@ def create_app(settings: Settings, replication_factor: int | None = None) -> Bat
         # One URL per broker: faust does not split a comma-separated host list.
         broker=[f"kafka://{host}:{port}" for host, port in settings.bootstrap_addresses],
         store="rocksdb://",
+        TableManager=PromptTableManager,
         datadir=str(settings.data_dir),
         autodiscover=False,
         processing_guarantee="at_least_once",

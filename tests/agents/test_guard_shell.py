@@ -402,3 +402,39 @@ async def test_a_batch_taken_while_a_flush_waits_for_the_broker_goes_with_the_ne
     assert broker.sends == [(agent.names.dead_letter, 1, None),
                             (agent.names.dead_letter, 1, 1)]  # fmt: skip
     assert consumer._new_offset(DELIVERY) == 2 and not agent.working
+
+
+async def test_a_backlog_is_committed_as_soon_as_the_guard_is_idle(
+    agent: GuardAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``BACKLOG_RECORDS`` acknowledged, an idle guard commits at once; short of it,
+    busy, or stopping, it leaves the commit to faust's timer."""
+    app = agent.rt.app
+    commits: list[None] = []
+
+    async def commit(*args: Any, **kwargs: Any) -> bool:
+        commits.append(None)
+        return True
+
+    monkeypatch.setattr(app.consumer, "commit", commit)
+    monkeypatch.setattr("agents.guard.BACKLOG_RECORDS", 15)
+    consumer_of(agent)._committed_offset[DELIVERY] = 0
+    agent.cursors[DELIVERY] = Cursor()
+    for first in (0, 10):
+        take = delivered(DELIVERY, first, first + 9)
+        app.consumer_generation_id = take.message.generation_id
+        agent.cursors[DELIVERY].unacked.append(Batch(take.message.partition, take))
+    await agent._ack(_FakeStream(app), agent._ready_to_ack())
+    assert agent.acked_since_commit == 20
+
+    agent.working = True
+    await agent._commit_backlog()
+    assert not commits
+    agent.working = False
+    await agent._commit_backlog()
+    assert len(commits) == 1 and agent.acked_since_commit == 0
+    await agent._commit_backlog()  # nothing acknowledged since
+    assert len(commits) == 1
+    agent.acked_since_commit, agent.stopping = 20, True
+    await agent._commit_backlog()
+    assert len(commits) == 1
