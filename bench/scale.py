@@ -103,7 +103,8 @@ async def handled(ports: list[int]) -> int:
     total = 0.0
     for port in ports:
         try:
-            total += (await asyncio.to_thread(scrape_totals, port)).get(HANDLED, 0.0)
+            totals = await asyncio.to_thread(scrape_totals, port, names=[HANDLED])
+            total += totals.get(HANDLED, 0.0)
         except OSError:
             continue
     return int(total)

@@ -5,7 +5,9 @@ Names carry their unit, counters end in ``_total`` (prometheus-client adds the s
 
 from __future__ import annotations
 
+import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from typing import Any
 
 from faust.sensors.prometheus import MS_LATENCY_BUCKETS, FaustMetrics
@@ -13,10 +15,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from prometheus_client.parser import text_string_to_metric_families
 
 
-def scrape_totals(port: int, host: str = "127.0.0.1") -> dict[str, float]:
-    """A worker's ``/metrics``, each sample name summed over its labels (for the demo and
-    the benchmark, which read a running worker from outside)."""
-    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as reply:
+def scrape_totals(
+    port: int, host: str = "127.0.0.1", names: Sequence[str] = ()
+) -> dict[str, float]:
+    """A worker's ``/metrics`` (only the samples ``names``, if given), each sample name
+    summed over its labels (for the demo and the benchmark, which read a running worker
+    from outside)."""
+    query = "?" + urllib.parse.urlencode([("name[]", name) for name in names]) if names else ""
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics{query}", timeout=5) as reply:
         text = reply.read().decode()
     totals: dict[str, float] = {}
     for family in text_string_to_metric_families(text):

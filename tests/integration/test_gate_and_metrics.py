@@ -111,6 +111,14 @@ async def test_metrics_match_the_events_sent(worker_factory, pipeline) -> None:
     assert not any("changelog" in topic for topic in lagging_topics)
     assert all(v == 0 for v in lag.values())  # drained
     assert naming_problems(scrape) == ""  # promtool check metrics
+    only = {"sendguard_events_total", "sendguard_held_events"}
+    query = "&".join(f"name[]={name}" for name in sorted(only))
+    url = worker.url(f"/metrics?{query}")
+    async with aiohttp.ClientSession() as session, session.get(url) as r:
+        assert r.status == 200
+        restricted = samples(await r.text())
+    assert {name for name, _ in restricted} == only
+    assert restricted == {k: v for k, v in metrics.items() if k[0] in only}
     # What an SRE asks first, from the same worker: GET /status and `sendguard status`.
     async with aiohttp.ClientSession() as session, session.get(worker.url("/status")) as r:
         assert r.status == 200
