@@ -150,8 +150,9 @@ class GuardAgent:
         self.last_take = time.monotonic()
         self.handled = 0
         self.working = False
-        #: records acknowledged since the guard last committed itself
+        #: records acknowledged since the guard last committed itself, and that commit
         self.acked_since_commit = 0
+        self.committing: asyncio.Future[bool] | None = None
         self.unacked_reported = 0.0
         self.woken_at = 0.0
         #: the agent's stream, once it runs (a flush acknowledges through it)
@@ -262,17 +263,19 @@ class GuardAgent:
                 break
         if self.records_since_flush == 0:
             self.working = False
-            await self._commit_backlog()
+            self._commit_backlog()
 
-    async def _commit_backlog(self) -> None:
+    def _commit_backlog(self) -> None:
         """Idle after a backlog: commit what it acknowledged now, so that the group's lag
         reads 0 (and a restart reads nothing again) at once, not up to faust's commit
         interval later. Live traffic is committed by faust's timer, and these commits
-        add at most one per ``BACKLOG_RECORDS`` records."""
+        add at most one per ``BACKLOG_RECORDS`` records. In its own task: a flush asked
+        for meanwhile must not wait for the commit."""
         if self.stopping or self.working or self.acked_since_commit < BACKLOG_RECORDS:
             return
         self.acked_since_commit = 0
-        await self.rt.app.consumer.commit()
+        self.committing = asyncio.ensure_future(self.rt.app.consumer.commit())
+        self.committing.add_done_callback(_commit_done)
 
     def _flush_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or task.exception() is None or self.stopping:
@@ -594,7 +597,7 @@ class GuardAgent:
                 self.ingest.offer_report(report)
             if (self.ingest.apply_reports() or rejected) and self.stream is not None:
                 await self._flush(self.stream)
-        await self._commit_backlog()  # the held events a backlog's last reports let go
+        self._commit_backlog()  # the held events a backlog's last reports let go
 
     def _start_of(self, tp: TP) -> int | None:
         """Where reading started this assignment: where faust sent the consumer."""
@@ -738,6 +741,13 @@ class GuardAgent:
                     cursor.unacked.clear()
             log.info("partitions %s revoked: what they held is read again (%d records "
                      "not published)", sorted(gone), dropped)  # fmt: skip
+
+
+def _commit_done(future: asyncio.Future[bool]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        # faust's commit logs and handles its own failures; anything else is logged here,
+        # and faust's timer commits the same offsets next.
+        log.warning("committing after a backlog failed: %r", future.exception())
 
 
 def _report_sent(future: asyncio.Future[Any]) -> None:
