@@ -12,7 +12,7 @@ import agents
 import api
 from streams import gc_policy, monitoring
 from streams.app import build_runtime, load_policies
-from streams.faust_ext import faust_main
+from streams.faust_ext import faust_main, quiet_per_partition_logs
 from streams.local_state import reconcile
 from streams.metrics import faust_sensor_metrics
 from streams.provision import ensure_topics
@@ -44,6 +44,7 @@ def run_worker(settings: Settings) -> NoReturn:
     monitoring.register(rt)
     monitoring.start_watchdog(rt)
     gc_policy.tune()
+    quiet_per_partition_logs()
     loop = ["--loop", "uvloop"] if _has_uvloop() else []
     faust_main(rt.app, [
         *loop,

@@ -528,6 +528,19 @@ class BatchingTransport(faust_aiokafka.Transport):
     Consumer = BatchingConsumer
 
 
+class PerPartitionOpenFilter(logging.Filter):
+    """Drops faust's line per table partition opened (``opening partition N for gen id``):
+    a start at 128 partitions logged 768 of them (6 tables), 5 % of its CPU (py-spy).
+    faust's other store messages (a locked database, a retry) still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("opening partition"))
+
+
+def quiet_per_partition_logs() -> None:
+    logging.getLogger("faust.stores.rocksdb").addFilter(PerPartitionOpenFilter())
+
+
 class PromptTableManager(TableManager):
     """faust's table manager, without the second it sleeps before it registers the tables.
 

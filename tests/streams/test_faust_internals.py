@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,12 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from streams.app import create_app
-from streams.faust_ext import BatchingConsumerThread, PromptTableManager, seekable
+from streams.faust_ext import (
+    BatchingConsumerThread,
+    PerPartitionOpenFilter,
+    PromptTableManager,
+    seekable,
+)
 from streams.settings import Settings
 
 #: The versions these assumptions were proved with (pyproject.toml pins them).
@@ -129,4 +135,20 @@ async def test_the_tables_register_at_once(
     monkeypatch.setattr(manager.recovery, "start", recovery_start)
     await manager.on_start()
     assert done == ["channels", "recovery"]
+
+
+def test_only_the_line_per_partition_opened_is_dropped_from_the_store_log() -> None:
+    from faust.stores import rocksdb
+
+    source = inspect.getsource(rocksdb.Store._try_open_db_for_partition)  # noqa: SLF001
+    assert 'f"opening partition {partition} for gen id "' in source  # the line dropped
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("faust.stores.rocksdb", logging.INFO, __file__, 1, message,
+                                 None, None)  # fmt: skip
+
+    keep = PerPartitionOpenFilter()
+    assert not keep.filter(record("opening partition 7 for gen id 2 app id 2"))
+    assert keep.filter(record("DB for partition %r is locked! Retry in 1s..."))
+    assert keep.filter(record("Closing rocksdb on stop"))
 
