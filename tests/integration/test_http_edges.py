@@ -77,6 +77,17 @@ async def test_bodies_and_headers_a_client_can_send_never_get_500(worker_factory
     odd_host = odd_host.replace(b"Host: 127.0.0.1", b"Host: 127.0.0.1:99999999")
     assert await raw_request(port, odd_host) == 200
 
+    # /metrics?name[]= filters by whatever names come: bytes that are no UTF-8, control
+    # characters, markup, a long name, a thousand names. Unknown names serve nothing
+    # (200); a request line past aiohttp's limit is refused before any handler.
+    for query in ("name[]=%FF%FE", "name[]=%00%0A", "name[]=%3Cscript%3E", "name[]=" + "x" * 7000,
+                  "&".join(["name[]=sendguard_held_events"] * 200)):  # fmt: skip
+        reply = await call(base, "GET", f"/metrics?{query}")
+        assert reply.status == 200, (query[:30], reply.status)
+        assert "sendguard_events_total" not in reply.text
+    assert await raw_request(port, head("GET", "/metrics?name[]=" + "x" * 9000, {})) in (400, 414)
+    assert "sendguard_events_total" in (await call(base, "GET", "/metrics")).text
+
     assert (await call(base, "GET", "/healthz")).status == 200  # and it goes on
 
 
