@@ -13,7 +13,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.kafka_admin import topic_partitions, uncommitted
+from streams.kafka_admin import described_partitions, not_committed, topic_partitions
 from streams.metrics import scrape_totals
 
 #: How often a drain reads the workers' event counters, and asks the broker how much
@@ -64,16 +64,11 @@ async def raw_consume(bootstrap: str, topics: list[str], parse: bool = False) ->
         await consumer.stop()
 
 
-async def group_behind(bootstrap: str, group: str, topics: list[str]) -> int:
-    """Messages of ``topics`` the consumer group has not committed yet."""
-    tps = await topic_partitions(bootstrap, topics)
-    return sum(end - offset for offset, end in (await uncommitted(bootstrap, group, tps)).values())
-
-
 class GroupWatch:
     """How many messages of ``topics`` a consumer group has not committed yet, asked over
-    clients kept open: a new admin client and consumer per question (``group_behind``)
-    took 0.2 to 0.4 s on this machine, which a drain's end was timed with."""
+    clients kept open: a new admin client and consumer per question
+    (``streams.kafka_admin.uncommitted``) took 0.2 to 0.4 s on this machine, which a
+    drain's end was timed with."""
 
     def __init__(self, bootstrap: str, group: str, topics: list[str]) -> None:
         self.group = group
@@ -85,9 +80,7 @@ class GroupWatch:
     async def __aenter__(self) -> GroupWatch:
         await self.admin.start()
         await self.consumer.start()
-        described = await self.admin.describe_topics(self.topics)
-        self.tps = [TopicPartition(topic["topic"], part["partition"])
-                    for topic in described for part in topic["partitions"]]  # fmt: skip
+        self.tps = described_partitions(await self.admin.describe_topics(self.topics))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -97,10 +90,7 @@ class GroupWatch:
     async def behind(self) -> int:
         ends = await self.consumer.end_offsets(self.tps)
         committed = await self.admin.list_consumer_group_offsets(self.group)
-        return sum(
-            end - (max(committed[tp].offset, 0) if tp in committed else 0)
-            for tp, end in ends.items()
-        )
+        return sum(end - offset for offset, end in not_committed(ends, committed).values())
 
 
 @dataclass

@@ -4,6 +4,9 @@ has committed, how many records a topic got lately)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -15,13 +18,18 @@ async def topic_partitions(bootstrap: str, topics: list[str]) -> list[TopicParti
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     try:  # closed also when cancelled while starting (``GET /status`` times out)
         await admin.start()
-        return [
-            TopicPartition(topic["topic"], part["partition"])
-            for topic in await admin.describe_topics(topics)
-            for part in topic["partitions"]
-        ]
+        return described_partitions(await admin.describe_topics(topics))
     finally:
         await admin.close()
+
+
+def described_partitions(described: list[dict[str, Any]]) -> list[TopicPartition]:
+    """The partitions in an answer of the admin client's ``describe_topics``."""
+    return [
+        TopicPartition(topic["topic"], part["partition"])
+        for topic in described
+        for part in topic["partitions"]
+    ]
 
 
 async def end_offsets(bootstrap: str, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
@@ -45,6 +53,15 @@ async def uncommitted(
         committed = await admin.list_consumer_group_offsets(group)
     finally:
         await admin.close()
+    return not_committed(ends, committed)
+
+
+def not_committed(
+    ends: Mapping[TopicPartition, int], committed: Mapping[TopicPartition, Any]
+) -> dict[TopicPartition, tuple[int, int]]:
+    """(committed offset, end offset) of each partition of ``ends`` not committed to its
+    end, from an admin client's ``list_consumer_group_offsets`` answer (``committed``;
+    0 for a partition the group has committed nothing on)."""
     found: dict[TopicPartition, tuple[int, int]] = {}
     for tp, end in ends.items():
         offset = max(committed[tp].offset, 0) if tp in committed else 0
