@@ -130,6 +130,26 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class BatchClock:
+    """The wall clock, read once per batch (:meth:`tick`) rather than once per event and
+    per step: reading it was 5 % of a draining worker. Everything one batch does is
+    stamped with the time the batch was taken, milliseconds at most before the event."""
+
+    __slots__ = ("_read", "ms", "now")
+
+    def __init__(self, read: Clock) -> None:
+        self._read = read
+        self.tick()
+
+    def tick(self) -> datetime:
+        self.now = self._read()
+        self.ms = millis(self.now)
+        return self.now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 class Batch:
     """A delivered record batch of one guard partition, acknowledged once none of its
     events is held. ``handle``: the shell's own handle on it (faust's event, which the
@@ -175,13 +195,16 @@ class Effects:
     answers: list[tuple[str, CommandResult]]
 
 
-@dataclass(frozen=True)
 class _Waiting:
-    """A held event's message: its batch, and when it was appended (for the latency)."""
+    """A held event's message: its batch, and when it was appended (for the latency).
+    A plain class with slots: one is made per event."""
 
-    batch: Batch
-    event_id: str
-    appended: int | None
+    __slots__ = ("appended", "batch", "event_id")
+
+    def __init__(self, batch: Batch, event_id: str, appended: int | None) -> None:
+        self.batch = batch
+        self.event_id = event_id
+        self.appended = appended
 
 
 class Lane:
@@ -247,7 +270,8 @@ class Ingest:
         stamps and the time of what the guard writes."""
         self.policy = policy
         self.store = store
-        self.clock = clock
+        self.clock = BatchClock(clock)
+        clock = self.clock
         self.census = AccountCensus(metrics.accounts)
         live = LiveOutput(outbox, names, metrics, self.census, partitions)
         self.live = Lane(policy, store, live, clock)
@@ -293,6 +317,7 @@ class Ingest:
         """Handle one partition's records (aiokafka ``ConsumerRecord``s), in offset order.
         After records of ``sendguard.events``, the reports waiting for them are applied."""
         self.outbox.origin = partition  # what this queues is this partition's work
+        self.clock.tick()
         self._guard(partition)
         if topic != self.names.events:
             self.progress.took(TP(topic, partition))
@@ -329,6 +354,7 @@ class Ingest:
         ready = self.gate.ready({p: self.events_read(p) for p in self.owned})
         if not ready:
             return False
+        self.clock.tick()
         remote = self.remote()
         for report in ready:
             remote.apply(report)
@@ -379,6 +405,7 @@ class Ingest:
     def update_gauges(self) -> None:
         """Held events and the watermark delay (every owned partition: from a timer)."""
         self.metrics.held_events.set(self.held())
+        self.clock.tick()
         for partition in self.clocks:  # as they are now, not as at their last batch
             self._refresh(partition, self.direct)
         marks = [self.watermark(p) for p in self.clocks]
@@ -391,7 +418,7 @@ class Ingest:
         timer does: its watermark (None: nothing holds it back) and how far it trails the
         clock (None: at the beginning of time), the source it waits for, and the events
         it holds (``GET /status``)."""
-        now = self.clock()
+        now = self.clock.tick()
         for partition in self.clocks:
             self._refresh(partition, self.direct)
         found = []
@@ -477,7 +504,7 @@ class Ingest:
         """Step every lane's guard with an event; the live step is returned. An event
         stamped more than the allowance past the wall clock is counted on arrival
         (``policy.guard``)."""
-        horizon = self.clock() + self.allowance
+        horizon = self.clock.now + self.allowance
         steps = []
         for lane in self.lanes:
             step = lane.guard(partition).receive(event, position, watermark, horizon)
@@ -500,7 +527,7 @@ class Ingest:
         name = self.names.inputs[topic]
         source = source_name(topic, partition)
         watermark = self.watermark(partition)
-        now = self.clock()
+        now = self.clock.now
         grace = self.policy.late_grace_days
         tp = TP(topic, partition)
         frontier = self.progress.frontier(tp)
@@ -664,6 +691,7 @@ class Ingest:
         """An internal record (of ``sendguard.progress``) that is not one of ours."""
         log.error("undecodable record on %s@%s: %s", topic, record.offset, reason)
         self.metrics.undecodable.inc()
+        self.clock.tick()
         self._reject(topic, record, f"undecodable internal record: {reason}")
 
     def _reject(self, topic: str, record: InputRecord, reason: str) -> None:
@@ -675,11 +703,11 @@ class Ingest:
                      if more else "")  # fmt: skip
         letter = dead_letter(topic, record.partition, record.offset, reason, record.value)
         self.outbox.add(self.names.dead_letter, dead_letter_key(record.key), encode(letter),
-                        millis(self.clock()))  # fmt: skip
+                        self.clock.ms)  # fmt: skip
 
     def _forward(self, account_id: str, value: bytes, partition: int, appended: int | None) -> None:
         headers = [(APPENDED_AT, str(appended).encode())] if appended is not None else []
-        self.outbox.add(self.names.events, account_id.encode(), value, millis(self.clock()),
+        self.outbox.add(self.names.events, account_id.encode(), value, self.clock.ms,
                         partition,
                         headers)  # fmt: skip
 

@@ -35,11 +35,9 @@ from typing import Any
 
 import msgspec
 
-from policy.ordering import Frontier
+from policy.ordering import Frontier, micros
 from schemas import fields as f
 from schemas.errors import InvalidEvent
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: source ("topic/partition") -> (latest event time in epoch µs or None, idle)
 Sources = dict[str, tuple[int | None, bool]]
@@ -65,13 +63,12 @@ class ProgressReport(msgspec.Struct, frozen=True, kw_only=True):
     group: str = ""
 
 
-def to_micros(moment: datetime) -> int:
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+#: Microseconds since 1970 (``policy.ordering``'s, compiled with it).
+to_micros = micros
 
 
-def from_micros(micros: int) -> datetime:
-    return datetime.fromtimestamp(micros / 1_000_000, UTC)
+def from_micros(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1_000_000, UTC)
 
 
 def source_name(topic: str, partition: int) -> str:

@@ -24,5 +24,11 @@ def partition_for(key: bytes, partitions: int) -> int:
     return _hash(key) % partitions
 
 
+@lru_cache(maxsize=1 << 16)
+def _account_hash(account_id: str) -> int:
+    return _hash(account_id.encode())
+
+
 def account_partition(account_id: str, partitions: int) -> int:
-    return _hash(account_id.encode()) % partitions
+    """Cached by the id itself: the guard asks several times per event."""
+    return _account_hash(account_id) % partitions

@@ -479,6 +479,39 @@ def test_the_wall_clock_is_the_one_ingest_is_given(tmp_path: Path) -> None:
                                    ("email.delivery", "accepted"): 1}  # fmt: skip
 
 
+def test_the_wall_clock_is_read_once_per_batch_and_stamps_what_the_batch_writes(
+    tmp_path: Path,
+) -> None:
+    """200 events, forwarded, counted and rejected, read the clock once for the batch
+    (and once at start): what they write carries that batch's time."""
+    reads: list[datetime] = []
+    at = [datetime.now(UTC)]
+
+    def clock() -> datetime:
+        reads.append(at[0])
+        return at[0]
+
+    rig = Rig(tmp_path, partitions=2, clock=clock)
+    reads.clear()
+    mine = next(a for a in (f"acct-{n}" for n in range(20)) if account_partition(a, 2) == 0)
+    theirs = next(a for a in (f"acct-{n}" for n in range(20)) if account_partition(a, 2) == 1)
+    values: list[Any] = [*deliveries(mine, 100), *deliveries(theirs, 99), b"not json"]
+    rig.feed("email.delivery", 0, values)
+    assert len(reads) == 1
+    at[0] += timedelta(minutes=5)
+    rig.feed("email.delivery", 0, [b"still not json"])
+    assert len(reads) == 2
+    pending = rig.outbox._pending  # noqa: SLF001 (queued() leaves the timestamps out)
+    stamps = {(topic, ts) for (topic, _), queued in pending.items()
+              for _, _, ts, _, _ in queued.records}  # fmt: skip
+    assert {ts for topic, ts in stamps if topic == NAMES.events} == {
+        int(reads[0].timestamp() * 1000)
+    }
+    assert {ts for topic, ts in stamps if topic == NAMES.dead_letter} == {
+        int(reads[0].timestamp() * 1000), int(reads[1].timestamp() * 1000)
+    }
+
+
 def test_the_partition_status_shows_the_watermark_its_age_and_what_it_waits_for(
     tmp_path: Path,
 ) -> None:
