@@ -508,7 +508,8 @@ def test_the_wall_clock_is_read_once_per_batch_and_stamps_what_the_batch_writes(
         int(reads[0].timestamp() * 1000)
     }
     assert {ts for topic, ts in stamps if topic == NAMES.dead_letter} == {
-        int(reads[0].timestamp() * 1000), int(reads[1].timestamp() * 1000)
+        int(reads[0].timestamp() * 1000),
+        int(reads[1].timestamp() * 1000),
     }
 
 
