@@ -124,6 +124,7 @@ class GuardAgent:
             partitions=self.partitions,
             partitions_of=rt.partitions_of,
             allowance=timedelta(seconds=settings.reorder_allowance_s),
+            hold_back_above=settings.hold_back_above,
             positions=self._positions,
             events_read=self._events_read,
             reporter=uuid.uuid4().hex,

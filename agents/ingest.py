@@ -80,13 +80,14 @@ from tables.batch import TableBatch
 from tables.shadow import ShadowStore
 
 log = logging.getLogger("sendguard.guard")
-#: While the worker holds more than HOLD_BACK_ABOVE events, an input partition more than
-#: LOOKAHEAD ahead of its watermark in event time is not fetched until the watermark
-#: catches up: held events stay a bounded share of memory. Below it nothing is held
-#: back: in a backlog every partition runs ahead of the others between two reports, and
-#: holding them back at once left a draining worker waiting two thirds of the time.
+#: While the worker holds more than ``hold_back_above`` events (``SENDGUARD_HOLD_BACK_ABOVE``),
+#: an input partition more than LOOKAHEAD ahead of its watermark in event time is not
+#: fetched until the watermark catches up: held events stay a bounded share of memory.
+#: Below it nothing is held back: in a backlog every partition runs ahead of the others
+#: by about a fetch, and holding them back left a draining worker waiting for the
+#: progress reports that move the watermark (BENCHMARKS.md).
 LOOKAHEAD = timedelta(minutes=1)
-HOLD_BACK_ABOVE = 50_000
+HOLD_BACK_ABOVE = 100_000
 #: Header carrying a forwarded event's original append time (epoch ms, ASCII).
 APPENDED_AT = "sendguard-appended-at"
 LATE_PREFIX = "occurred_at: older than"
@@ -265,9 +266,11 @@ class Ingest:
         group: str = "",
         shadow: tuple[Policy, ShadowStore] | None = None,
         clock: Clock = lambda: datetime.now(UTC),
+        hold_back_above: int = HOLD_BACK_ABOVE,
     ) -> None:
         """``clock``: the wall clock (now, UTC), for the late-event window, the future
-        stamps and the time of what the guard writes."""
+        stamps and the time of what the guard writes. ``hold_back_above``: see
+        :data:`LOOKAHEAD`."""
         self.policy = policy
         self.store = store
         self.clock = BatchClock(clock)
@@ -289,6 +292,7 @@ class Ingest:
         #: how many partitions each topic read has (its sources)
         self.partitions_of = partitions_of
         self.allowance = allowance
+        self.hold_back_above = hold_back_above
         self.positions = positions
         self.events_read = events_read
         self.desk = AppealDesk(store, self._publish_record, names.appeals, names.notifications,
@@ -638,7 +642,7 @@ class Ingest:
             lane_guard = lane.guard(partition)
             for account_id in lane_guard.due(watermark):
                 self._after(lane, lane_guard.release(account_id, watermark), None, None)
-        crowded = self.held() > HOLD_BACK_ABOVE
+        crowded = self.held() > self.hold_back_above
         for topic in self.names.inputs:
             tp = TP(topic, partition)
             latest = self.progress.latest(tp)

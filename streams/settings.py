@@ -130,6 +130,13 @@ class Settings:
                                   "after this many records (0, the default, is off)", default=0)
     reorder_allowance_s: int = _env("REORDER_ALLOWANCE_S", "disorder in event time "
                                     "tolerated inside one input partition", default=5)
+    hold_back_above: int = _env(
+        "HOLD_BACK_ABOVE",
+        "events held for event-time order above which an input partition more than a "
+        "minute ahead of its watermark is not fetched until the watermark catches up; a "
+        "held event takes about 1.5 KB of memory",
+        minimum=1000, default=100_000,
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

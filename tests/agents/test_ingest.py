@@ -19,7 +19,6 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from prometheus_client import CollectorRegistry
 
-import agents.ingest
 from agents.envelope import PROGRESS, wrap
 from agents.ingest import APPENDED_AT, REJECTS_LOGGED_PER_S, Batch, Ingest
 from agents.outbox import Outbox
@@ -405,12 +404,12 @@ def test_the_accounts_gauge_counts_the_table_also_after_a_restart(tmp_path: Path
 
 @pytest.mark.parametrize(("budget", "held_back"), [(50_000, False), (2, True)])
 def test_a_partition_far_ahead_is_held_back_only_past_the_held_budget(
-    tmp_path: Path, monkeypatch: Any, budget: int, held_back: bool
+    tmp_path: Path, budget: int, held_back: bool
 ) -> None:
     """Input far ahead of the watermark is left out of the fetches only while the worker
-    holds more than HOLD_BACK_ABOVE events: below it, holding back only slows a drain."""
-    monkeypatch.setattr(agents.ingest, "HOLD_BACK_ABOVE", budget)
+    holds more than ``hold_back_above`` events: below it, holding back only slows a drain."""
     rig = Rig(tmp_path, partitions=1)
+    rig.ingest.hold_back_above = budget
     rig.busy.add(TP("email.delivery", 0))  # deliveries still coming: the watermark waits
     start = datetime.now(UTC) - timedelta(hours=2)
     rig.feed("email.delivery", 0, deliveries("acme", 2, occurred_at=stamp(start)))
