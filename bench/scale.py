@@ -19,8 +19,10 @@ records appended to ``sendguard.events`` and ``sendguard.progress`` (forwards, c
 and progress reports). The backlog's CPU is also given *after start*: each worker's
 CPU counted from its own ``/healthz`` ready, so without starting the process and opening
 and recovering its tables, which are a cost per worker and partition, not per event (a
-worker handles no event before it is ready). Also the backlog's drain rate, the live p99
-latency and the workers' resident memory. Prints the matrix, writes it as JSON to
+worker handles no event before it is ready); and from its *first event* (the column
+"1st event"), which also leaves out joining the group and seeking and fetching its
+partitions, a second or more after ready at 128 partitions. Also the backlog's drain
+rate, the live p99 latency and the workers' resident memory. Prints the matrix, writes it as JSON to
 ``bench/results/`` and draws it as a PNG (matplotlib, installed by ``./dev bench``).
 """
 
@@ -69,6 +71,9 @@ class Phase:
     #: cost of an event, without starting a process and opening and recovering its tables
     #: (a cost per worker and partition, not per event; None: not measured)
     after_start_cpu_s_per_1k: float | None = None
+    #: the same with each worker's CPU counted from its first event: at 128 partitions a
+    #: worker is ready a second or more before it has sought and fetched its partitions
+    first_event_cpu_s_per_1k: float | None = None
 
 
 @dataclass
@@ -122,29 +127,49 @@ class Meter:
 
     async def start(self) -> None:
         self.started = time.monotonic()
+        self._firsts: list[asyncio.Future[None]] = []
         self.cpu = cpu_seconds(self.pids)
         self.events = await handled(self.ports)
         self.internal = await internal_records(self.bootstrap, self.prefix)
         self.cpu_at_ready: dict[int, float] = {}
+        self.cpu_at_first: dict[int, float] = {}
 
     async def ready(self, proc: subprocess.Popen[bytes], env: dict[str, str], log: Path) -> None:
+        """Wait for the worker's ``/healthz``, then (in the background) for its first
+        event, noting its CPU at each."""
         await asyncio.to_thread(wait_ready, proc, env, log)
         self.cpu_at_ready[proc.pid] = cpu_seconds([proc.pid])
+        self._firsts.append(asyncio.ensure_future(
+            self._first_event(proc.pid, int(env["SENDGUARD_WEB_PORT"]))
+        ))  # fmt: skip
+
+    async def _first_event(self, pid: int, port: int, timeout_s: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if await handled([port]) > 0:
+                self.cpu_at_first[pid] = cpu_seconds([pid])
+                return
+            await asyncio.sleep(0.02)
 
     async def phase(self) -> Phase:
         events = await handled(self.ports) - self.events
         now = cpu_seconds(self.pids)
         cpu = now - self.cpu
         internal = await internal_records(self.bootstrap, self.prefix) - self.internal
-        after_start = None
+        for waiting in self._firsts:
+            waiting.cancel()
+        after_start = first_event = None
         if len(self.cpu_at_ready) == len(self.pids):
             after_start = round(1000 * (now - sum(self.cpu_at_ready.values())) / max(events, 1), 4)
+        if len(self.cpu_at_first) == len(self.pids):
+            first_event = round(1000 * (now - sum(self.cpu_at_first.values())) / max(events, 1), 4)
         return Phase(
             events=events,
             seconds=round(time.monotonic() - self.started, 1),
             cpu_s_per_1k=round(1000 * cpu / max(events, 1), 4),
             internal_per_event=round(internal / max(events, 1), 4),
             after_start_cpu_s_per_1k=after_start,
+            first_event_cpu_s_per_1k=first_event,
         )
 
 
@@ -277,14 +302,16 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-HEADER = ("partitions workers | backlog/s  CPU-ms/event  started  internal/event | "
+HEADER = ("partitions workers | backlog/s  CPU-ms/event  started  1st event  internal/event | "
           "live CPU-ms/event  internal/event  p50/p99 s | RSS MB")  # fmt: skip
 
 
 def row(c: Cell) -> str:
     started = c.backlog.after_start_cpu_s_per_1k
+    first = c.backlog.first_event_cpu_s_per_1k
     return (f"{c.partitions:>10} {c.workers:>7} | {c.backlog_per_s:>9,}  "
             f"{c.backlog.cpu_s_per_1k:>12.3f}  {started or float('nan'):>7.3f}  "
+            f"{first or float('nan'):>9.3f}  "
             f"{c.backlog.internal_per_event:>14.4f} | "
             f"{c.live.cpu_s_per_1k:>17.3f}  {c.live.internal_per_event:>14.4f}  "
             f"{c.live_p50_s:.2f}/{c.live_p99_s:.2f} | {sum(c.rss_mb)}")  # fmt: skip
