@@ -22,8 +22,9 @@ and recovering its tables, which are a cost per worker and partition, not per ev
 worker handles no event before it is ready); and from its *first event* (the column
 "1st event"), which also leaves out joining the group and seeking and fetching its
 partitions, a second or more after ready at 128 partitions. Also the backlog's drain
-rate, the live p99 latency and the workers' resident memory. Prints the matrix, writes it as JSON to
-``bench/results/`` and draws it as a PNG (matplotlib, installed by ``./dev bench``).
+rate, the live p99 latency and the workers' resident memory. Prints the matrix, writes
+it as JSON to ``bench/results/`` and draws it as a PNG (matplotlib, installed by
+``./dev bench``).
 """
 
 from __future__ import annotations
