@@ -35,11 +35,12 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -175,10 +176,11 @@ class Meter:
 
 
 async def cell(
-    env: dict[str, str], work: Path, partitions: int, workers: int, args: argparse.Namespace
+    env: dict[str, str], work: Path, partitions: int, workers: int, args: argparse.Namespace,
+    round_: int = 0,
 ) -> Cell:
     bootstrap, prefix = env["SENDGUARD_KAFKA_BOOTSTRAP"], env["SENDGUARD_TOPIC_PREFIX"]
-    group = f"{prefix}p{partitions}w{workers}"
+    group = f"{prefix}p{partitions}w{workers}r{round_}"
     envs = [
         dict(env, SENDGUARD_APP_ID=group, SENDGUARD_WEB_PORT=str(free_port()),
              SENDGUARD_DATA_DIR=str(work / f"{group}-{i}"))
@@ -282,10 +284,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             print(f"{partitions} partitions: producing {len(items):,} lines ...", flush=True)
             await asyncio.to_thread(to_kafka, items, bootstrap, prefix, progress=None)
             for workers in args.workers:
-                print(f"  {workers} worker(s) ...", flush=True)
-                found = await cell(env, work, partitions, workers, args)
-                print(f"    {row(found)}", flush=True)
-                cells.append(found)
+                for round_ in range(args.rounds):
+                    print(f"  {workers} worker(s), round {round_ + 1} ...", flush=True)
+                    found = await cell(env, work, partitions, workers, args, round_)
+                    print(f"    {row(found)}", flush=True)
+                    cells.append(found)
             await drop_topics(bootstrap, settings)
     finally:
         if broker is not None:
@@ -299,8 +302,48 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "lines": len(items),
         "live_per_s": args.live_per_s,
         "live_seconds": args.live_seconds,
-        "cells": [asdict(c) for c in cells],
+        "rounds": args.rounds,
+        #: one per partitions x workers: the median of its rounds, figure by figure
+        "cells": [asdict(median_cell(group)) for group in _by_cell(cells)],
+        "every_round": [asdict(c) for c in cells] if args.rounds > 1 else [],
     }
+
+
+def _by_cell(cells: list[Cell]) -> list[list[Cell]]:
+    groups: dict[tuple[int, int], list[Cell]] = {}
+    for found in cells:
+        groups.setdefault((found.partitions, found.workers), []).append(found)
+    return list(groups.values())
+
+
+def _median(values: list[Any]) -> Any:
+    known = [v for v in values if v is not None]
+    if not known:
+        return None
+    middle = statistics.median(known)
+    return type(known[0])(middle) if isinstance(known[0], int) else round(middle, 4)
+
+
+def median_cell(rounds: list[Cell]) -> Cell:
+    """The rounds of one cell as one: each figure the median of its rounds (a single
+    cell moves by 20 % between runs on a shared machine)."""
+    if len(rounds) == 1:
+        return rounds[0]
+
+    def phase(pick: str) -> Phase:
+        found = [getattr(r, pick) for r in rounds]
+        return Phase(**{f.name: _median([getattr(p, f.name) for p in found])
+                        for f in fields(Phase)})  # fmt: skip
+
+    first = rounds[0]
+    return Cell(
+        partitions=first.partitions, workers=first.workers,
+        backlog=phase("backlog"), live=phase("live"),
+        backlog_per_s=_median([r.backlog_per_s for r in rounds]),
+        live_p50_s=_median([r.live_p50_s for r in rounds]),
+        live_p99_s=_median([r.live_p99_s for r in rounds]),
+        rss_mb=[_median([sum(r.rss_mb) for r in rounds])],
+    )  # fmt: skip
 
 
 HEADER = ("partitions workers | backlog/s  CPU-ms/event  started  1st event  internal/event | "
@@ -375,7 +418,11 @@ def cli() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--live-per-s", type=int, default=500)
     parser.add_argument("--live-seconds", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="runs of each cell; the matrix shows each figure's median")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     figures = asyncio.run(main(args))
     print()
     print(HEADER)
