@@ -187,12 +187,7 @@ class BatchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return consumer
 
     def _reading(self, consumer: Any) -> ReadPositions:
-        # Internal: aiokafka's current assignment object, new at each rebalance.
-        try:
-            assignment = consumer._subscription.subscription.assignment  # noqa: SLF001
-        except AttributeError:
-            assignment = None
-        return self.reading.follow(assignment)
+        return self.reading.follow(_assignment(consumer))
 
     def _batched(self) -> frozenset[str]:
         return getattr(self.app, "batched_topics", frozenset())
@@ -294,12 +289,22 @@ async def _committed(consumer: Any, tps: Iterable[Any]) -> dict[Any, int | None]
     return offsets
 
 
+def _assignment(consumer: Any) -> Any:
+    """aiokafka's current assignment object (new at each rebalance), None without one.
+    Internal: aiokafka's subscription state; its public getters await or assert."""
+    try:
+        return consumer._subscription.subscription.assignment  # noqa: SLF001
+    except AttributeError:
+        return None
+
+
 def _partition_states(consumer: Any, tps: Iterable[Any] | None) -> Iterator[tuple[TP, Any]]:
     """aiokafka's fetch state of each of ``tps`` (None: every assigned partition) that
     has one; nothing once the assignment is gone (revoked, or not yet assigned)."""
-    # Internal: aiokafka's subscription state; its public getters await or assert.
+    assignment = _assignment(consumer)
+    if assignment is None:
+        return
     try:
-        assignment = consumer._subscription.subscription.assignment  # noqa: SLF001
         wanted = assignment.tps if tps is None else tps
         states = [(tp, assignment.state_value(tp)) for tp in wanted]
     except (AttributeError, KeyError, AssertionError):
@@ -395,12 +400,8 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         """aiokafka's fetch state of ``tp``, None if it has none. Asked for every source
         of every progress report (1,024 at 128 partitions, five times a second), so
         it is one lookup, not ``_partition_states``' generator."""
-        consumer: Any = self._thread._consumer  # noqa: SLF001 (None: AttributeError)
-        try:
-            # Internal: aiokafka's subscription state, as in _partition_states.
-            return consumer._subscription.subscription.assignment.state_value(tp)  # noqa: SLF001
-        except (AttributeError, KeyError, AssertionError):
-            return None
+        assignment = _assignment(self._thread._consumer)  # noqa: SLF001
+        return None if assignment is None else assignment.state_value(tp)
 
     def end_offset(self, tp: TP) -> int | None:
         """Where ``tp`` ends for this consumer, as of its last fetch: the last stable
