@@ -87,7 +87,6 @@ log = logging.getLogger("sendguard.guard")
 #: by about a fetch, and holding them back left a draining worker waiting for the
 #: progress reports that move the watermark (BENCHMARKS.md).
 LOOKAHEAD = timedelta(minutes=1)
-HOLD_BACK_ABOVE = 100_000
 #: Header carrying a forwarded event's original append time (epoch ms, ASCII).
 APPENDED_AT = "sendguard-appended-at"
 LATE_PREFIX = "occurred_at: older than"
@@ -147,9 +146,6 @@ class BatchClock:
     def tick(self) -> datetime:
         self.now = self._read()
         self.ms = millis(self.now)
-        return self.now
-
-    def __call__(self) -> datetime:
         return self.now
 
 
@@ -268,7 +264,7 @@ class Ingest:
         group: str = "",
         shadow: tuple[Policy, ShadowStore] | None = None,
         clock: Clock = lambda: datetime.now(UTC),
-        hold_back_above: int = HOLD_BACK_ABOVE,
+        hold_back_above: int,
     ) -> None:
         """``clock``: the wall clock (now, UTC), for the late-event window, the future
         stamps and the time of what the guard writes. ``hold_back_above``: see
@@ -415,7 +411,7 @@ class Ingest:
             self._refresh(partition, self.direct)
         marks = [self.watermark(p) for p in self.clocks]
         lowest = min((m for m in marks if m is not None), default=None)
-        delay = 0.0 if lowest is None else max(0.0, (self.clock() - lowest).total_seconds())
+        delay = 0.0 if lowest is None else max(0.0, (self.clock.now - lowest).total_seconds())
         self.metrics.watermark_delay.set(delay)
 
     def partition_status(self) -> list[dict[str, Any]]:

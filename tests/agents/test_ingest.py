@@ -72,7 +72,7 @@ class Rig:
             names=NAMES, partitions=partitions, partitions_of=lambda topic: partitions,
             allowance=timedelta(seconds=5), positions=self._positions,
             events_read=lambda p: self.ends.get(TP(NAMES.events, p), 0), reporter="test",
-            shadow=shadow_lane, clock=clock,
+            shadow=shadow_lane, clock=clock, hold_back_above=Settings().hold_back_above,
         )  # fmt: skip
         self.ingest.assigned(TP(NAMES.events, p) for p in range(partitions))
 
