@@ -1,10 +1,11 @@
 """``python -m bench.scale`` (``./dev bench --scale``): what an event costs as the partitions
 and the workers grow.
 
-For each partition count (4, 32, 128 by default) the bench creates the topics, produces a
-simulated month once (``--accounts 100``: about 236k events), and then, for each worker
-count (1, 2, 4), starts that many workers at once in a new consumer group and measures
-two phases:
+For each partition count (4, 32, 128 by default) and worker count (1, 2, 4) the bench
+creates new topics, produces a simulated month to them (``--accounts 100``: about 236k
+events), starts that many workers at once and measures two phases. Every cell reads the
+same records; with ``--rounds N`` the whole matrix is run N times, one round after the
+other, so that a machine growing slower or faster over the run moves every cell alike:
 
 - **backlog**: from launching the workers until the group has committed every input and
   internal record (start-up, joining and table recovery included, as a user waits for
@@ -254,6 +255,26 @@ async def drop_topics(bootstrap: str, settings: Settings) -> None:
         await admin.close()
 
 
+async def fresh_topics(
+    bootstrap: str, policy: Path, partitions: int, items: list[Any]
+) -> tuple[Settings, dict[str, str]]:
+    """New topics (a new prefix) holding the month, for one cell: every cell reads the same
+    records. A cell that read the topics of the one before would also read its live
+    phase's records, so later cells and rounds had more and other work."""
+    prefix = f"s{uuid.uuid4().hex[:4]}."
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENDGUARD_")}
+    env.update(
+        SENDGUARD_KAFKA_BOOTSTRAP=bootstrap, SENDGUARD_TOPIC_PREFIX=prefix,
+        SENDGUARD_POLICY=str(policy), SENDGUARD_PARTITIONS=str(partitions),
+        SENDGUARD_STANDBY_REPLICAS="0", SENDGUARD_LOG_LEVEL="warning",
+        PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+    )  # fmt: skip
+    settings = Settings.from_env(env)
+    await ensure_topics(settings)
+    await asyncio.to_thread(to_kafka, items, bootstrap, prefix, progress=None)
+    return settings, env
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="sendguard-scale-"))
     broker = None
@@ -270,26 +291,18 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         items = load(month_file(args.accounts, args.seed))
         policy = work / "policy.toml"
         policy.write_text(BENCH_POLICY)
-        for partitions in args.partitions:
-            prefix = f"s{uuid.uuid4().hex[:4]}."
-            env = {k: v for k, v in os.environ.items() if not k.startswith("SENDGUARD_")}
-            env.update(
-                SENDGUARD_KAFKA_BOOTSTRAP=bootstrap, SENDGUARD_TOPIC_PREFIX=prefix,
-                SENDGUARD_POLICY=str(policy), SENDGUARD_PARTITIONS=str(partitions),
-                SENDGUARD_STANDBY_REPLICAS="0", SENDGUARD_LOG_LEVEL="warning",
-                PYTHONPATH=str(Path(__file__).resolve().parents[1]),
-            )  # fmt: skip
-            settings = Settings.from_env(env)
-            await ensure_topics(settings)
-            print(f"{partitions} partitions: producing {len(items):,} lines ...", flush=True)
-            await asyncio.to_thread(to_kafka, items, bootstrap, prefix, progress=None)
-            for workers in args.workers:
-                for round_ in range(args.rounds):
-                    print(f"  {workers} worker(s), round {round_ + 1} ...", flush=True)
+        for round_ in range(args.rounds):
+            for partitions in args.partitions:
+                for workers in args.workers:
+                    label = f"{partitions} partitions, {workers} worker(s)"
+                    if args.rounds > 1:
+                        label += f", round {round_ + 1} of {args.rounds}"
+                    print(f"{label}: producing {len(items):,} lines ...", flush=True)
+                    settings, env = await fresh_topics(bootstrap, policy, partitions, items)
                     found = await cell(env, work, partitions, workers, args, round_)
                     print(f"    {row(found)}", flush=True)
                     cells.append(found)
-            await drop_topics(bootstrap, settings)
+                    await drop_topics(bootstrap, settings)
     finally:
         if broker is not None:
             broker.stop()
