@@ -19,7 +19,14 @@ from policy import NotSuspended
 from policy.appeals import admit_appeal, restore_reason
 from policy.engine import decision_id
 from policy.guard import Guard, Position, Step
-from schemas.appeals import Appeal, DecideAppeal, FileAppeal, Notification, decode_appeal
+from schemas.appeals import (
+    Appeal,
+    DecideAppeal,
+    FileAppeal,
+    Notification,
+    decode_appeal,
+    pending_key,
+)
 from schemas.parse import encode
 from streams.commands import CommandResult
 from tables.batch import TableBatch
@@ -60,23 +67,18 @@ class AppealDesk:
         raw = self.store.get(self.table, self.store.partition_of(account_id), appeal_id.encode())
         return decode_appeal(raw) if raw is not None else None
 
-    @staticmethod
-    def _pending_key(account_id: str, channel: str) -> bytes:
-        # Appeal ids start with "ap-": this key cannot be one.
-        return f"pending:{channel}:{account_id}".encode()
-
     def pending(self, account_id: str, channel: str) -> str | None:
         """The appeal of an account-channel waiting for an operator, if any: one at a
         time, so a suspended account cannot flood its team with notifications."""
         partition = self.store.partition_of(account_id)
-        raw = self.store.get(self.table, partition, self._pending_key(account_id, channel))
+        raw = self.store.get(self.table, partition, pending_key(account_id, channel))
         if raw is None:
             return None
         appeal = self.load(raw.decode(), account_id)
         return appeal.appeal_id if appeal is not None and appeal.status == "pending" else None
 
     def _set_pending(self, appeal: Appeal) -> None:
-        key = self._pending_key(appeal.account_id, appeal.channel)
+        key = pending_key(appeal.account_id, appeal.channel)
         partition = self.store.partition_of(appeal.account_id)
         pending = appeal.appeal_id.encode() if appeal.status == "pending" else None
         self.store.put(self.table, partition, key, pending)  # None: a tombstone

@@ -2,12 +2,13 @@
 
 ``accounts`` holds the calls of CONTRACT.md, ``auth`` the tokens, ``forwarding`` the
 hop to the worker that owns an account, ``operations`` ``/healthz``, ``/metrics`` and
-``/status``.
+``/status``, ``console`` the operators' HTML pages.
 """
 
 from __future__ import annotations
 
 from api import accounts, operations
+from api.console import views as console
 from api.operations import PartitionStatus
 from streams.app import Runtime
 
@@ -16,4 +17,4 @@ def register(rt: Runtime, partition_status: PartitionStatus = list) -> None:
     """``partition_status``: the guard partitions this worker owns, as ``/status`` shows
     them (``agents.ingest.Ingest.partition_status``)."""
     operations.register(rt, partition_status)
-    accounts.register(rt)
+    console.register(rt, accounts.register(rt))

@@ -14,6 +14,7 @@ import binascii
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
@@ -87,6 +88,21 @@ def account_of_appeal(appeal_id: str) -> str:
         return fields.ident("account_id", account_id)
     except (binascii.Error, UnicodeDecodeError, ValueError, InvalidEvent):
         raise unknown from None
+
+
+async def run_command(
+    rt: Runtime, account_id: str, command: FileAppeal | DecideAppeal
+) -> CommandResult:
+    """Queue a command for the guard (on this worker: it owns the account) and wait for
+    its answer; 503 if none comes in time."""
+    waiting = rt.commands.expect(command.command_id)
+    try:
+        await rt.topics.events.send(key=account_id.encode(), value=wrap(command))
+        return await asyncio.wait_for(waiting, COMMAND_TIMEOUT_S)
+    except TimeoutError:
+        raise HttpError(503, "the worker did not confirm in time; check the status") from None
+    finally:
+        rt.commands.forget(command.command_id)
 
 
 def admit_filing(body: bytes, tier: Tier, state: AccountState) -> tuple[AppealForm, Admission]:
@@ -193,7 +209,18 @@ def shadow_verdict(state: AccountState | None, policy_version: str) -> dict[str,
     return {"policy_version": policy_version, "channels": channels}
 
 
-def register(rt: Runtime) -> None:
+@dataclass(frozen=True)
+class Surface:
+    """What the account calls set up, for the console's pages to share."""
+
+    authenticate: Authenticator
+    #: the cluster keys of forwarded requests (``api.forwarding``)
+    keys: list[bytes]
+    read: Callable[[str], tuple[AccountState | None, AccountMeta | None]]
+    newest_decisions: Callable[[str, int], list[bytes]]
+
+
+def register(rt: Runtime) -> Surface:
     app = rt.app
     revocations = Revocations()
     authenticate = Authenticator(rt.settings, revocations)
@@ -239,16 +266,6 @@ def register(rt: Runtime) -> None:
             return response
 
         return run
-
-    async def run_command(account_id: str, command: FileAppeal | DecideAppeal) -> CommandResult:
-        waiting = rt.commands.expect(command.command_id)
-        try:
-            await rt.topics.events.send(key=account_id.encode(), value=wrap(command))
-            return await asyncio.wait_for(waiting, COMMAND_TIMEOUT_S)
-        except TimeoutError:
-            raise HttpError(503, "the worker did not confirm in time; check the status") from None
-        finally:
-            rt.commands.forget(command.command_id)
 
     @app.page("/accounts/{account_id}")
     class AccountPage(faust_web.View):
@@ -314,7 +331,7 @@ def register(rt: Runtime) -> None:
                     filed_at=datetime.now(UTC),
                 )
                 command = FileAppeal(command_id=uuid.uuid4().hex, appeal=appeal)
-                result = await run_command(account_id, command)
+                result = await run_command(rt, account_id, command)
                 return self.json(result.body, status=result.status)
 
             return await on_owner(rt, keys, self, request, account_id, answer, body)
@@ -342,7 +359,9 @@ def register(rt: Runtime) -> None:
                     note=decision.note,
                     decided_by=who.name,
                 )
-                result = await run_command(account_id, command)
+                result = await run_command(rt, account_id, command)
                 return self.json(result.body, status=result.status)
 
             return await on_owner(rt, keys, self, request, account_id, answer, body)
+
+    return Surface(authenticate, keys, read, newest_decisions)

@@ -31,6 +31,10 @@ FORWARDED = "X-Sendguard-Forwarded"
 #: a signed hop is accepted this long after (and before, for clock skew) its time
 HOP_VALID_S = 30
 _PURPOSE = "forwarding"
+#: headers of the owner's answer that go back to the caller: a console form's redirect
+#: target, and the console pages' caching and framing rules
+PASSED_BACK = frozenset({"location", "cache-control", "x-frame-options",
+                         "content-security-policy"})  # fmt: skip
 _CREDENTIALS = re.compile(r"(?i)(bearer|basic)\s+[^\s'\",}]+|(op_|sga1\.|acct_)[^\s'\",}]+")
 
 
@@ -107,9 +111,11 @@ async def on_owner(
     rel = request.rel_url
     url = URL.build(scheme="http", host=str(owner.host), port=owner.port,
                     path=rel.path, query=rel.query)  # fmt: skip
+    # The console's session cookie travels too: it is signed under a cluster key.
     headers = {
-        k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")
-    }
+        k: v for k, v in request.headers.items()
+        if k.lower() in ("authorization", "content-type", "cookie")
+    }  # fmt: skip
     headers[FORWARDED] = sign_hop(keys[0], request.method, _target(request), body, time.time())
     try:
         async with rt.app.http_client.request(
@@ -118,11 +124,13 @@ async def on_owner(
             headers=headers,
             data=body or None,
             timeout=aiohttp.ClientTimeout(total=30),
+            allow_redirects=False,
         ) as response:
             return web.bytes(
                 await response.read(),
                 content_type=response.content_type,
                 status=response.status,
+                headers={k: v for k, v in response.headers.items() if k.lower() in PASSED_BACK},
             )
     except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("forwarding %s %s to %s failed: %s", request.method, request.path, owner,

@@ -248,6 +248,14 @@ class OperatorRegistry:
         self._remembered[key] = entry.operator
         return entry.operator
 
+    def named(self, name: str) -> Operator | None:
+        """The operator of that name as the file has it now (None once removed): a
+        console session carries a name, and a removed operator's session ends with it."""
+        if self.legacy_token and name == LEGACY_OPERATOR:
+            return Operator(LEGACY_OPERATOR, "admin")
+        self._reload()
+        return next((e.operator for e in self._entries.values() if e.operator.name == name), None)
+
     def is_token(self, token: str) -> bool:
         """Whether a token is shaped like an operator's (to tell 401 from a bad account
         token in messages)."""

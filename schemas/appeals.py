@@ -231,3 +231,9 @@ def decode_appeal_outcome(data: bytes) -> AppealOutcome:
 
 def decode_appeal(data: bytes) -> Appeal:
     return _APPEAL.decode(data)
+
+
+def pending_key(account_id: str, channel: str) -> bytes:
+    """The appeals table's key of an account-channel's pending appeal id. Appeal ids start
+    with "ap-": this key cannot be one."""
+    return f"pending:{channel}:{account_id}".encode()

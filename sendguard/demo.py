@@ -162,11 +162,13 @@ def curl_help(settings: Settings, operator_token: str, decisions: list[dict[str,
     say(f"metrics  http://127.0.0.1:{port}/metrics")
     say(f"health   http://127.0.0.1:{port}/healthz")
     say(f"status   .venv/bin/sendguard status --url http://127.0.0.1:{port}")
+    say(f"console  http://127.0.0.1:{port}/console/login (log in with the operator token above)")
     say("dashboard: docker compose -f docker-compose.kafka.yml --profile monitoring up, then "
         "Grafana at http://127.0.0.1:3000 (monitoring/grafana-dashboard.json; where Docker runs)")
     if not suspended:
         return
     account, channel = suspended[0]["account_id"], suspended[0]["channel"]
+    say(f"case     http://127.0.0.1:{port}/console/accounts/{account}")
     ttl = timedelta(days=settings.token_ttl_days)
     token, _ = mint_account_token(Keyring.of(settings), account, ttl)
     print(f"""demo: appeal and restore {account} ({channel}) yourself:

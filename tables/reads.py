@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from policy.state import AccountState, decode_state
+from schemas.appeals import Appeal, decode_appeal, pending_key
 from schemas.parse import decode_account
-from schemas.types import AccountMeta
+from schemas.types import CHANNELS, AccountMeta
 from streams.faust_ext import partition_db
 from streams.partitioning import account_partition
 from tables import Tables
@@ -46,3 +47,27 @@ def read_only(
         )
 
     return read
+
+
+def appeal_reads(
+    tables: Tables, partitions: int
+) -> tuple[Callable[[str], list[Appeal]], Callable[[str, str], Appeal | None]]:
+    """What the console reads: an account's pending appeals (one per channel at most), and
+    one appeal by its id, as last flushed."""
+
+    def one(account_id: str, appeal_id: str) -> Appeal | None:
+        db = partition_db(tables.appeals, account_partition(account_id, partitions))
+        raw = db.get(appeal_id.encode())
+        return decode_appeal(raw) if raw is not None else None
+
+    def pending(account_id: str) -> list[Appeal]:
+        db = partition_db(tables.appeals, account_partition(account_id, partitions))
+        found = []
+        for channel in CHANNELS:
+            appeal_id = db.get(pending_key(account_id, channel))
+            appeal = one(account_id, appeal_id.decode()) if appeal_id is not None else None
+            if appeal is not None and appeal.status == "pending":
+                found.append(appeal)
+        return found
+
+    return pending, one

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from html import unescape
 from typing import Any
 
 import aiohttp
@@ -68,3 +72,38 @@ def appeal_form(**overrides: Any) -> dict[str, Any]:
     }
     form.update(overrides)
     return form
+
+
+# -- the console, as a browser without JavaScript uses it --------------------------------
+
+
+@asynccontextmanager
+async def browser() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client that keeps cookies (for 127.0.0.1 too) and does not follow redirects."""
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as session:
+        yield session
+
+
+async def fetch(
+    client: aiohttp.ClientSession, method: str, url: str, form: dict[str, str] | None = None
+) -> tuple[int, str, aiohttp.typedefs.LooseHeaders]:
+    async with client.request(method, url, data=form, allow_redirects=False) as response:
+        return response.status, await response.text(), response.headers
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, page[:2000]
+    return unescape(found.group(1))
+
+
+async def log_in(
+    client: aiohttp.ClientSession, base: str, token: str, account_id: str
+) -> tuple[int, dict[str, str]]:
+    """Log in to the console with an operator token, to go to an account's case page."""
+    _, page, _ = await fetch(client, "GET", f"{base}/console/login")
+    status, _, headers = await fetch(client, "POST", f"{base}/console/login",
+                                     {"csrf": csrf_of(page), "token": token,
+                                      "next": f"/console/accounts/{account_id}"})  # fmt: skip
+    return status, dict(headers)

@@ -292,3 +292,61 @@ def test_http_api_never_answers_500_to_raw_requests(worker_factory) -> None:
     call()
     assert {401} <= seen
     assert worker.proc.poll() is None
+
+
+console_paths = st.one_of(
+    st.builds(lambda a: f"/console/accounts/{a}", st.text(min_size=1, max_size=40)),
+    st.builds(lambda a: f"/console/appeals/{a}/decision", st.text(min_size=1, max_size=60)),
+    st.just("/console/appeals/ap-0000000000000000-YWNtZQ/decision"),  # an appeal of "acme"
+    st.builds(lambda q: f"/console/login?next={q}", st.text(max_size=60)),
+    st.builds(lambda q: f"/console/?account={q}", st.text(max_size=60)),
+    st.sampled_from(["/console/", "/console/login", "/console/logout", "/console"]),
+)
+
+
+def test_console_never_answers_500(worker_factory) -> None:
+    """The console's pages with any cookie (none, junk, a genuine session), any form body
+    (bytes, or fields with and without the session's CSRF token) and any path."""
+    from api.console.session import COOKIE, issue
+    from api.operators import Operator
+    from api.tokens import Keyring
+    from streams.settings import Secret
+    from tests.integration.http import SECRET
+
+    worker = worker_factory(**AUTH_ENV)
+    keyring = Keyring(Secret(SECRET))
+    genuine, session = issue([keyring.derived("console-session")], Operator("operator", "admin"),
+                             time.time())  # fmt: skip
+    forms = st.one_of(
+        st.none(), st.binary(max_size=400),
+        st.dictionaries(st.sampled_from(["csrf", "decision", "note", "token", "next", "x"]),
+                        st.one_of(st.text(max_size=80), st.just(session.csrf),
+                                  st.sampled_from(["restore", "deny"])),
+                        max_size=5).map(lambda d: urllib.parse.urlencode(d).encode()),
+    )  # fmt: skip
+    cookies = st.one_of(st.none(), st.just(genuine),
+                        st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=90))  # fmt: skip
+    seen: set[int] = set()
+
+    @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.sampled_from(["GET", "POST"]), console_paths, forms, cookies)
+    def call(method: str, path: str, body: bytes | None, cookie: str | None) -> None:
+        target, _, query = path.partition("?")
+        url = worker.url(urllib.parse.quote(target, safe="/")
+                         + ("?" + urllib.parse.quote(query, safe="=&") if query else ""))  # fmt: skip
+        request = urllib.request.Request(url, data=body if method == "POST" else None,
+                                         method=method)  # fmt: skip
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+        if cookie is not None:
+            request.add_header("Cookie", f"{COOKIE}={cookie}")
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        seen.add(status)
+        assert status < 500 or status == 503, (method, path, body, cookie, status)
+
+    call()
+    assert {200, 403} <= seen, seen
+    assert worker.proc.poll() is None

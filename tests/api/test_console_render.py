@@ -1,0 +1,55 @@
+"""The console's pages as drawn: every producer's value escaped, the limits in the SVG,
+decide buttons only for those who may decide."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from api.accounts import account_view
+from api.console.render import case_page, login_page, rate_chart
+from api.console.session import Session
+from policy import load_policy
+from policy.state import AccountState
+
+SCRIPT = "<script>alert('x')</script>"
+DECIDER = Session("alice", "decider", 2_000_000_000, "tok-123")
+VIEWER = Session("vera", "viewer", 2_000_000_000, "tok-456")
+
+
+def _page(session: Session, **channel: object) -> str:
+    view = account_view("acme", AccountState.new("acme"), None, datetime(2026, 12, 7, tzinfo=UTC))
+    view["account_id"] = f"acme{SCRIPT}"
+    view["channels"]["marketing"].update(channel)
+    appeal = {"appeal_id": "ap-1", "status": "pending", "channel": "marketing",
+              "queue": "deliverability", "form": {"what_happened": SCRIPT}}  # fmt: skip
+    decision = {"decided_at": "2026-12-07T00:00:00Z", "action": "suspend",
+                "channel": "marketing", "reason": SCRIPT, "evidence": {"note": SCRIPT}}  # fmt: skip
+    return case_page(view, [appeal], [decision], load_policy(), session)
+
+
+def test_every_value_a_producer_wrote_is_escaped() -> None:
+    page = _page(DECIDER, banner=SCRIPT, reason=SCRIPT)
+    assert "<script" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "<script" not in login_page('"><script>', error=SCRIPT, next_path='"><b>')
+
+
+def test_a_decider_gets_the_form_with_its_csrf_token_and_a_viewer_none() -> None:
+    page = _page(DECIDER)
+    assert 'action="/console/appeals/ap-1/decision"' in page
+    assert 'name="csrf" value="tok-123"' in page
+    assert 'value="restore"' in page and 'value="deny"' in page
+    viewer = _page(VIEWER)
+    assert "/decision" not in viewer and 'value="restore"' not in viewer
+
+
+def test_the_chart_draws_the_rate_and_both_limits() -> None:
+    limits = load_policy().channel("marketing")
+    svg = rate_chart("hard_bounce_rate", 0.03, 5000, limits)
+    found = dict(re.findall(r'data-limit="(\w+)" data-value="([0-9.e-]+)"', svg))
+    assert found == {"warn": str(limits.warn.hard_bounce_rate),
+                     "suspend": str(limits.suspend.hard_bounce_rate)}  # fmt: skip
+    assert 'class="rate"' in svg and "not judged" not in svg
+    assert "not judged" in rate_chart("hard_bounce_rate", 0.03, 10, limits)
+    assert 'class="rate"' not in rate_chart("hard_bounce_rate", None, 0, limits)

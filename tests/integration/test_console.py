@@ -1,0 +1,104 @@
+"""The operator console over HTTP, on a real worker and broker: a login turns an operator
+token into a session cookie; the case page shows what ``GET /accounts/{id}`` says, with
+the account's words escaped; a decision needs a CSRF token, a note and a decider's role;
+a late second decision is answered with who decided first."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.operators import add_operator
+from tests.integration.http import (
+    SECRET,
+    account_token,
+    appeal_form,
+    browser,
+    call,
+    csrf_of,
+    fetch,
+    log_in,
+)
+from tests.integration.traffic import event
+
+pytestmark = pytest.mark.integration
+
+SCRIPT = "<script>document.title='owned'</script>"
+
+
+async def test_login_case_page_and_decisions(worker_factory, pipeline, tmp_path) -> None:
+    operators = tmp_path / "operators.json"
+    alice = add_operator(operators, "alice", "decider")
+    vera = add_operator(operators, "vera", "viewer")
+    policy = tmp_path / "policy.toml"
+    policy.write_text('version = "console"\n[marketing.probation]\ndays = 14\nfactor = 0.5\n')
+    worker = worker_factory(SENDGUARD_OPERATORS_FILE=str(operators), SENDGUARD_SECRET=SECRET,
+                            SENDGUARD_POLICY=str(policy))  # fmt: skip
+    base = worker.url("")
+    await pipeline.send([{"topic": "accounts", "account_id": "acme", "tier": "starter"},
+                         event("email.abuse-desk", "acme", complaint_id="c1")])  # fmt: skip
+    await pipeline.wait_drained()
+    filed = await call(base, "POST", "/accounts/acme/appeals", account_token("acme"),
+                       appeal_form(details=f"We fixed it {SCRIPT}"))  # fmt: skip
+    assert filed.status == 201, filed.text
+    appeal_id = filed.json()["appeal_id"]
+    case = f"{base}/console/accounts/acme"
+    decide = f"{base}/console/appeals/{appeal_id}/decision"
+
+    async with browser() as client:
+        status, _, headers = await fetch(client, "GET", case)
+        assert status == 303 and headers["Location"].startswith("/console/login?next=")
+        assert (await log_in(client, base, "op_0000000000000000_" + "x" * 43, "acme"))[0] == 401
+        status, headers = await log_in(client, base, alice, "acme")
+        assert status == 303 and headers["Location"] == "/console/accounts/acme"
+        cookie = headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Max-Age=" in cookie
+        assert alice not in cookie
+
+        status, page, _ = await fetch(client, "GET", case)
+        assert status == 200, page
+        view = (await call(base, "GET", "/accounts/acme", vera)).json()
+        marketing = view["channels"]["marketing"]
+        section = page[page.index('data-channel="marketing"'):]
+        assert f"<th>abuse_complaints</th><td>{marketing['counts']['abuse_complaints']}</td>" \
+            in section
+        assert f'<span class="state-suspended">{marketing["state"]}</span>' in section
+        assert 'data-limit="suspend" data-value="0.05"' in section
+        assert SCRIPT not in page and "&lt;script&gt;" in page
+        assert "alice (decider)" in page
+
+        csrf = csrf_of(page)
+        no_note = {"csrf": csrf, "decision": "deny", "note": " "}
+        status, page, _ = await fetch(client, "POST", decide, no_note)
+        assert status == 422 and "a note is required" in page, page
+        status, page, _ = await fetch(client, "POST", decide, {"decision": "restore", "note": "x"})
+        assert status == 403 and "CSRF" in page
+
+        async with browser() as viewer:
+            assert (await log_in(viewer, base, vera, "acme"))[0] == 303
+            status, page, _ = await fetch(viewer, "GET", case)
+            assert status == 200 and "/decision" not in page and "vera (viewer)" in page
+            status, page, _ = await fetch(viewer, "POST", decide,
+                                          {"csrf": csrf_of(page), "decision": "restore",
+                                           "note": "looks fine"})  # fmt: skip
+            assert status == 403 and "viewer" in page
+
+        restore = {"csrf": csrf, "decision": "restore", "note": "list cleaned"}
+        status, _, headers = await fetch(client, "POST", decide, restore)
+        assert status == 303 and headers["Location"] == "/console/accounts/acme?decided=restore"
+        status, page, _ = await fetch(client, "GET", f"{base}{headers['Location']}")
+        assert "Appeal decided: restore." in page
+        assert '<span class="state-active">active</span>' in page
+        assert "<th>probation until</th>" in page and "<th>decided by</th><td>alice</td>" in page
+
+        status, page, _ = await fetch(client, "POST", decide, restore)  # a stale second tab
+        assert status == 409 and "Already decided by alice at " in page, page
+
+        status, _, headers = await fetch(client, "POST", f"{base}/console/logout",
+                                         {"csrf": restore["csrf"]})  # fmt: skip
+        assert status == 303 and "Max-Age=0" in headers["Set-Cookie"]
+        assert (await fetch(client, "GET", case))[0] == 303
+
+    log = worker.log_path.read_text()
+    assert f"POST /console/appeals/{appeal_id}/decision by alice from 127.0.0.1: 303" in log
+    assert f"POST /console/appeals/{appeal_id}/decision by vera from 127.0.0.1: 403" in log
+    assert alice not in log and vera not in log

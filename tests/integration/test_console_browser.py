@@ -1,0 +1,122 @@
+"""The operator console in a real browser: headless Chromium (Debian's ``chromium``,
+driven by Playwright with ``executable_path``; never ``playwright install``) against a
+real worker and broker. Each step saves a screenshot in the test's output directory."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright
+
+from api.operators import add_operator
+from tests.integration.http import SECRET, account_token, appeal_form, call
+from tests.integration.traffic import event
+
+pytestmark = pytest.mark.integration
+
+SCRIPT = "<script>document.title='owned'</script>"
+POLICY = 'version = "console"\n[marketing.probation]\ndays = 14\nfactor = 0.5\n'
+
+
+@pytest_asyncio.fixture
+async def chromium() -> AsyncIterator[Browser]:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail("Chromium is missing: run 'sudo apt-get install chromium' (./dev test "
+                    "installs it when run as root)")  # fmt: skip
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=path, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        print(f"browser: Chromium {browser.version} ({path})")
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def log_in(page: Page, base: str, token: str, shots: Path, name: str) -> None:
+    await page.goto(f"{base}/console/accounts/acme")  # redirected to the login
+    await page.fill("input[name=token]", token)
+    await page.screenshot(path=shots / f"{name}-login.png")
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/console/accounts/acme")
+
+
+async def test_the_console_in_a_browser(worker_factory, pipeline, tmp_path, chromium) -> None:
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    operators = tmp_path / "operators.json"
+    alice = add_operator(operators, "alice", "decider")
+    vera = add_operator(operators, "vera", "viewer")
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    worker = worker_factory(SENDGUARD_OPERATORS_FILE=str(operators), SENDGUARD_SECRET=SECRET,
+                            SENDGUARD_POLICY=str(policy))  # fmt: skip
+    base = worker.url("")
+    await pipeline.send([{"topic": "accounts", "account_id": "acme", "tier": "starter"},
+                         event("email.abuse-desk", "acme", complaint_id="c1")])  # fmt: skip
+    await pipeline.wait_drained()
+    filed = await call(base, "POST", "/accounts/acme/appeals", account_token("acme"),
+                       appeal_form(details=f"We fixed it {SCRIPT}"))  # fmt: skip
+    assert filed.status == 201, filed.text
+    view = (await call(base, "GET", "/accounts/acme", vera)).json()["channels"]["marketing"]
+
+    context = await chromium.new_context()
+    page = await context.new_page()
+    await log_in(page, base, alice, shots, "alice")
+    await page.screenshot(path=shots / "case.png", full_page=True)
+    marketing = page.locator("section[data-channel=marketing]")
+    assert await marketing.locator("span.state-suspended").inner_text() == view["state"]
+    complaints = marketing.locator("tr", has=page.locator("th", has_text="abuse_complaints"))
+    assert await complaints.locator("td").inner_text() == str(
+        view["counts"]["abuse_complaints"]
+    )
+    chart = marketing.locator("svg[data-rate=hard_bounce_rate]")
+    assert await chart.locator("line[data-limit=warn]").get_attribute("data-value") == "0.02"
+    assert await chart.locator("line[data-limit=suspend]").get_attribute("data-value") == "0.05"
+    # The account's <script> is text on the page, and never ran.
+    await page.locator("details summary").click()
+    assert SCRIPT in await page.locator("section.appeal pre").inner_text()
+    assert await page.title() == "Account acme · Sendguard"
+
+    # A second tab, opened now, decides late.
+    late = await context.new_page()
+    await late.goto(f"{base}/console/accounts/acme")
+
+    await page.click("form.decide button[value=deny]")  # no note
+    assert "note: a note is required" in await page.locator(".error").inner_text()
+    await page.screenshot(path=shots / "deny-without-note.png", full_page=True)
+
+    await page.fill("form.decide textarea[name=note]", "list cleaned, double opt-in")
+    await page.click("form.decide button[value=restore]")
+    await page.wait_for_url("**/console/accounts/acme?decided=restore")
+    await page.screenshot(path=shots / "restored.png", full_page=True)
+    assert await marketing.locator("span.state-active").inner_text() == "active"
+    probation = marketing.locator("tr", has=page.locator("th", has_text="probation until"))
+    assert (await probation.locator("td").inner_text()).startswith("20")
+    decided = marketing.locator("tr", has=page.locator("th", has_text="decided by"))
+    assert await decided.locator("td").inner_text() == "alice"
+
+    await late.fill("form.decide textarea[name=note]", "looks fine to me")
+    await late.click("form.decide button[value=deny]")
+    await late.screenshot(path=shots / "late-second-tab.png", full_page=True)
+    assert "Already decided by alice at " in await late.locator(".error").inner_text()
+    await context.close()
+
+    viewer = await chromium.new_context()
+    page = await viewer.new_page()
+    await log_in(page, base, vera, shots, "vera")
+    assert await page.locator("form.decide").count() == 0
+    assert await page.locator("button[value=restore]").count() == 0
+    await page.screenshot(path=shots / "viewer.png", full_page=True)
+    # A POST from this session without the form's CSRF token (as another site's would be).
+    refused = await page.request.post(f"{base}/console/appeals/{filed.json()['appeal_id']}"
+                                      "/decision", form={"decision": "restore", "note": "x"})  # fmt: skip
+    assert refused.status == 403
+    await viewer.close()
+    assert len(list(shots.glob("*.png"))) == 7
