@@ -13,16 +13,17 @@ import base64
 import binascii
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 from faust import web as faust_web
 
 from agents.envelope import wrap
+from api.appeal_index import AppealIndex
 from api.auth import Authenticator, NotYet, Principal
 from api.errors import ApiError
 from api.forwarding import hop_keys, on_owner
@@ -35,6 +36,7 @@ from schemas.appeals import (
     MAX_BODY_BYTES,
     Appeal,
     AppealForm,
+    AppealQueue,
     DecideAppeal,
     FileAppeal,
     InvalidRequest,
@@ -103,6 +105,37 @@ async def run_command(
         raise HttpError(503, "the worker did not confirm in time; check the status") from None
     finally:
         rt.commands.forget(command.command_id)
+
+
+#: ``GET /appeals`` lists at most this many (``count`` says how many there are).
+QUEUE_LISTED = 1000
+QUEUE_FILTERS: dict[str, tuple[str, ...]] = {
+    "queue": get_args(AppealQueue),
+    "tier": get_args(Tier),
+    "channel": CHANNELS,
+}
+
+
+def queue_filters(query: Mapping[str, str]) -> dict[str, str | None]:
+    """The queue's filters from a query string; 422 naming the field for an unknown value."""
+    found: dict[str, str | None] = {}
+    for name, allowed in QUEUE_FILTERS.items():
+        value = query.get(name) or None
+        if value is not None and value not in allowed:
+            raise HttpError(422, f"{name}: unknown value {value[:40]!r} (one of "
+                                 f"{', '.join(allowed)})", field=name)  # fmt: skip
+        found[name] = value
+    return found
+
+
+def queue_row(appeal: Appeal, now: datetime) -> dict[str, Any]:
+    return {
+        "appeal_id": appeal.appeal_id, "account_id": appeal.account_id,
+        "channel": appeal.channel, "kind": appeal.kind, "queue": appeal.queue,
+        "tier": appeal.tier, "suspension_reason": appeal.suspension_reason,
+        "filed_at": appeal.filed_at.isoformat(),
+        "age_s": max(0, int((now - appeal.filed_at).total_seconds())),
+    }  # fmt: skip
 
 
 def admit_filing(body: bytes, tier: Tier, state: AccountState) -> tuple[AppealForm, Admission]:
@@ -218,6 +251,7 @@ class Surface:
     keys: list[bytes]
     read: Callable[[str], tuple[AccountState | None, AccountMeta | None]]
     newest_decisions: Callable[[str, int], list[bytes]]
+    appeals: AppealIndex
 
 
 def register(rt: Runtime) -> Surface:
@@ -230,6 +264,12 @@ def register(rt: Runtime) -> Surface:
     async def follow_revocations() -> None:
         await follow(rt.settings.kafka_bootstrap, rt.settings.topic_names.token_revocations,
                      revocations)  # fmt: skip
+
+    index = AppealIndex()
+
+    @app.task
+    async def follow_appeals() -> None:
+        await follow(rt.settings.kafka_bootstrap, rt.settings.topic_names.appeals, index)
 
     read = read_only(rt.tables, rt.settings.partitions)
     shadow = rt.shadow
@@ -364,4 +404,20 @@ def register(rt: Runtime) -> Surface:
 
             return await on_owner(rt, keys, self, request, account_id, answer, body)
 
-    return Surface(authenticate, keys, read, newest_decisions)
+    @app.page("/appeals")
+    class QueuePage(faust_web.View):
+        @guarded
+        async def get(self, request: Any) -> Any:
+            """Pending appeals of every account, oldest first, from any worker."""
+            who = await principal(request)
+            if who.operator is None:
+                raise HttpError(403, "the appeals queue is for operators")
+            filters = queue_filters(request.query)
+            if not index.caught_up:
+                raise HttpError(503, "reading the appeals; retry shortly")
+            now = datetime.now(UTC)
+            found = index.queue(**filters)
+            rows = [queue_row(a, now) for a in found[:QUEUE_LISTED]]
+            return self.json({"count": len(found), "filters": filters, "appeals": rows})
+
+    return Surface(authenticate, keys, read, newest_decisions, index)

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime
+from typing import Protocol
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -80,6 +81,9 @@ class Revocations:
                 log.warning("skipped a record on the revocations topic that is not a "
                             "revocation (%d so far): %s", self.skipped, exc)  # fmt: skip
 
+    def describe(self) -> str:
+        return f"{len(self.tokens)} tokens and {len(self.accounts)} accounts revoked"
+
     def revoked(self, claim: AccountClaim) -> bool:
         if claim.token_id in self.tokens:
             return True
@@ -87,7 +91,17 @@ class Revocations:
         return revoked_at is not None and claim.issued_ms <= revoked_at
 
 
-async def follow(bootstrap: str, topic: str, revocations: Revocations) -> None:
+class Follower(Protocol):
+    """What :func:`follow` feeds: records as they come, and whether it read to the end."""
+
+    caught_up: bool
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None: ...
+
+    def describe(self) -> str: ...
+
+
+async def follow(bootstrap: str, topic: str, follower: Follower) -> None:
     """Read the whole topic, then follow it, for as long as the worker runs."""
     while True:
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
@@ -104,11 +118,10 @@ async def follow(bootstrap: str, topic: str, revocations: Revocations) -> None:
                 batches = await consumer.getmany(timeout_ms=POLL_MS)
                 for records in batches.values():
                     for record in records:
-                        revocations.apply(record.key, record.value)
-                if not revocations.caught_up and await _read_to(consumer, ends):
-                    revocations.caught_up = True
-                    log.info("token revocations read: %d tokens, %d accounts",
-                             len(revocations.tokens), len(revocations.accounts))  # fmt: skip
+                        follower.apply(record.key, record.value)
+                if not follower.caught_up and await _read_to(consumer, ends):
+                    follower.caught_up = True
+                    log.info("%s read: %s", topic, follower.describe())
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 the broker away: the last list stays in force

@@ -34,6 +34,11 @@ COMPACTED = {"cleanup.policy": "compact"}
 APPEND_ONLY = {"cleanup.policy": "delete"}
 
 
+#: The appeals' audit trail is kept until someone deletes it: every worker reads it whole
+#: for the appeals queue (``api.appeal_index``), and an appeal may wait longer than a
+#: broker's default retention (7 days). Appeals come at a human rate.
+AUDIT_TRAIL = {"cleanup.policy": "delete", "retention.ms": "-1"}
+
 #: Progress reports matter for seconds (``agents.progress``): an hour of them is kept.
 SHORT_LIVED = {"cleanup.policy": "delete", "retention.ms": "3600000",
                "segment.ms": "600000"}  # fmt: skip
@@ -55,7 +60,7 @@ OUTPUT_SPECS: tuple[TopicSpec, ...] = (
     TopicSpec(SUPPRESSIONS, COMPACTED),
     TopicSpec(DEAD_LETTER, APPEND_ONLY),
     TopicSpec(NOTIFICATIONS, APPEND_ONLY),
-    TopicSpec(APPEALS, APPEND_ONLY),
+    TopicSpec(APPEALS, AUDIT_TRAIL),
     TopicSpec(TOKEN_REVOCATIONS, COMPACTED),
     # One partition, read whole by every worker, in the order the reports were written.
     TopicSpec(PROGRESS, SHORT_LIVED, partitions=1),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -37,7 +37,9 @@ def esc(value: object) -> str:
 def page(title: str, body: str, session: Session | None = None) -> str:
     who = ""
     if session is not None:
-        who = (f'<span>{esc(session.name)} ({esc(session.role)})</span>'
+        who = ('<a href="/console/appeals">Appeals</a><a href="/console/audit">Audit</a>'
+               '<a href="/console/">Accounts</a>'
+               f'<span>{esc(session.name)} ({esc(session.role)})</span>'
                f'<form method="post" action="/console/logout">{csrf_field(session)}'
                '<button type="submit">Log out</button></form>')  # fmt: skip
     return (
@@ -170,6 +172,7 @@ def case_page(
     session: Session,
     error: str | None = None,
     notice: str | None = None,
+    trail: Iterable[Any] = (),
 ) -> str:
     account_id = view["account_id"]
     head = (f"<h1>Account <code>{esc(account_id)}</code></h1>"
@@ -188,5 +191,58 @@ def case_page(
                f"{rows}</table></section>")  # fmt: skip
     appeals_section = (f"<section><h2>Appeals</h2>{appeal_html}</section>" if appeal_html
                        else "<p>No appeal waits for this account.</p>")  # fmt: skip
+    audit = f"<section><h2>Audit trail</h2>{audit_table(trail)}</section>"
     return page(f"Account {account_id}",
-                head + banners + appeals_section + channels + history, session)  # fmt: skip
+                head + banners + appeals_section + channels + history + audit, session)  # fmt: skip
+
+
+def _select(name: str, options: Iterable[str], chosen: str | None) -> str:
+    items = "".join(
+        f'<option value="{esc(o)}"{" selected" if o == chosen else ""}>{esc(o) or "any"}</option>'
+        for o in ("", *options)
+    )
+    return f'<label>{esc(name)} <select name="{esc(name)}">{items}</select></label> '
+
+
+def _age(seconds: int) -> str:
+    days, rest = divmod(seconds, 86_400)
+    return f"{days} d {rest // 3600} h" if days else f"{rest // 3600} h {rest % 3600 // 60} min"
+
+
+def queue_page(
+    rows: Sequence[Mapping[str, Any]], count: int, filters: Mapping[str, str | None],
+    choices: Mapping[str, Iterable[str]], session: Session,
+) -> str:  # fmt: skip
+    """The pending appeals, oldest first; the filters are a GET form, so in the URL."""
+    form = ('<form method="get" action="/console/appeals">'
+            + "".join(_select(n, choices[n], filters.get(n)) for n in choices)
+            + '<button type="submit">Filter</button></form>')  # fmt: skip
+    body = "".join(
+        f'<tr data-appeal="{esc(r["appeal_id"])}"><td>{esc(_age(r["age_s"]))}</td>'
+        f"<td>{esc(r['filed_at'])}</td>"
+        f'<td><a href="{esc(account_path(r["account_id"]))}">{esc(r["account_id"])}</a></td>'
+        + "".join(f"<td>{esc(r[k])}</td>" for k in ("tier", "channel", "queue", "kind",
+                                                   "suspension_reason"))
+        + "</tr>"
+        for r in rows
+    )  # fmt: skip
+    table = ("<table><tr><th>waiting</th><th>filed</th><th>account</th><th>tier</th>"
+             "<th>channel</th><th>queue</th><th>kind</th><th>suspended for</th></tr>"
+             f"{body}</table>")  # fmt: skip
+    shown = "" if len(rows) == count else f" (the oldest {len(rows)} shown)"
+    return page("Appeals", f'<h1>Pending appeals</h1>{form}<p class="count">'
+                f'<span id="count">{count}</span> pending{shown}.</p>{table}', session)  # fmt: skip
+
+
+def audit_table(rows: Iterable[Any]) -> str:
+    """Audit rows (``api.appeal_index.AuditRow``), newest first."""
+    body = "".join(
+        f'<tr class="audit"><td>{esc(r.at.isoformat())}</td><td>{esc(r.actor)}</td>'
+        f"<td>{esc(r.action)}</td>"
+        f'<td><a href="{esc(account_path(r.account_id))}">{esc(r.account_id)}</a></td>'
+        f"<td>{esc(r.channel)}</td><td><code>{esc(r.appeal_id)}</code></td>"
+        f"<td>{esc(r.note)}</td></tr>"
+        for r in rows
+    )
+    return ("<table><tr><th>at</th><th>actor</th><th>action</th><th>account</th>"
+            f"<th>channel</th><th>appeal</th><th>note</th></tr>{body}</table>")  # fmt: skip

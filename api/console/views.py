@@ -9,6 +9,7 @@ show no decide buttons). An account's pages are drawn by the worker that owns it
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 import time
@@ -23,11 +24,15 @@ from faust import web as faust_web
 
 from api.accounts import (
     DECISIONS_LISTED,
+    QUEUE_FILTERS,
+    QUEUE_LISTED,
     HttpError,
     Surface,
     access,
     account_of_appeal,
     account_view,
+    queue_filters,
+    queue_row,
     read_body,
     run_command,
 )
@@ -47,6 +52,8 @@ LOGIN_COOKIE = "sendguard_login"
 MAX_FORM_BYTES = 16 * 1024
 #: decisions a case page lists, newest first
 DECISIONS_SHOWN = 50
+#: audit rows the audit page lists, newest first
+AUDIT_SHOWN = 500
 _PURPOSE = "console-session"
 
 Handler = Callable[..., Awaitable[Any]]
@@ -148,7 +155,8 @@ def register(rt: Runtime, surface: Surface) -> None:
         newest = surface.newest_decisions(account_id, min(DECISIONS_SHOWN, DECISIONS_LISTED))
         decisions = [msgspec.json.decode(raw) for raw in newest]
         appeals = [msgspec.to_builtins(a) for a in pending_appeals(account_id)]
-        text = render.case_page(account, appeals, decisions, rt.policy, session, error, notice)
+        text = render.case_page(account, appeals, decisions, rt.policy, session, error, notice,
+                                surface.appeals.trail(account_id))  # fmt: skip
         return html(view, text, status)
 
     @app.page("/console/")
@@ -169,6 +177,34 @@ def register(rt: Runtime, surface: Surface) -> None:
                     '<input name="account" required size="40"> <button>Open</button>'
                     "</form>")  # fmt: skip
             return html(self, render.page("Console", body, session))
+
+    @app.page("/console/appeals")
+    class Queue(faust_web.View):
+        @guarded
+        async def get(self, request: Any) -> Any:
+            session = current(request)
+            if session is None:
+                return redirect(self, "/console/login?" + urlencode({"next": "/console/appeals"}))
+            filters = queue_filters(request.query)
+            if not surface.appeals.caught_up:
+                raise HttpError(503, "reading the appeals; retry shortly")
+            now = datetime.now(UTC)
+            found = surface.appeals.queue(**filters)
+            rows = [queue_row(a, now) for a in found[:QUEUE_LISTED]]
+            text = render.queue_page(rows, len(found), filters, QUEUE_FILTERS, session)
+            return html(self, text)
+
+    @app.page("/console/audit")
+    class Audit(faust_web.View):
+        @guarded
+        async def get(self, request: Any) -> Any:
+            session = current(request)
+            if session is None:
+                return redirect(self, "/console/login?" + urlencode({"next": "/console/audit"}))
+            rows = list(itertools.islice(surface.appeals.trail(), AUDIT_SHOWN))
+            body = ("<h1>Audit trail</h1><p>Appeals filed and decided, newest first (the "
+                    f"latest {AUDIT_SHOWN}).</p>{render.audit_table(rows)}")  # fmt: skip
+            return html(self, render.page("Audit trail", body, session))
 
     @app.page("/console/login")
     class Login(faust_web.View):

@@ -5,6 +5,10 @@ a late second decision is answered with who decided first."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import pytest
 
 from api.operators import add_operator
@@ -21,6 +25,19 @@ from tests.integration.http import (
 from tests.integration.traffic import event
 
 pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+
+
+async def until(get: Callable[[], Awaitable[T]], ok: Callable[[T], bool], seconds: float = 15) -> T:
+    """The first answer of ``get`` that is ``ok`` (every worker reads the appeals topic a
+    moment after the write)."""
+    for _ in range(int(seconds / 0.2)):
+        found = await get()
+        if ok(found):
+            return found
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"not so within {seconds} s: {found!r:.500}")
 
 SCRIPT = "<script>document.title='owned'</script>"
 
@@ -41,6 +58,14 @@ async def test_login_case_page_and_decisions(worker_factory, pipeline, tmp_path)
                        appeal_form(details=f"We fixed it {SCRIPT}"))  # fmt: skip
     assert filed.status == 201, filed.text
     appeal_id = filed.json()["appeal_id"]
+    queue = await until(lambda: call(base, "GET", "/appeals?queue=deliverability", vera),
+                        lambda r: r.status == 200 and r.json()["count"] == 1)  # fmt: skip
+    row = queue.json()["appeals"][0]
+    assert (row["appeal_id"], row["account_id"], row["tier"]) == (appeal_id, "acme", "starter")
+    assert (await call(base, "GET", "/appeals?queue=crm", vera)).json()["count"] == 0
+    assert (await call(base, "GET", "/appeals", account_token("acme"))).status == 403
+    unknown = await call(base, "GET", "/appeals?tier=gold", vera)
+    assert unknown.status == 422 and unknown.json()["field"] == "tier", unknown.text
     case = f"{base}/console/accounts/acme"
     decide = f"{base}/console/appeals/{appeal_id}/decision"
 
@@ -67,6 +92,11 @@ async def test_login_case_page_and_decisions(worker_factory, pipeline, tmp_path)
         assert "alice (decider)" in page
 
         csrf = csrf_of(page)
+        status, listed, _ = await fetch(client, "GET", f"{base}/console/appeals?queue=deliverability")
+        assert status == 200 and f'data-appeal="{appeal_id}"' in listed, listed
+        assert '<span id="count">1</span>' in listed and 'value="deliverability" selected' in listed
+        _, other_queue, _ = await fetch(client, "GET", f"{base}/console/appeals?queue=crm")
+        assert '<span id="count">0</span>' in other_queue and appeal_id not in other_queue
         no_note = {"csrf": csrf, "decision": "deny", "note": " "}
         status, page, _ = await fetch(client, "POST", decide, no_note)
         assert status == 422 and "a note is required" in page, page
@@ -89,6 +119,11 @@ async def test_login_case_page_and_decisions(worker_factory, pipeline, tmp_path)
         assert "Appeal decided: restore." in page
         assert '<span class="state-active">active</span>' in page
         assert "<th>probation until</th>" in page and "<th>decided by</th><td>alice</td>" in page
+
+        audit = await until(lambda: fetch(client, "GET", f"{base}/console/audit"),
+                            lambda r: "<td>restored</td>" in r[1])  # fmt: skip
+        assert "<td>alice</td><td>restored</td>" in audit[1] and "list cleaned" in audit[1]
+        assert "<td>account:acme</td><td>filed</td>" in audit[1]
 
         status, page, _ = await fetch(client, "POST", decide, restore)  # a stale second tab
         assert status == 409 and "Already decided by alice at " in page, page

@@ -84,6 +84,19 @@ async def test_the_console_in_a_browser(worker_factory, pipeline, tmp_path, chro
     assert SCRIPT in await page.locator("section.appeal pre").inner_text()
     assert await page.title() == "Account acme · Sendguard"
 
+    # The queue, filtered in the URL: a view to share.
+    queue = await context.new_page()
+    await queue.goto(f"{base}/console/appeals?queue=deliverability&channel=marketing")
+    for _ in range(50):  # the worker reads the appeals topic a moment after the filing
+        if await queue.locator("#count").inner_text() == "1":
+            break
+        await queue.wait_for_timeout(200)
+        await queue.reload()
+    assert await queue.locator(f"tr[data-appeal='{filed.json()['appeal_id']}']").count() == 1
+    assert await queue.locator("select[name=queue]").input_value() == "deliverability"
+    await queue.screenshot(path=shots / "queue.png", full_page=True)
+    await queue.close()
+
     # A second tab, opened now, decides late.
     late = await context.new_page()
     await late.goto(f"{base}/console/accounts/acme")
@@ -106,6 +119,17 @@ async def test_the_console_in_a_browser(worker_factory, pipeline, tmp_path, chro
     await late.click("form.decide button[value=deny]")
     await late.screenshot(path=shots / "late-second-tab.png", full_page=True)
     assert "Already decided by alice at " in await late.locator(".error").inner_text()
+
+    audit = await context.new_page()
+    for _ in range(50):
+        await audit.goto(f"{base}/console/audit")
+        if await audit.locator("tr.audit", has_text="restored").count():
+            break
+        await audit.wait_for_timeout(200)
+    row = audit.locator("tr.audit", has_text="restored")
+    assert [await c.inner_text() for c in await row.locator("td").all()][1:3] == [
+        "alice", "restored"]
+    await audit.screenshot(path=shots / "audit.png", full_page=True)
     await context.close()
 
     viewer = await chromium.new_context()
@@ -119,4 +143,4 @@ async def test_the_console_in_a_browser(worker_factory, pipeline, tmp_path, chro
                                       "/decision", form={"decision": "restore", "note": "x"})  # fmt: skip
     assert refused.status == 403
     await viewer.close()
-    assert len(list(shots.glob("*.png"))) == 7
+    assert len(list(shots.glob("*.png"))) == 9

@@ -300,7 +300,10 @@ console_paths = st.one_of(
     st.just("/console/appeals/ap-0000000000000000-YWNtZQ/decision"),  # an appeal of "acme"
     st.builds(lambda q: f"/console/login?next={q}", st.text(max_size=60)),
     st.builds(lambda q: f"/console/?account={q}", st.text(max_size=60)),
-    st.sampled_from(["/console/", "/console/login", "/console/logout", "/console"]),
+    st.builds(lambda q: f"/console/appeals?{q}", st.text(max_size=60)),
+    st.builds(lambda q: f"/appeals?{q}", st.text(max_size=60)),
+    st.sampled_from(["/console/", "/console/login", "/console/logout", "/console",
+                     "/console/audit", "/console/appeals?queue=crm&tier=free&channel=crm"]),
 )
 
 
