@@ -74,6 +74,12 @@ def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
         cluster.stop()
 
 
+def report_line(line: str) -> None:
+    """A line for the end of the run's report (what a test ran against)."""
+    if line not in _broker_report:
+        _broker_report.append(line)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for line in _broker_report:
         terminalreporter.write_line(line)

@@ -27,6 +27,7 @@ text-align:left;vertical-align:top}.error{background:#fde2e1;border:1px solid #c
 padding:8px;margin:8px 0}.notice{background:#e3f4e1;border:1px solid #2e7d32;padding:8px;
 margin:8px 0}.state-suspended{color:#c0392b;font-weight:bold}.state-warned{color:#b9770e}
 section{border:1px solid #ddd;padding:8px 12px;margin:12px 0}code{font-size:12px}
+.shadow-differs{background:#fff4d6;padding:4px}
 """
 
 
@@ -38,7 +39,7 @@ def page(title: str, body: str, session: Session | None = None) -> str:
     who = ""
     if session is not None:
         who = ('<a href="/console/appeals">Appeals</a><a href="/console/audit">Audit</a>'
-               '<a href="/console/">Accounts</a>'
+               '<a href="/console/shadow">Shadow</a><a href="/console/">Accounts</a>'
                f'<span>{esc(session.name)} ({esc(session.role)})</span>'
                f'<form method="post" action="/console/logout">{csrf_field(session)}'
                '<button type="submit">Log out</button></form>')  # fmt: skip
@@ -101,7 +102,21 @@ def rate_chart(name: str, rate: float | None, sent: int, limits: ChannelPolicy) 
             f"{bar}{lines}{judged}</svg>")  # fmt: skip
 
 
-def _channel(name: str, channel: Mapping[str, Any], limits: ChannelPolicy) -> str:
+def _shadow(live: Mapping[str, Any], shadow: Mapping[str, Any] | None, version: str) -> str:
+    """The shadow policy's verdict on a channel, marked when it differs from the live one."""
+    if shadow is None:
+        return ""
+    differs = (shadow["state"], shadow["reason"]) != (live["state"], live["reason"])
+    verdict = esc(shadow["state"]) + (f" ({esc(shadow['reason'])})" if shadow["reason"] else "")
+    mark = ' class="shadow-differs"' if differs else ""
+    return (f'<p{mark} data-shadow-state="{esc(shadow["state"])}">Shadow policy '
+            f"<code>{esc(version)}</code>: <strong>{verdict}</strong>"
+            f"{' — differs from the live policy' if differs else ', as live'}.</p>")  # fmt: skip
+
+
+def _channel(
+    name: str, channel: Mapping[str, Any], limits: ChannelPolicy, shadow: str = ""
+) -> str:
     state = channel["state"]
     facts = [
         ("state", f'<span class="state-{esc(state)}">{esc(state)}</span>'),
@@ -126,7 +141,7 @@ def _channel(name: str, channel: Mapping[str, Any], limits: ChannelPolicy) -> st
         for rate in RATES
     )  # fmt: skip
     return (f'<section class="channel" data-channel="{esc(name)}"><h2>{esc(name)}</h2>'
-            f"<table>{rows}</table><h3>This month</h3><table>{count_rows}</table>"
+            f"<table>{rows}</table>{shadow}<h3>This month</h3><table>{count_rows}</table>"
             "<table><tr><th>rate</th><th>value</th><th>against the limits (minimum "
             f"volume {limits.min_sends:,} sent)</th></tr>{charts}</table></section>")  # fmt: skip
 
@@ -182,9 +197,14 @@ def case_page(
     appeal_html = "".join(_appeal(a, session, error) for a in appeals)
     if error and not appeal_html:
         banners += f'<p class="error" role="alert">{esc(error)}</p>'
+    verdicts = view.get("shadow")
     channels = "".join(
-        _channel(name, channel, policy.channel(name)) for name, channel in view["channels"].items()
-    )
+        _channel(name, channel, policy.channel(name), _shadow(
+            channel, verdicts["channels"][name] if verdicts else None,
+            verdicts["policy_version"] if verdicts else "",
+        ))
+        for name, channel in view["channels"].items()
+    )  # fmt: skip
     rows = "".join(_decision(d) for d in decisions)
     history = ("<section><h2>Decisions, newest first</h2><table><tr><th>at</th><th>action</th>"
                "<th>channel</th><th>reason</th><th>decided by</th><th>evidence</th></tr>"
@@ -246,3 +266,28 @@ def audit_table(rows: Iterable[Any]) -> str:
     )
     return ("<table><tr><th>at</th><th>actor</th><th>action</th><th>account</th>"
             f"<th>channel</th><th>appeal</th><th>note</th></tr>{body}</table>")  # fmt: skip
+
+
+def shadow_page(
+    rows: Sequence[Mapping[str, Any]], missing: Sequence[str], live_version: str,
+    shadow_version: str, session: Session,
+) -> str:  # fmt: skip
+    """The accounts where the shadow policy's verdict differs from the live one."""
+    body = "".join(
+        f'<tr class="differs"><td><a href="{esc(account_path(r["account_id"]))}">'
+        f'{esc(r["account_id"])}</a></td>'
+        + "".join(f"<td>{esc(r[k])}</td>" for k in ("channel", "live_state", "live_reason",
+                                                   "shadow_state", "shadow_reason"))
+        + "</tr>"
+        for r in rows
+    )  # fmt: skip
+    gaps = "".join(f"<li>{esc(m)}</li>" for m in missing)
+    warning = (f'<div class="error" role="alert">Not every worker answered; these are '
+               f"missing:<ul>{gaps}</ul></div>" if missing else "")  # fmt: skip
+    return page("Shadow policy", (
+        f"<h1>Live and shadow differ</h1><p>Live policy <code>{esc(live_version)}</code>, "
+        f"shadow <code>{esc(shadow_version)}</code>: <span id=\"count\">{len(rows)}</span> "
+        f"account channels differ.</p>{warning}<table><tr><th>account</th><th>channel</th>"
+        "<th>live</th><th>live reason</th><th>shadow</th><th>shadow reason</th></tr>"
+        f"{body}</table>"
+    ), session)  # fmt: skip

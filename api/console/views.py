@@ -35,15 +35,17 @@ from api.accounts import (
     queue_row,
     read_body,
     run_command,
+    shadow_verdict,
 )
 from api.console import render
 from api.console.session import COOKIE, TTL_S, Session, csrf_matches, issue, read
-from api.forwarding import on_owner
+from api.console.shadow_diff import INTERNAL_PATH, all_differences, local_differences
+from api.forwarding import FORWARDED, hop_is_genuine, on_owner
 from schemas import fields
 from schemas.appeals import DecideAppeal, InvalidRequest, parse_operator_decision
 from schemas.errors import InvalidEvent
 from streams.app import Runtime
-from tables.reads import appeal_reads
+from tables.reads import appeal_reads, read_only
 
 log = logging.getLogger("sendguard.console")
 #: the pre-login cookie that the login form's CSRF token must match (double submit)
@@ -99,6 +101,8 @@ def register(rt: Runtime, surface: Surface) -> None:
     keys = session_keys(surface)
     operators = surface.authenticate.operators
     pending_appeals, appeal_by_id = appeal_reads(rt.tables, rt.settings.partitions)
+    read_shadow = None if rt.shadow is None else read_only(rt.shadow.tables,
+                                                           rt.settings.partitions)  # fmt: skip
 
     def current(request: Any) -> Session | None:
         """The request's session, with the operator's role as the file has it now."""
@@ -155,6 +159,10 @@ def register(rt: Runtime, surface: Surface) -> None:
         newest = surface.newest_decisions(account_id, min(DECISIONS_SHOWN, DECISIONS_LISTED))
         decisions = [msgspec.json.decode(raw) for raw in newest]
         appeals = [msgspec.to_builtins(a) for a in pending_appeals(account_id)]
+        if read_shadow is not None and rt.shadow is not None:
+            account["policy_version"] = rt.policy.version
+            account["shadow"] = shadow_verdict(read_shadow(account_id)[0],
+                                               rt.shadow.policy.version)  # fmt: skip
         text = render.case_page(account, appeals, decisions, rt.policy, session, error, notice,
                                 surface.appeals.trail(account_id))  # fmt: skip
         return html(view, text, status)
@@ -205,6 +213,33 @@ def register(rt: Runtime, surface: Surface) -> None:
             body = ("<h1>Audit trail</h1><p>Appeals filed and decided, newest first (the "
                     f"latest {AUDIT_SHOWN}).</p>{render.audit_table(rows)}")  # fmt: skip
             return html(self, render.page("Audit trail", body, session))
+
+    @app.page("/console/shadow")
+    class ShadowList(faust_web.View):
+        @guarded
+        async def get(self, request: Any) -> Any:
+            session = current(request)
+            if session is None:
+                return redirect(self, "/console/login?" + urlencode({"next": "/console/shadow"}))
+            if rt.shadow is None:
+                body = ("<h1>Shadow policy</h1><p>No shadow policy runs on this worker "
+                        "(<code>SENDGUARD_SHADOW_POLICY</code>).</p>")  # fmt: skip
+                return html(self, render.page("Shadow policy", body, session))
+            rows, missing = await all_differences(rt, surface.keys)
+            text = render.shadow_page(rows, missing, rt.policy.version,
+                                      rt.shadow.policy.version, session)  # fmt: skip
+            return html(self, text)
+
+    @app.page(INTERNAL_PATH)
+    class ShadowDifferences(faust_web.View):
+        @guarded
+        async def get(self, request: Any) -> Any:
+            """This worker's differences, for another worker's ``/console/shadow``."""
+            header = request.headers.get(FORWARDED)
+            if header is None or not hop_is_genuine(surface.keys, header, "GET",
+                                                     f"{INTERNAL_PATH}?", b"", time.time()):
+                raise HttpError(401, f"{FORWARDED} without a valid signature")  # fmt: skip
+            return self.json({"differences": await local_differences(rt)})
 
     @app.page("/console/login")
     class Login(faust_web.View):

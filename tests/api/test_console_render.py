@@ -53,3 +53,21 @@ def test_the_chart_draws_the_rate_and_both_limits() -> None:
     assert 'class="rate"' in svg and "not judged" not in svg
     assert "not judged" in rate_chart("hard_bounce_rate", 0.03, 10, limits)
     assert 'class="rate"' not in rate_chart("hard_bounce_rate", None, 0, limits)
+
+
+def test_the_shadow_verdict_is_marked_where_it_differs_and_its_list_escaped() -> None:
+    from api.accounts import shadow_verdict
+    from api.console.render import shadow_page
+
+    view = account_view("acme", AccountState.new("acme"), None, datetime(2026, 12, 7, tzinfo=UTC))
+    view["shadow"] = shadow_verdict(None, "lenient")
+    same = case_page(view, [], [], load_policy(), DECIDER)
+    assert 'class="shadow-differs"' not in same and same.count(", as live.") == 2
+    view["channels"]["marketing"].update(state="suspended", reason="abuse_complaint")
+    differs = case_page(view, [], [], load_policy(), DECIDER)
+    assert differs.count('class="shadow-differs"') == 1
+    row = {"account_id": SCRIPT, "channel": "marketing", "live_state": "suspended",
+           "live_reason": SCRIPT, "shadow_state": "active", "shadow_reason": None}  # fmt: skip
+    listed = shadow_page([row], [f"http://w2 {SCRIPT}"], "v1", "lenient", DECIDER)
+    assert "<script" not in listed and '<span id="count">1</span>' in listed
+    assert "Not every worker answered" in listed

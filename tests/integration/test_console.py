@@ -48,8 +48,10 @@ async def test_login_case_page_and_decisions(worker_factory, pipeline, tmp_path)
     vera = add_operator(operators, "vera", "viewer")
     policy = tmp_path / "policy.toml"
     policy.write_text('version = "console"\n[marketing.probation]\ndays = 14\nfactor = 0.5\n')
+    shadow = tmp_path / "shadow.toml"  # abuse-desk complaints do not suspend here
+    shadow.write_text('version = "lenient"\n[marketing.suspend]\nabuse_complaints = 0\n')
     worker = worker_factory(SENDGUARD_OPERATORS_FILE=str(operators), SENDGUARD_SECRET=SECRET,
-                            SENDGUARD_POLICY=str(policy))  # fmt: skip
+                            SENDGUARD_POLICY=str(policy), SENDGUARD_SHADOW_POLICY=str(shadow))  # fmt: skip
     base = worker.url("")
     await pipeline.send([{"topic": "accounts", "account_id": "acme", "tier": "starter"},
                          event("email.abuse-desk", "acme", complaint_id="c1")])  # fmt: skip
@@ -90,6 +92,12 @@ async def test_login_case_page_and_decisions(worker_factory, pipeline, tmp_path)
         assert 'data-limit="suspend" data-value="0.05"' in section
         assert SCRIPT not in page and "&lt;script&gt;" in page
         assert "alice (decider)" in page
+        assert '<p class="shadow-differs" data-shadow-state="active">Shadow policy ' \
+               "<code>lenient</code>" in section
+        status, listed, _ = await fetch(client, "GET", f"{base}/console/shadow")
+        assert status == 200 and '<span id="count">1</span>' in listed, listed
+        assert "<td>marketing</td><td>suspended</td><td>abuse_complaint</td><td>active</td>" \
+            in listed
 
         csrf = csrf_of(page)
         status, listed, _ = await fetch(client, "GET", f"{base}/console/appeals?queue=deliverability")

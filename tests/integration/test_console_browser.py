@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
 from api.operators import add_operator
+from tests.conftest import report_line
 from tests.integration.http import SECRET, account_token, appeal_form, call
 from tests.integration.traffic import event
 
@@ -32,7 +34,8 @@ async def chromium() -> AsyncIterator[Browser]:
         browser = await playwright.chromium.launch(
             executable_path=path, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
         )
-        print(f"browser: Chromium {browser.version} ({path})")
+        report_line(f"browser: the console's tests drove Chromium {browser.version} ({path}) "
+                    f"with Playwright {version('playwright')}")  # fmt: skip
         try:
             yield browser
         finally:
@@ -55,8 +58,10 @@ async def test_the_console_in_a_browser(worker_factory, pipeline, tmp_path, chro
     vera = add_operator(operators, "vera", "viewer")
     policy = tmp_path / "policy.toml"
     policy.write_text(POLICY)
+    shadow = tmp_path / "shadow.toml"  # abuse-desk complaints do not suspend here
+    shadow.write_text('version = "lenient"\n[marketing.suspend]\nabuse_complaints = 0\n')
     worker = worker_factory(SENDGUARD_OPERATORS_FILE=str(operators), SENDGUARD_SECRET=SECRET,
-                            SENDGUARD_POLICY=str(policy))  # fmt: skip
+                            SENDGUARD_POLICY=str(policy), SENDGUARD_SHADOW_POLICY=str(shadow))  # fmt: skip
     base = worker.url("")
     await pipeline.send([{"topic": "accounts", "account_id": "acme", "tier": "starter"},
                          event("email.abuse-desk", "acme", complaint_id="c1")])  # fmt: skip
@@ -83,6 +88,17 @@ async def test_the_console_in_a_browser(worker_factory, pipeline, tmp_path, chro
     await page.locator("details summary").click()
     assert SCRIPT in await page.locator("section.appeal pre").inner_text()
     assert await page.title() == "Account acme · Sendguard"
+
+    verdict = marketing.locator("p.shadow-differs")
+    assert "lenient" in await verdict.inner_text()
+    assert await verdict.get_attribute("data-shadow-state") == "active"
+    shadow_list = await context.new_page()
+    await shadow_list.goto(f"{base}/console/shadow")
+    differs = shadow_list.locator("tr.differs")
+    assert [await c.inner_text() for c in await differs.locator("td").all()][:4] == [
+        "acme", "marketing", "suspended", "abuse_complaint"]
+    await shadow_list.screenshot(path=shots / "shadow.png", full_page=True)
+    await shadow_list.close()
 
     # The queue, filtered in the URL: a view to share.
     queue = await context.new_page()
@@ -143,4 +159,4 @@ async def test_the_console_in_a_browser(worker_factory, pipeline, tmp_path, chro
                                       "/decision", form={"decision": "restore", "note": "x"})  # fmt: skip
     assert refused.status == 403
     await viewer.close()
-    assert len(list(shots.glob("*.png"))) == 9
+    assert len(list(shots.glob("*.png"))) == 10

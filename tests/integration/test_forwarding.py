@@ -4,6 +4,7 @@ and all, on every endpoint of the API."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -50,8 +51,24 @@ async def restore_in_the_console(base: str, account_id: str, appeal_id: str) -> 
         assert headers["Location"] == f"/console/accounts/{account_id}?decided=restore"
 
 
-async def test_calls_to_the_other_worker_reach_the_owner(worker_factory, pipeline) -> None:
-    first, second = worker_factory("w1", **AUTH_ENV), worker_factory("w2", **AUTH_ENV)
+async def shadow_list_from_every_worker(base: str, accounts: list[str]) -> None:
+    """The console's list of live-shadow differences holds every worker's accounts."""
+    async with browser() as client:
+        assert (await log_in(client, base, OPERATOR_TOKEN, accounts[0]))[0] == 303
+        status, page, _ = await fetch(client, "GET", f"{base}/console/shadow")
+    assert status == 200 and "Not every worker answered" not in page, page
+    listed = re.findall(r'<tr class="differs"><td><a href="[^"]+">([^<]+)</a></td>'
+                        r"<td>marketing</td><td>suspended</td>", page)  # fmt: skip
+    assert sorted(listed) == sorted(accounts), page
+
+
+async def test_calls_to_the_other_worker_reach_the_owner(
+    worker_factory, pipeline, tmp_path
+) -> None:
+    shadow = tmp_path / "shadow.toml"  # abuse-desk complaints do not suspend here
+    shadow.write_text('version = "lenient"\n[marketing.suspend]\nabuse_complaints = 0\n')
+    env = dict(AUTH_ENV, SENDGUARD_SHADOW_POLICY=str(shadow))
+    first, second = worker_factory("w1", **env), worker_factory("w2", **env)
     accounts = [next(f"acct-{n}" for n in range(1000) if account_partition(f"acct-{n}", 4) == p)
                 for p in range(4)]  # fmt: skip
     await pipeline.send(
@@ -68,6 +85,7 @@ async def test_calls_to_the_other_worker_reach_the_owner(worker_factory, pipelin
     else:
         raise AssertionError(f"no single owner per account: {owners}")
     assert {o.index(True) for o in owners} == {0, 1}  # both workers own some accounts
+    await shadow_list_from_every_worker(bases[0], accounts)
 
     for account, owner in zip(accounts, owners, strict=True):
         other = bases[owner.index(False)]
