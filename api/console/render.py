@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from api.console.session import Session
 from policy.config import ChannelPolicy, Policy
+from policy.rules import wilson_lower
 
 #: the rates an account page draws, with the limits that judge them
 RATES = ("hard_bounce_rate", "spam_report_rate", "unsubscribe_rate")
@@ -73,9 +74,19 @@ def account_path(account_id: str) -> str:
     return "/console/accounts/" + quote(account_id, safe="")
 
 
-def rate_chart(name: str, rate: float | None, sent: int, limits: ChannelPolicy) -> str:
-    """One rate as a bar against its warn and suspend limits (an SVG)."""
+#: the count each rate divides by the month's sends
+NUMERATORS = {"hard_bounce_rate": "hard_bounces", "spam_report_rate": "spam_reports",
+              "unsubscribe_rate": "unsubscribes"}  # fmt: skip
+
+
+def rate_chart(
+    name: str, rate: float | None, sent: int, limits: ChannelPolicy, count: int = 0
+) -> str:
+    """One rate as a bar against its warn and suspend limits (an SVG); under Wilson
+    gating also the lower bound the limits judge (``policy.rules``)."""
     warn, suspend = getattr(limits.warn, name), getattr(limits.suspend, name)
+    wilson = limits.gating == "wilson"
+    lower = wilson_lower(count, sent, limits.z) if wilson and sent >= limits.floor > 0 else None
     top = max(suspend * 1.5, warn * 1.5, rate or 0.0) or 1.0
     width = 300
 
@@ -92,10 +103,18 @@ def rate_chart(name: str, rate: float | None, sent: int, limits: ChannelPolicy) 
         f"<title>{kind} limit {value:.4%}</title></line>"
         for kind, value, colour in (("warn", warn, "#b9770e"), ("suspend", suspend, "#c0392b"))
     )  # fmt: skip
-    judged = "" if sent >= limits.min_sends else (
-        f'<text x="{10 + width + 4}" y="20" font-size="10">under {limits.min_sends:,} sent: '
+    needed = limits.floor if wilson else limits.min_sends
+    judged = "" if sent >= needed else (
+        f'<text x="{10 + width + 4}" y="20" font-size="10">under {needed:,} sent: '
         "not judged</text>"
     )  # fmt: skip
+    if lower is not None:
+        lines += (
+            f'<circle class="lower-bound" data-value="{round(lower, 6)}" cx="{x(lower)}" '
+            f'cy="15" r="4" fill="#222"><title>Wilson lower bound {lower:.4%} at '
+            f"{limits.confidence:.0%} confidence</title></circle>"
+            f'<text x="{10 + width + 4}" y="20" font-size="10">lower bound {lower:.3%}</text>'
+        )  # fmt: skip
     return (f'<svg class="rate-chart" data-rate="{esc(name)}" width="{width + 180}" height="34" '
             f'role="img" aria-label="{esc(name)}">'
             f'<line x1="10" x2="{10 + width}" y1="15" y2="15" stroke="#ddd"/>'
@@ -127,7 +146,8 @@ def _channel(
         ("banner", esc(channel["banner"])),
         ("advice", esc(channel.get("advice"))),
         ("probation until", esc(channel["probation_until"])),
-        ("blocklistings in force", esc(channel["blocklistings_in_force"])),
+        ("blocklistings in force", esc(", ".join(channel.get("blocklists") or [])
+                                       or channel["blocklistings_in_force"])),
         ("month", esc(channel["period"])),
     ]
     rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts if v)
@@ -137,7 +157,8 @@ def _channel(
     charts = "".join(
         f"<tr><th>{esc(rate)}</th><td>"
         f"{'—' if rates[rate] is None else f'{rates[rate]:.4%}'}</td>"
-        f"<td>{rate_chart(rate, rates[rate], counts['sent'], limits)}</td></tr>"
+        f"<td>{rate_chart(rate, rates[rate], counts['sent'], limits, counts[NUMERATORS[rate]])}"
+        "</td></tr>"
         for rate in RATES
     )  # fmt: skip
     return (f'<section class="channel" data-channel="{esc(name)}"><h2>{esc(name)}</h2>'
@@ -192,7 +213,10 @@ def case_page(
     account_id = view["account_id"]
     head = (f"<h1>Account <code>{esc(account_id)}</code></h1>"
             f"<p>Tier <strong>{esc(view['tier'])}</strong>, month {esc(view['period'])}"
-            f"{', review required' if view.get('review_required') else ''}.</p>")  # fmt: skip
+            f"{', review required' if view.get('review_required') else ''}."
+            + "".join(f" {esc(k.capitalize() if k != 'CSM' else k)}: {esc(v)}."
+                      for k, v in (view.get("contacts") or {}).items() if v)
+            + "</p>")  # fmt: skip
     banners = (f'<p class="notice" role="status">{esc(notice)}</p>' if notice else "")
     appeal_html = "".join(_appeal(a, session, error) for a in appeals)
     if error and not appeal_html:

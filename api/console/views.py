@@ -159,6 +159,14 @@ def register(rt: Runtime, surface: Surface) -> None:
         newest = surface.newest_decisions(account_id, min(DECISIONS_SHOWN, DECISIONS_LISTED))
         decisions = [msgspec.json.decode(raw) for raw in newest]
         appeals = [msgspec.to_builtins(a) for a in pending_appeals(account_id)]
+        account["contacts"] = {"primary contact": meta.primary_contact if meta else None,
+                               "CSM": meta.csm if meta else None}  # fmt: skip
+        for name, channel in account["channels"].items():
+            if state is not None:
+                channel["blocklists"] = list(state.channel(name).blocklists)
+            advised = (d["advice"] for d in decisions
+                       if d.get("channel") == name and d.get("advice"))  # fmt: skip
+            channel["advice"] = next(advised, None)
         if read_shadow is not None and rt.shadow is not None:
             account["policy_version"] = rt.policy.version
             account["shadow"] = shadow_verdict(read_shadow(account_id)[0],

@@ -71,3 +71,29 @@ def test_the_shadow_verdict_is_marked_where_it_differs_and_its_list_escaped() ->
     listed = shadow_page([row], [f"http://w2 {SCRIPT}"], "v1", "lenient", DECIDER)
     assert "<script" not in listed and '<span id="count">1</span>' in listed
     assert "Not every worker answered" in listed
+
+
+def test_under_wilson_gating_the_chart_draws_the_lower_bound_the_limits_judge() -> None:
+    import dataclasses
+
+    from policy.rules import wilson_lower
+
+    limits = dataclasses.replace(load_policy().channel("marketing"), gating="wilson", floor=50)
+    svg = rate_chart("hard_bounce_rate", 0.03, 1000, limits, 30)
+    found = re.search(r'class="lower-bound" data-value="([0-9.e-]+)"', svg)
+    assert found and float(found.group(1)) == round(wilson_lower(30, 1000, limits.z), 6)
+    assert "not judged" not in svg  # 1,000 sends: above the floor, below min_sends
+    few = rate_chart("hard_bounce_rate", 0.1, 40, limits, 4)
+    assert "lower-bound" not in few and "under 50 sent: not judged" in few
+    assert "lower-bound" not in rate_chart("hard_bounce_rate", 0.03, 1000,
+                                           load_policy().channel("marketing"), 30)  # fmt: skip
+
+
+def test_contacts_blocklists_and_advice_are_shown_escaped() -> None:
+    view = account_view("acme", AccountState.new("acme"), None, datetime(2026, 12, 7, tzinfo=UTC))
+    view["contacts"] = {"primary contact": f"ops@acme.test{SCRIPT}", "CSM": "csm@us.test"}
+    view["channels"]["marketing"].update(blocklists=["spamhaus", SCRIPT], advice=SCRIPT)
+    page = case_page(view, [], [], load_policy(), VIEWER)
+    assert "Primary contact: ops@acme.test&lt;script&gt;" in page and "CSM: csm@us.test" in page
+    assert "<td>spamhaus, &lt;script&gt;" in page
+    assert "<th>advice</th><td>&lt;script&gt;" in page and "<script" not in page
