@@ -129,6 +129,10 @@ def register(rt: Runtime, surface: Surface) -> None:
             headers["Set-Cookie"] = cookie
         return html(view, "", 303, headers)
 
+    def to_login(view: Any, request: Any) -> Any:
+        """To the login, and back here after it (the query, filters included, kept)."""
+        return redirect(view, "/console/login?" + urlencode({"next": str(request.rel_url)}))
+
     def problem(view: Any, status: int, message: str, session: Session | None) -> Any:
         body = f'<p class="error" role="alert">{render.esc(message)}</p>'
         return html(view, render.page("Error", body, session), status)
@@ -181,7 +185,7 @@ def register(rt: Runtime, surface: Surface) -> None:
         async def get(self, request: Any) -> Any:
             session = current(request)
             if session is None:
-                return redirect(self, "/console/login")
+                return to_login(self, request)
             wanted = request.query.get("account", "").strip()
             if wanted:
                 try:
@@ -200,7 +204,7 @@ def register(rt: Runtime, surface: Surface) -> None:
         async def get(self, request: Any) -> Any:
             session = current(request)
             if session is None:
-                return redirect(self, "/console/login?" + urlencode({"next": "/console/appeals"}))
+                return to_login(self, request)
             filters = queue_filters(request.query)
             if not surface.appeals.caught_up:
                 raise HttpError(503, "reading the appeals; retry shortly")
@@ -216,7 +220,7 @@ def register(rt: Runtime, surface: Surface) -> None:
         async def get(self, request: Any) -> Any:
             session = current(request)
             if session is None:
-                return redirect(self, "/console/login?" + urlencode({"next": "/console/audit"}))
+                return to_login(self, request)
             rows = list(itertools.islice(surface.appeals.trail(), AUDIT_SHOWN))
             body = ("<h1>Audit trail</h1><p>Appeals filed and decided, newest first (the "
                     f"latest {AUDIT_SHOWN}).</p>{render.audit_table(rows)}")  # fmt: skip
@@ -228,7 +232,7 @@ def register(rt: Runtime, surface: Surface) -> None:
         async def get(self, request: Any) -> Any:
             session = current(request)
             if session is None:
-                return redirect(self, "/console/login?" + urlencode({"next": "/console/shadow"}))
+                return to_login(self, request)
             if rt.shadow is None:
                 body = ("<h1>Shadow policy</h1><p>No shadow policy runs on this worker "
                         "(<code>SENDGUARD_SHADOW_POLICY</code>).</p>")  # fmt: skip
@@ -296,8 +300,7 @@ def register(rt: Runtime, surface: Surface) -> None:
         async def get(self, request: Any, account_id: str) -> Any:
             session = current(request)
             if session is None:
-                here = render.account_path(account_id)
-                return redirect(self, "/console/login?" + urlencode({"next": here}))
+                return to_login(self, request)
             try:
                 fields.ident("account_id", account_id)
             except InvalidEvent as exc:

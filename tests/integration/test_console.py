@@ -11,18 +11,15 @@ from typing import TypeVar
 
 import pytest
 
-from api.operators import add_operator
+from tests.integration.console import SCRIPT, suspended_with_an_appeal
 from tests.integration.http import (
-    SECRET,
     account_token,
-    appeal_form,
     browser,
     call,
     csrf_of,
     fetch,
     log_in,
 )
-from tests.integration.traffic import event
 
 pytestmark = pytest.mark.integration
 
@@ -39,27 +36,11 @@ async def until(get: Callable[[], Awaitable[T]], ok: Callable[[T], bool], second
         await asyncio.sleep(0.2)
     raise AssertionError(f"not so within {seconds} s: {found!r:.500}")
 
-SCRIPT = "<script>document.title='owned'</script>"
-
 
 async def test_login_case_page_and_decisions(worker_factory, pipeline, tmp_path) -> None:
-    operators = tmp_path / "operators.json"
-    alice = add_operator(operators, "alice", "decider")
-    vera = add_operator(operators, "vera", "viewer")
-    policy = tmp_path / "policy.toml"
-    policy.write_text('version = "console"\n[marketing.probation]\ndays = 14\nfactor = 0.5\n')
-    shadow = tmp_path / "shadow.toml"  # abuse-desk complaints do not suspend here
-    shadow.write_text('version = "lenient"\n[marketing.suspend]\nabuse_complaints = 0\n')
-    worker = worker_factory(SENDGUARD_OPERATORS_FILE=str(operators), SENDGUARD_SECRET=SECRET,
-                            SENDGUARD_POLICY=str(policy), SENDGUARD_SHADOW_POLICY=str(shadow))  # fmt: skip
-    base = worker.url("")
-    await pipeline.send([{"topic": "accounts", "account_id": "acme", "tier": "starter"},
-                         event("email.abuse-desk", "acme", complaint_id="c1")])  # fmt: skip
-    await pipeline.wait_drained()
-    filed = await call(base, "POST", "/accounts/acme/appeals", account_token("acme"),
-                       appeal_form(details=f"We fixed it {SCRIPT}"))  # fmt: skip
-    assert filed.status == 201, filed.text
-    appeal_id = filed.json()["appeal_id"]
+    given = await suspended_with_an_appeal(worker_factory, pipeline, tmp_path)
+    worker, base, alice, vera, appeal_id = (given.worker, given.base, given.alice, given.vera,
+                                            given.appeal_id)  # fmt: skip
     queue = await until(lambda: call(base, "GET", "/appeals?queue=deliverability", vera),
                         lambda r: r.status == 200 and r.json()["count"] == 1)  # fmt: skip
     row = queue.json()["appeals"][0]

@@ -13,15 +13,12 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
-from api.operators import add_operator
 from tests.conftest import report_line
-from tests.integration.http import SECRET, account_token, appeal_form, call
-from tests.integration.traffic import event
+from tests.integration.console import SCRIPT, suspended_with_an_appeal
+from tests.integration.http import call
 
 pytestmark = pytest.mark.integration
 
-SCRIPT = "<script>document.title='owned'</script>"
-POLICY = 'version = "console"\n[marketing.probation]\ndays = 14\nfactor = 0.5\n'
 
 
 @pytest_asyncio.fixture
@@ -53,22 +50,8 @@ async def log_in(page: Page, base: str, token: str, shots: Path, name: str) -> N
 async def test_the_console_in_a_browser(worker_factory, pipeline, tmp_path, chromium) -> None:
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    operators = tmp_path / "operators.json"
-    alice = add_operator(operators, "alice", "decider")
-    vera = add_operator(operators, "vera", "viewer")
-    policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
-    shadow = tmp_path / "shadow.toml"  # abuse-desk complaints do not suspend here
-    shadow.write_text('version = "lenient"\n[marketing.suspend]\nabuse_complaints = 0\n')
-    worker = worker_factory(SENDGUARD_OPERATORS_FILE=str(operators), SENDGUARD_SECRET=SECRET,
-                            SENDGUARD_POLICY=str(policy), SENDGUARD_SHADOW_POLICY=str(shadow))  # fmt: skip
-    base = worker.url("")
-    await pipeline.send([{"topic": "accounts", "account_id": "acme", "tier": "starter"},
-                         event("email.abuse-desk", "acme", complaint_id="c1")])  # fmt: skip
-    await pipeline.wait_drained()
-    filed = await call(base, "POST", "/accounts/acme/appeals", account_token("acme"),
-                       appeal_form(details=f"We fixed it {SCRIPT}"))  # fmt: skip
-    assert filed.status == 201, filed.text
+    case = await suspended_with_an_appeal(worker_factory, pipeline, tmp_path)
+    base, alice, vera = case.base, case.alice, case.vera
     view = (await call(base, "GET", "/accounts/acme", vera)).json()["channels"]["marketing"]
 
     context = await chromium.new_context()
@@ -108,7 +91,7 @@ async def test_the_console_in_a_browser(worker_factory, pipeline, tmp_path, chro
             break
         await queue.wait_for_timeout(200)
         await queue.reload()
-    assert await queue.locator(f"tr[data-appeal='{filed.json()['appeal_id']}']").count() == 1
+    assert await queue.locator(f"tr[data-appeal='{case.appeal_id}']").count() == 1
     assert await queue.locator("select[name=queue]").input_value() == "deliverability"
     await queue.screenshot(path=shots / "queue.png", full_page=True)
     await queue.close()
@@ -155,7 +138,7 @@ async def test_the_console_in_a_browser(worker_factory, pipeline, tmp_path, chro
     assert await page.locator("button[value=restore]").count() == 0
     await page.screenshot(path=shots / "viewer.png", full_page=True)
     # A POST from this session without the form's CSRF token (as another site's would be).
-    refused = await page.request.post(f"{base}/console/appeals/{filed.json()['appeal_id']}"
+    refused = await page.request.post(f"{base}/console/appeals/{case.appeal_id}"
                                       "/decision", form={"decision": "restore", "note": "x"})  # fmt: skip
     assert refused.status == 403
     await viewer.close()

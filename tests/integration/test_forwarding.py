@@ -10,6 +10,7 @@ import pytest
 
 from api.forwarding import FORWARDED
 from streams.partitioning import account_partition
+from tests.integration.console import LENIENT_SHADOW
 from tests.integration.http import (
     AUTH_ENV,
     OPERATOR_TOKEN,
@@ -65,8 +66,8 @@ async def shadow_list_from_every_worker(base: str, accounts: list[str]) -> None:
 async def test_calls_to_the_other_worker_reach_the_owner(
     worker_factory, pipeline, tmp_path
 ) -> None:
-    shadow = tmp_path / "shadow.toml"  # abuse-desk complaints do not suspend here
-    shadow.write_text('version = "lenient"\n[marketing.suspend]\nabuse_complaints = 0\n')
+    shadow = tmp_path / "shadow.toml"
+    shadow.write_text(LENIENT_SHADOW)
     env = dict(AUTH_ENV, SENDGUARD_SHADOW_POLICY=str(shadow))
     first, second = worker_factory("w1", **env), worker_factory("w2", **env)
     accounts = [next(f"acct-{n}" for n in range(1000) if account_partition(f"acct-{n}", 4) == p)
