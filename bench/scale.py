@@ -89,6 +89,9 @@ class Cell:
     live_p50_s: float
     live_p99_s: float
     rss_mb: list[int]
+    #: partition assignments the workers received by the end of the backlog (workers that
+    #: start together and join one generation: one each)
+    rebalances: int = 0
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -106,19 +109,20 @@ async def internal_records(bootstrap: str, prefix: str) -> int:
     return sum((await end_offsets(bootstrap, await topic_partitions(bootstrap, names))).values())
 
 
-async def handled(ports: list[int]) -> int:
-    """Events the workers handled so far (a worker not serving yet counts 0)."""
+async def handled(ports: list[int], name: str = "sendguard_events_total") -> int:
+    """Events the workers handled so far, or another counter (``name``), summed (a worker
+    not serving yet counts 0)."""
     total = 0.0
     for port in ports:
         try:
-            totals = await asyncio.to_thread(scrape_totals, port, names=[HANDLED])
-            total += totals.get(HANDLED, 0.0)
+            totals = await asyncio.to_thread(scrape_totals, port, names=[name])
+            total += totals.get(name, 0.0)
         except OSError:
             continue
     return int(total)
 
 
-HANDLED = "sendguard_events_total"
+REBALANCES = "sendguard_rebalances_total"
 
 
 class Meter:
@@ -201,6 +205,7 @@ async def cell(
         ))  # fmt: skip
         await wait_drained(bootstrap, group, topics, ports, progress=False)
         backlog = await meter.phase()
+        rebalances = await handled(ports, REBALANCES)
         await meter.start()
         probes = await latency.probe(bootstrap, prefix, seconds=args.live_seconds,
                                      background_per_s=args.live_per_s)  # fmt: skip
@@ -218,6 +223,7 @@ async def cell(
         live_p50_s=round(percentile(probes.absolute + probes.rate, 0.5), 3),
         live_p99_s=round(percentile(probes.absolute + probes.rate, 0.99), 3),
         rss_mb=rss,
+        rebalances=rebalances,
     )
 
 
@@ -356,11 +362,12 @@ def median_cell(rounds: list[Cell]) -> Cell:
         live_p50_s=_median([r.live_p50_s for r in rounds]),
         live_p99_s=_median([r.live_p99_s for r in rounds]),
         rss_mb=[_median([sum(r.rss_mb) for r in rounds])],
+        rebalances=_median([r.rebalances for r in rounds]),
     )  # fmt: skip
 
 
 HEADER = ("partitions workers | backlog/s  CPU-ms/event  started  1st event  internal/event | "
-          "live CPU-ms/event  internal/event  p50/p99 s | RSS MB")  # fmt: skip
+          "live CPU-ms/event  internal/event  p50/p99 s | RSS MB  rebalances")  # fmt: skip
 
 
 def row(c: Cell) -> str:
@@ -371,7 +378,8 @@ def row(c: Cell) -> str:
             f"{first or float('nan'):>9.3f}  "
             f"{c.backlog.internal_per_event:>14.4f} | "
             f"{c.live.cpu_s_per_1k:>17.3f}  {c.live.internal_per_event:>14.4f}  "
-            f"{c.live_p50_s:.2f}/{c.live_p99_s:.2f} | {sum(c.rss_mb)}")  # fmt: skip
+            f"{c.live_p50_s:.2f}/{c.live_p99_s:.2f} | {sum(c.rss_mb):>6}  "
+            f"{c.rebalances:>10}")  # fmt: skip
 
 
 def _commit() -> str:

@@ -150,6 +150,13 @@ class Metrics:
             ["topic", "partition"],
             registry=registry,
         )
+        self.rebalances = Counter(
+            f"{prefix}_rebalances",
+            "Partition assignments this worker received: one per rebalance of its group, "
+            "its first assignment included. Each costs a pause, re-reading what was not "
+            "committed, and holding again what was held.",
+            registry=registry,
+        )
         self.rewinds = Counter(
             f"{prefix}_consumer_rewinds",
             "Times the guard sent the consumer back to the next offset it expected on a "

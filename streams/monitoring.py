@@ -39,6 +39,7 @@ def register(rt: Runtime) -> None:
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # see agents.guard
     async def on_assigned(app: object, assigned: object, **kwargs: object) -> None:
         liveness.rebalanced()
+        metrics.rebalances.inc()
         watch(rt.lost)  # again, after faust set up logging, before the first fetch
 
     @app.timer(LAG_INTERVAL_S)

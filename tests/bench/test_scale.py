@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bench.scale import Cell, Phase, median_cell
 
 
@@ -25,6 +27,8 @@ def test_each_figure_is_the_median_of_its_rounds() -> None:
     assert found.live.first_event_cpu_s_per_1k is None
     assert found.live_p99_s == 0.022
     assert found.rss_mb == [240]  # all workers, as the single-round matrix shows it
+    with_rebalances = [replace(r, rebalances=n) for r, n in zip(rounds, (2, 5, 3), strict=True)]
+    assert median_cell(with_rebalances).rebalances == 3
 
 
 def test_one_round_is_itself() -> None:

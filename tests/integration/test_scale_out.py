@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from offline.produce import to_kafka
+from streams.metrics import scrape_totals
 from streams.provision import ensure_topics
 from streams.settings import Settings
 from tests.integration.backlog import Month, assert_end_state_equals_replay
@@ -59,6 +60,10 @@ async def test_workers_join_and_leave_under_live_load(
         pipeline, backlog_month, first.env["SENDGUARD_APP_ID"], once=False
     )
     assert first.proc is not None and first.proc.poll() is None, first.log_tail()
+    # The first worker was assigned partitions at start, and again as the others came and
+    # went (four times, unless two fell in one rebalance).
+    rebalances = scrape_totals(first.port, names=["sendguard_rebalances_total"])
+    assert rebalances["sendguard_rebalances_total"] >= 3, rebalances
     for worker in (first, second, third):
         log = worker.log_path.read_text(errors="replace")
         assert "Ready" in log, worker.log_tail()
