@@ -1,4 +1,5 @@
-"""The console's pages: log in and out, an account's case, and deciding its appeal.
+"""The console's pages: log in and out, the appeals queue and the audit trail, an
+account's case and deciding its appeal, and where the shadow policy differs from live.
 
 Every page but the login needs a session (``api.console.session``); without one a GET is
 sent to the login and a POST gets 401. Every POST must repeat the session's CSRF token
