@@ -15,7 +15,6 @@ the last :data:`AUDIT_ROWS` audit rows are kept.
 from __future__ import annotations
 
 import logging
-import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,13 +22,13 @@ from datetime import datetime
 
 import msgspec
 
+from api.revocations import SkippedRecords
 from schemas.appeals import Appeal, decode_appeal
 from schemas.limits import MAX_RECORD_BYTES
 
 log = logging.getLogger("sendguard.appeal_index")
 MAX_PENDING = 100_000
 AUDIT_ROWS = 5_000
-_SKIPPED_LOG_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -50,8 +49,11 @@ class AppealIndex:
         self.pending: dict[str, Appeal] = {}
         self.audit: deque[AuditRow] = deque(maxlen=AUDIT_ROWS)
         self.caught_up = False
-        self.skipped = 0
-        self._skipped_logged = 0.0
+        self._skips = SkippedRecords(log, "the appeals topic that is not an appeal")
+
+    @property
+    def skipped(self) -> int:
+        return self._skips.count
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
         try:
@@ -59,12 +61,7 @@ class AppealIndex:
                 raise ValueError("no value, or one too large")
             appeal = decode_appeal(value)
         except (ValueError, msgspec.DecodeError, RecursionError) as exc:
-            self.skipped += 1
-            now = time.monotonic()
-            if now - self._skipped_logged >= _SKIPPED_LOG_EVERY_S:
-                self._skipped_logged = now
-                log.warning("skipped a record on the appeals topic that is not an appeal "
-                            "(%d so far): %s", self.skipped, exc)  # fmt: skip
+            self._skips.note(exc)
             return
         if appeal.status == "pending":
             if appeal.appeal_id in self.pending or len(self.pending) < MAX_PENDING:

@@ -34,6 +34,26 @@ _MAX_KEY_BYTES = 16 + 4 * MAX_ID_CHARS
 _SKIPPED_LOG_EVERY_S = 60.0
 
 
+class SkippedRecords:
+    """Records of a followed topic that are not what the topic holds (anyone who can
+    produce to it can write them): counted, and logged at most once a minute."""
+
+    def __init__(self, logger: logging.Logger, where: str) -> None:
+        self.logger = logger
+        #: where they were, and what they were not, for the log line
+        self.where = where
+        self.count = 0
+        self._logged = 0.0
+
+    def note(self, exc: Exception) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now - self._logged >= _SKIPPED_LOG_EVERY_S:
+            self._logged = now
+            self.logger.warning("skipped a record on %s (%d so far): %s", self.where,
+                                self.count, exc)  # fmt: skip
+
+
 class Revocation(msgspec.Struct, frozen=True):
     revoked_at: int
     by: str = ""
@@ -58,8 +78,11 @@ class Revocations:
         self.accounts: dict[str, int] = {}
         #: the topic was read to its end once: until then nothing can be trusted
         self.caught_up = False
-        self.skipped = 0
-        self._skipped_logged = 0.0
+        self._skips = SkippedRecords(log, "the revocations topic that is not a revocation")
+
+    @property
+    def skipped(self) -> int:
+        return self._skips.count
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
         try:
@@ -74,12 +97,7 @@ class Revocations:
                 return
             into[target] = max(_DECODE.decode(value).revoked_at, into.get(target, 0))
         except (ValueError, msgspec.DecodeError, RecursionError) as exc:
-            self.skipped += 1
-            now = time.monotonic()
-            if now - self._skipped_logged >= _SKIPPED_LOG_EVERY_S:
-                self._skipped_logged = now
-                log.warning("skipped a record on the revocations topic that is not a "
-                            "revocation (%d so far): %s", self.skipped, exc)  # fmt: skip
+            self._skips.note(exc)
 
     def describe(self) -> str:
         return f"{len(self.tokens)} tokens and {len(self.accounts)} accounts revoked"
