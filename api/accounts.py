@@ -128,6 +128,20 @@ def queue_filters(query: Mapping[str, str]) -> dict[str, str | None]:
     return found
 
 
+def pending_queue(
+    index: AppealIndex, query: Mapping[str, str]
+) -> tuple[dict[str, str | None], int, list[dict[str, Any]]]:
+    """The queue a query asks for: its filters, how many appeals wait, and the oldest
+    :data:`QUEUE_LISTED` of them. 422 for an unknown filter value, 503 until the index has
+    read the appeals once."""
+    filters = queue_filters(query)
+    if not index.caught_up:
+        raise HttpError(503, "reading the appeals; retry shortly")
+    now = datetime.now(UTC)
+    found = index.queue(**filters)
+    return filters, len(found), [queue_row(a, now) for a in found[:QUEUE_LISTED]]
+
+
 def queue_row(appeal: Appeal, now: datetime) -> dict[str, Any]:
     return {
         "appeal_id": appeal.appeal_id, "account_id": appeal.account_id,
@@ -412,12 +426,7 @@ def register(rt: Runtime) -> Surface:
             who = await principal(request)
             if who.operator is None:
                 raise HttpError(403, "the appeals queue is for operators")
-            filters = queue_filters(request.query)
-            if not index.caught_up:
-                raise HttpError(503, "reading the appeals; retry shortly")
-            now = datetime.now(UTC)
-            found = index.queue(**filters)
-            rows = [queue_row(a, now) for a in found[:QUEUE_LISTED]]
-            return self.json({"count": len(found), "filters": filters, "appeals": rows})
+            filters, count, rows = pending_queue(index, request.query)
+            return self.json({"count": count, "filters": filters, "appeals": rows})
 
     return Surface(authenticate, keys, read, newest_decisions, index)

@@ -26,14 +26,12 @@ from faust import web as faust_web
 from api.accounts import (
     DECISIONS_LISTED,
     QUEUE_FILTERS,
-    QUEUE_LISTED,
     HttpError,
     Surface,
     access,
     account_of_appeal,
     account_view,
-    queue_filters,
-    queue_row,
+    pending_queue,
     read_body,
     run_command,
     shadow_verdict,
@@ -206,13 +204,8 @@ def register(rt: Runtime, surface: Surface) -> None:
             session = current(request)
             if session is None:
                 return to_login(self, request)
-            filters = queue_filters(request.query)
-            if not surface.appeals.caught_up:
-                raise HttpError(503, "reading the appeals; retry shortly")
-            now = datetime.now(UTC)
-            found = surface.appeals.queue(**filters)
-            rows = [queue_row(a, now) for a in found[:QUEUE_LISTED]]
-            text = render.queue_page(rows, len(found), filters, QUEUE_FILTERS, session)
+            filters, count, rows = pending_queue(surface.appeals, request.query)
+            text = render.queue_page(rows, count, filters, QUEUE_FILTERS, session)
             return html(self, text)
 
     @app.page("/console/audit")
