@@ -46,15 +46,15 @@ def owned_partitions(rt: Runtime) -> tuple[list[int], list[URL]]:
     return owned, others
 
 
-async def local_differences(rt: Runtime) -> list[dict[str, Any]]:
-    """This worker's accounts where a channel's state or reason differs between the live
-    and the shadow policy."""
+async def local_differences(rt: Runtime, owned: list[int]) -> list[dict[str, Any]]:
+    """The accounts of the ``owned`` partitions where a channel's state or reason differs
+    between the live and the shadow policy."""
     shadow = rt.shadow
     if shadow is None:
         return []
     found: list[dict[str, Any]] = []
     scanned = 0
-    for partition in owned_partitions(rt)[0]:
+    for partition in owned:
         live_db = partition_db(rt.tables.accounts, partition)
         for key, raw in partition_db(shadow.tables.accounts, partition).items():
             scanned += 1
@@ -85,9 +85,9 @@ async def local_differences(rt: Runtime) -> list[dict[str, Any]]:
 
 async def all_differences(rt: Runtime, keys: list[bytes]) -> tuple[list[dict[str, Any]], list[str]]:
     """Every worker's differences, and the workers that did not answer."""
-    rows = await local_differences(rt)
+    owned, others = owned_partitions(rt)
+    rows = await local_differences(rt, owned)
     missing: list[str] = []
-    _, others = owned_partitions(rt)
     for url in others:
         if not keys:
             missing.append(f"{url} (SENDGUARD_SECRET is unset: no signed hop)")

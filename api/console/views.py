@@ -38,7 +38,12 @@ from api.accounts import (
 )
 from api.console import render
 from api.console.session import COOKIE, TTL_S, Session, csrf_matches, issue, read
-from api.console.shadow_diff import INTERNAL_PATH, all_differences, local_differences
+from api.console.shadow_diff import (
+    INTERNAL_PATH,
+    all_differences,
+    local_differences,
+    owned_partitions,
+)
 from api.forwarding import FORWARDED, hop_is_genuine, on_owner
 from schemas import fields
 from schemas.appeals import DecideAppeal, InvalidRequest, parse_operator_decision
@@ -245,7 +250,8 @@ def register(rt: Runtime, surface: Surface) -> None:
             if header is None or not hop_is_genuine(surface.keys, header, "GET",
                                                      f"{INTERNAL_PATH}?", b"", time.time()):
                 raise HttpError(401, f"{FORWARDED} without a valid signature")  # fmt: skip
-            return self.json({"differences": await local_differences(rt)})
+            owned, _ = owned_partitions(rt)
+            return self.json({"differences": await local_differences(rt, owned)})
 
     @app.page("/console/login")
     class Login(faust_web.View):
