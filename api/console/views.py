@@ -159,6 +159,18 @@ def register(rt: Runtime, surface: Surface) -> None:
 
         return run
 
+    def signed_in(handler: Handler) -> Handler:
+        """A page for an operator with a session, given to ``handler`` after the request;
+        anyone else goes to the login, and back here after it."""
+
+        async def run(view: Any, request: Any, **kwargs: Any) -> Any:
+            session = current(request)
+            if session is None:
+                return to_login(view, request)
+            return await handler(view, request, session, **kwargs)
+
+        return run
+
     def case(view: Any, account_id: str, session: Session, status: int = 200,
              error: str | None = None, notice: str | None = None) -> Any:  # fmt: skip
         """The account's case page, drawn here (on its owner)."""
@@ -186,10 +198,8 @@ def register(rt: Runtime, surface: Surface) -> None:
     @app.page("/console/")
     class Home(faust_web.View):
         @guarded
-        async def get(self, request: Any) -> Any:
-            session = current(request)
-            if session is None:
-                return to_login(self, request)
+        @signed_in
+        async def get(self, request: Any, session: Session) -> Any:
             wanted = request.query.get("account", "").strip()
             if wanted:
                 try:
@@ -205,10 +215,8 @@ def register(rt: Runtime, surface: Surface) -> None:
     @app.page("/console/appeals")
     class Queue(faust_web.View):
         @guarded
-        async def get(self, request: Any) -> Any:
-            session = current(request)
-            if session is None:
-                return to_login(self, request)
+        @signed_in
+        async def get(self, request: Any, session: Session) -> Any:
             filters, count, rows = pending_queue(surface.appeals, request.query)
             text = render.queue_page(rows, count, filters, QUEUE_FILTERS, session)
             return html(self, text)
@@ -216,10 +224,8 @@ def register(rt: Runtime, surface: Surface) -> None:
     @app.page("/console/audit")
     class Audit(faust_web.View):
         @guarded
-        async def get(self, request: Any) -> Any:
-            session = current(request)
-            if session is None:
-                return to_login(self, request)
+        @signed_in
+        async def get(self, request: Any, session: Session) -> Any:
             rows = list(itertools.islice(surface.appeals.trail(), AUDIT_SHOWN))
             body = ("<h1>Audit trail</h1><p>Appeals filed and decided, newest first (the "
                     f"latest {AUDIT_SHOWN}).</p>{render.audit_table(rows)}")  # fmt: skip
@@ -228,10 +234,8 @@ def register(rt: Runtime, surface: Surface) -> None:
     @app.page("/console/shadow")
     class ShadowList(faust_web.View):
         @guarded
-        async def get(self, request: Any) -> Any:
-            session = current(request)
-            if session is None:
-                return to_login(self, request)
+        @signed_in
+        async def get(self, request: Any, session: Session) -> Any:
             if rt.shadow is None:
                 body = ("<h1>Shadow policy</h1><p>No shadow policy runs on this worker "
                         "(<code>SENDGUARD_SHADOW_POLICY</code>).</p>")  # fmt: skip
@@ -297,10 +301,8 @@ def register(rt: Runtime, surface: Surface) -> None:
     @app.page("/console/accounts/{account_id}")
     class Case(faust_web.View):
         @guarded
-        async def get(self, request: Any, account_id: str) -> Any:
-            session = current(request)
-            if session is None:
-                return to_login(self, request)
+        @signed_in
+        async def get(self, request: Any, session: Session, account_id: str) -> Any:
             try:
                 fields.ident("account_id", account_id)
             except InvalidEvent as exc:
