@@ -201,6 +201,15 @@ tokens = st.one_of(
 )  # fmt: skip
 
 
+def status_of(request: urllib.request.Request) -> int:
+    """The status a worker answers ``request`` with (redirects followed)."""
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 def test_http_api_never_answers_500(worker_factory) -> None:
     worker = worker_factory(**AUTH_ENV)
     seen: set[int] = set()
@@ -212,11 +221,7 @@ def test_http_api_never_answers_500(worker_factory) -> None:
         request = urllib.request.Request(url, data=body, method=method)
         if token is not None:
             request.add_header("Authorization", f"Bearer {token}")
-        try:
-            with urllib.request.urlopen(request, timeout=20) as response:
-                status = response.status
-        except urllib.error.HTTPError as error:
-            status = error.code
+        status = status_of(request)
         seen.add(status)
         assert status < 500 or status == 503, (method, path, body, status)
 
@@ -342,11 +347,7 @@ def test_console_never_answers_500(worker_factory) -> None:
         request.add_header("Content-Type", "application/x-www-form-urlencoded")
         if cookie is not None:
             request.add_header("Cookie", f"{COOKIE}={cookie}")
-        try:
-            with urllib.request.urlopen(request, timeout=20) as response:
-                status = response.status
-        except urllib.error.HTTPError as error:
-            status = error.code
+        status = status_of(request)
         seen.add(status)
         assert status < 500 or status == 503, (method, path, body, cookie, status)
 
