@@ -180,6 +180,7 @@ class GuardAgent:
     def register(self) -> None:
         app = self.rt.app
         app.hold_back = lambda: self.ingest.held_back
+        app.before_tables_close.append(self._stop_before_tables_close)
         # mode types a receiver as taking *args; faust calls it (app, tps, signal=...).
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
@@ -230,6 +231,8 @@ class GuardAgent:
         fault_after = self.rt.settings.fault_stall_after
         self.stream = stream
         async for event in stream.noack().events():
+            if self.stopping:
+                continue  # left unacknowledged: read again from the committed offsets
             self.working = True
             self.take(event)
             if fault_after and self.handled >= fault_after:
@@ -247,6 +250,8 @@ class GuardAgent:
         the flush waits for the broker (``tables.checkpoint``). One flush at a time; one
         asked for meanwhile follows it. Past ``FLUSH_EVENTS`` unflushed, wait for the
         flush on its way."""
+        if self.stopping:
+            return
         task = self.flush_task
         if task is None or task.done():
             self.flush_task = asyncio.ensure_future(self._flush_until_done(stream))
@@ -279,11 +284,21 @@ class GuardAgent:
         self.committing.add_done_callback(_commit_done)
 
     def _flush_ended(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or task.exception() is None or self.stopping:
-            return
-        # As a failed agent: the worker exits and restarts from its committed offsets.
-        log.critical("a flush failed; exiting so the worker restarts", exc_info=task.exception())
-        os._exit(EXIT_AGENT_FAILED)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            _flush_failed(exc, self.stopping)
+
+    async def _stop_before_tables_close(self) -> None:
+        """At shutdown, before faust closes the tables: take nothing more, stop following
+        the reports (applying them flushes), and let the flush on its way end."""
+        self.stopping = True
+        follower, self.follower = self.follower, None
+        if follower is not None:
+            async with self.flushing:  # not while it flushes: that would leave it half done
+                follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+        await self._settle_flush()
+        for store in self.checkpoint.stores:
+            store.rebalanced()  # its handles on faust's databases go with the tables
 
     async def _settle_flush(self) -> None:
         """At shutdown: let the flush on its way end before the producer stops."""
@@ -592,12 +607,18 @@ class GuardAgent:
         if not (reports or rejected or len(self.ingest.gate)):
             return
         async with self.flushing:
+            if self.stopping:
+                return
             for record, reason in rejected:
                 self.ingest.reject_internal(PROGRESS_TOPIC, record, reason)
             for report in reports:
                 self.ingest.offer_report(report)
             if (self.ingest.apply_reports() or rejected) and self.stream is not None:
-                await self._flush(self.stream)
+                try:
+                    await self._flush(self.stream)
+                except Exception as exc:  # not a failure to read the reports: re-raised
+                    _flush_failed(exc, self.stopping)
+                    raise
         self._commit_backlog()  # the held events a backlog's last reports let go
 
     def _start_of(self, tp: TP) -> int | None:
@@ -742,6 +763,18 @@ class GuardAgent:
                     cursor.unacked.clear()
             log.info("partitions %s revoked: what they held is read again (%d records "
                      "not published)", sorted(gone), dropped)  # fmt: skip
+
+
+def _flush_failed(exc: BaseException, stopping: bool) -> None:
+    """A flush that failed leaves its writes half applied (``tables.checkpoint``): no
+    flush may follow it. As a failed agent, the worker exits and restarts from its
+    committed offsets; when stopping, it is stopping anyway."""
+    if stopping:
+        log.warning("a flush failed while stopping (%s: %s); its input is read again",
+                    type(exc).__name__, exc)  # fmt: skip
+        return
+    log.critical("a flush failed; exiting so the worker restarts", exc_info=exc)
+    os._exit(EXIT_AGENT_FAILED)
 
 
 def _commit_done(future: asyncio.Future[bool]) -> None:

@@ -95,6 +95,8 @@ async def on_owner(
         keys, forwarded, request.method, _target(request), body, time.time()
     ):
         return web.json({"error": f"{FORWARDED} without a valid signature"}, status=401)
+    if rt.app.closing:  # its tables are closing: another worker takes the account
+        return web.json({"error": "this worker is stopping; retry shortly"}, status=503)
     try:
         owner = rt.app.router.key_store(rt.tables.accounts.name, account_id.encode())
     except KeyError:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Set
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Set
 from typing import Any, NoReturn, cast
 
 import faust
@@ -569,10 +569,29 @@ class BatchingApp(faust.App):
 
     batched_topics: frozenset[str] = frozenset()
     hold_back: Callable[[], Iterable[tuple[str, int]]] | None = None
+    #: set once the worker has begun to stop: the tables are about to close
+    closing: bool = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: awaited, in order, when the worker stops, before faust closes the tables
+        self.before_tables_close: list[Callable[[], Awaitable[None]]] = []
 
     def _new_transport(self) -> Any:
         # Internal: faust builds its transport from the broker URL's scheme here.
         return BatchingTransport(self.conf.broker_consumer, self)
+
+    async def _stop_consumer(self) -> None:
+        """faust's App.on_stop closes the tables here, first of all, while the agents, the
+        timers and the web views still run (they stop after it). Whatever writes to the
+        tables ends its work before that."""
+        self.closing = True
+        for hook in self.before_tables_close:
+            try:
+                await hook()
+            except Exception:  # stopping: the next hook and faust's stop still run
+                log.exception("stopping before the tables close failed")
+        await super()._stop_consumer()
 
 
 def committed_offset(app: faust.App, tp: TP) -> int | None:

@@ -100,6 +100,12 @@ def _safe_next(path: str) -> str:
     return "/console/"
 
 
+def _tables_open(rt: Runtime) -> None:
+    """The shadow list reads this worker's tables, which close as it stops."""
+    if rt.app.closing:
+        raise HttpError(503, "this worker is stopping; retry shortly")
+
+
 def register(rt: Runtime, surface: Surface) -> None:
     app = rt.app
     keys = session_keys(surface)
@@ -240,6 +246,7 @@ def register(rt: Runtime, surface: Surface) -> None:
                 body = ("<h1>Shadow policy</h1><p>No shadow policy runs on this worker "
                         "(<code>SENDGUARD_SHADOW_POLICY</code>).</p>")  # fmt: skip
                 return html(self, render.page("Shadow policy", body, session))
+            _tables_open(rt)
             rows, missing = await all_differences(rt, surface.keys)
             text = render.shadow_page(rows, missing, rt.policy.version,
                                       rt.shadow.policy.version, session)  # fmt: skip
@@ -254,6 +261,7 @@ def register(rt: Runtime, surface: Surface) -> None:
             if header is None or not hop_is_genuine(surface.keys, header, "GET",
                                                      f"{INTERNAL_PATH}?", b"", time.time()):
                 raise HttpError(401, f"{FORWARDED} without a valid signature")  # fmt: skip
+            _tables_open(rt)
             owned, _ = owned_partitions(rt)
             return self.json({"differences": await local_differences(rt, owned)})
 
