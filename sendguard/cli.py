@@ -149,6 +149,26 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     return run_worker(settings)
 
 
+def _gate(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import logging
+
+    from gate.service import serve
+    from gate.settings import GateSettings, GateSettingsError
+
+    try:
+        gate_settings = GateSettings.from_env()
+    except GateSettingsError as exc:
+        raise CliError(str(exc)) from None
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(levelname)s] %(message)s")
+    try:
+        asyncio.run(serve(gate_settings))
+    except OSError as exc:  # the port is taken, or the address is not this host's
+        raise CliError(f"cannot listen on {gate_settings.gate_host}:{gate_settings.gate_port}: "
+                       f"{exc.strerror or exc}") from None  # fmt: skip
+    return 0
+
+
 def _token(args: argparse.Namespace, settings: Settings) -> int:
     words = args.words
     if len(words) == 2 and words[0] == "revoke":
@@ -359,6 +379,13 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     status.add_argument("--json", action="store_true", help="the worker's answer as JSON")
     status.set_defaults(run=_status)
+
+    gate = sub.add_parser(
+        "gate",
+        help="serve: run the sender gate as an HTTP service for an MTA (SENDGUARD_GATE_*)",
+    )
+    gate.add_argument("action", choices=["serve"])
+    gate.set_defaults(run=_gate)
 
     token = sub.add_parser(
         "token",

@@ -103,7 +103,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "agents": {"schemas", "policy", "tables", "streams"},
     "api": {"schemas", "policy", "tables", "streams", "agents"},
     "sendguard": {"schemas", "policy", "tables", "streams", "agents", "api", "offline",
-                  "localkafka"},
+                  "localkafka", "gate"},
     "gate": set(),
     "localkafka": set(),
 }
