@@ -52,6 +52,14 @@ SUSPENDED_ACCOUNTS = 2_000
 PROGRESS_EVERY_S = 5.0
 
 
+class Figures(dict[str, Any]):
+    """The figures, each printed as it is measured (a run cut short still says them)."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        print(f"    {key}: {value}", flush=True)
+
+
 def account(n: int) -> str:
     return f"acct-{n // PER_ACCOUNT:07d}"
 
@@ -251,23 +259,27 @@ async def http_checks(
     }
 
 
-def library_checks(gate: SenderGate, pairs: list[tuple[str, str]], batch: int) -> dict[str, float]:
-    """Checks in this process: checks/s, and p50/p99 per call."""
+async def library_checks(
+    gate: SenderGate, pairs: list[tuple[str, str]], batch: int
+) -> dict[str, float]:
+    """Checks in this process: checks/s, and p50/p99 per call. The checks are plain calls;
+    every 1,000 the loop gets a turn (the gate's consumer runs on it), outside the clock."""
     latencies: list[float] = []
     clock = time.perf_counter
-    began = clock()
-    if batch == 1:
-        for account_id, address in pairs:
+    calls = [(chunk[0][0], [address for _, address in chunk])
+             for chunk in (pairs[n : n + batch] for n in range(0, len(pairs), batch))]  # fmt: skip
+    took = 0.0
+    for first in range(0, len(calls), 1000):
+        began = clock()
+        for account_id, addresses in calls[first : first + 1000]:
             start = clock()
-            gate.check(account_id, "crm", address)
+            if batch == 1:
+                gate.check(account_id, "crm", addresses[0])
+            else:
+                gate.check_many(account_id, "crm", addresses)
             latencies.append(clock() - start)
-    else:
-        for n in range(0, len(pairs), batch):
-            chunk = pairs[n : n + batch]
-            start = clock()
-            gate.check_many(chunk[0][0], "crm", [address for _, address in chunk])
-            latencies.append(clock() - start)
-    took = clock() - began
+        took += clock() - began
+        await asyncio.sleep(0)
     return {
         "checks_per_s": round(len(pairs) / took),
         "p50_ms": round(percentile(latencies, 0.5) * 1000, 4),
@@ -280,7 +292,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="sendguard-gatebench-"))
     broker = None
     bootstrap = os.environ.get("SENDGUARD_KAFKA_BOOTSTRAP")
-    figures: dict[str, Any] = {"suppressions": args.suppressions}
+    figures = Figures(suppressions=args.suppressions)
     try:
         if not bootstrap:
             broker = LocalBroker(home=default_home(), run_dir=work / "broker", port=free_port())
@@ -351,9 +363,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         print("the library in this process ...", flush=True)
         async with SenderGate(bootstrap, PREFIX, path=directory) as gate:
             await gate.wait_caught_up()
-            library_checks(gate, pairs[:10_000], 1)  # warm up
-            figures["library_single"] = library_checks(gate, pairs, 1)
-            figures["library_batch"] = library_checks(gate, pairs, args.batch)
+            await library_checks(gate, pairs[:10_000], 1)  # warm up
+            figures["library_single"] = await library_checks(gate, pairs, 1)
+            figures["library_batch"] = await library_checks(gate, pairs, args.batch)
             figures["library_stale"] = gate.is_stale()
     finally:
         if broker is not None:

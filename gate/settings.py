@@ -35,8 +35,8 @@ class GateSettings:
     topic_prefix: str = _env("TOPIC_PREFIX", "prefixed to every topic name", default="")
     gate_dir: Path = _env("GATE_DIR", "where the gate keeps its RocksDB database (default: "
                           "~/.cache/sendguard/gate)", default_factory=_default_dir)
-    gate_cache_mb: int = _env("GATE_CACHE_MB", "the gate's RocksDB block cache, in MiB (it "
-                              "also holds the index and filter blocks)", minimum=8, default=64)
+    gate_cache_mb: int = _env("GATE_CACHE_MB", "the gate's RocksDB block cache, in MiB",
+                              minimum=8, default=64)
     gate_stale_after_s: float = _env("GATE_STALE_AFTER_S", "the gate's view is stale when it "
                                      "last read the topics to their end longer ago than this",
                                      minimum=1, default=30.0)  # fmt: skip

@@ -78,3 +78,15 @@ def test_any_bytes_decode_or_raise_bad_record(value: bytes) -> None:
     except BadRecord:
         reason = b""
     assert len(reason) <= MAX_REASON_BYTES
+
+
+def test_a_reopened_store_keeps_its_cache_and_filters(tmp_path: Path) -> None:
+    """rocksdict would reopen an existing database with RocksDB's defaults."""
+    for _ in range(2):
+        store = GateStore(tmp_path / "db", cache_mb=24)
+        store.db.put(b"k", b"v")
+        assert store.db.property_int_value("rocksdb.block-cache-capacity") == 24 * 1024 * 1024
+        store.close()
+    latest = max((tmp_path / "db").glob("OPTIONS-*"))  # RocksDB writes them at each open
+    policy = [line.strip() for line in latest.read_text().splitlines() if "filter_policy=" in line]
+    assert policy and "nullptr" not in policy[0], policy
