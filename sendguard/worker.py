@@ -12,7 +12,7 @@ import agents
 import api
 from streams import gc_policy, monitoring
 from streams.app import build_runtime, load_policies
-from streams.faust_ext import faust_main, quiet_per_partition_logs
+from streams.faust_ext import faust_main, keep_store_options_on_reopen, quiet_per_partition_logs
 from streams.local_state import reconcile
 from streams.metrics import faust_sensor_metrics
 from streams.provision import ensure_topics
@@ -45,6 +45,7 @@ def run_worker(settings: Settings) -> NoReturn:
     monitoring.start_watchdog(rt)
     gc_policy.tune()
     quiet_per_partition_logs()
+    keep_store_options_on_reopen()
     loop = ["--loop", "uvloop"] if _has_uvloop() else []
     faust_main(rt.app, [
         *loop,

@@ -41,11 +41,14 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Set
+from pathlib import Path
 from typing import Any, NoReturn, cast
 
 import faust
+import rocksdict
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
+from faust.stores import rocksdb as faust_rocksdb
 from faust.tables import TableManager
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
@@ -545,6 +548,30 @@ class PerPartitionOpenFilter(logging.Filter):
 
 def quiet_per_partition_logs() -> None:
     logging.getLogger("faust.stores.rocksdb").addFilter(PerPartitionOpenFilter())
+
+
+_faust_open = faust_rocksdb.RocksDBOptions.open
+
+
+def _open_with_options(self: Any, path: Path, *, read_only: bool = False) -> Any:
+    if not self.use_rocksdict:
+        return _faust_open(self, path, read_only=read_only)
+    options = self.as_options()
+    access = (rocksdict.AccessType.read_write() if self.ttl is None
+              else rocksdict.AccessType.with_ttl(self.ttl))  # fmt: skip
+    db = rocksdict.Rdict(str(path), options=options, column_families={"default": options},
+                         access_type=access)  # fmt: skip
+    db.set_read_options(rocksdict.ReadOptions())
+    return db
+
+
+def keep_store_options_on_reopen() -> None:
+    """faust opens a table partition's rocksdict database without naming its column
+    family's options, and rocksdict applies the options only to column families it
+    creates: a database that already exists (every one, after a restart) ran with
+    RocksDB's defaults, an 8 MB block cache and no bloom filter, whatever the table asked
+    for (quix-streams #1136 is the same bug). Opened with them named again."""
+    faust_rocksdb.RocksDBOptions.open = _open_with_options  # type: ignore[method-assign]
 
 
 class PromptTableManager(TableManager):
