@@ -38,6 +38,7 @@ SUPPRESSIONS_TOPIC = "sendguard.suppressions"
 REBUILD_AFTER_S = 20 * 3600.0
 #: How often a caught-up gate notes so in its store (for ``REBUILD_AFTER_S``).
 FRESH_MARK_S = 60.0
+SKIP_LOG_EVERY_S = 60.0
 #: The pause before following the topics again after a failure.
 RETRY_S = 1.0
 FailMode = Literal["open", "closed"]
@@ -64,7 +65,7 @@ def _normalised(recipient: str) -> str:
     return recipient.strip().lower()
 
 
-def channel_answer(channel: str, status: ChannelStatus | None) -> GateAnswer | None:
+def _channel_answer(channel: str, status: ChannelStatus | None) -> GateAnswer | None:
     """The answer an account's channel state gives by itself (None: ask the suppressions)."""
     if status is None:
         return None
@@ -116,6 +117,7 @@ class SenderGate:
         self._fresh: dict[TopicPartition, float] = {}
         self._lag: dict[TopicPartition, int] = {}
         self._marked_fresh = 0.0
+        self._skip_logged_at = -math.inf
         #: when the view was last known current before this start (the store's mark)
         self._fresh_floor = -math.inf
         #: when every partition was last read to its end (the oldest of ``_fresh``)
@@ -318,9 +320,12 @@ class SenderGate:
                         changes.suppress(key, reason_of(value))
                 except BadRecord as exc:
                     skipped += 1
-                    if self.counters.skipped + skipped == 1:
-                        log.warning("sender gate: skipping %s[%d]@%d: %s", tp.topic,
-                                    tp.partition, message.offset, exc)  # fmt: skip
+                    if time.monotonic() - self._skip_logged_at > SKIP_LOG_EVERY_S:
+                        self._skip_logged_at = time.monotonic()
+                        log.warning("sender gate: skipping %s[%d]@%d (%d skipped so far; "
+                                    "logged at most once a minute): %s", tp.topic,
+                                    tp.partition, message.offset,
+                                    self.counters.skipped + skipped, exc)  # fmt: skip
             changes.read_to(tp.topic, tp.partition, messages[-1].offset + 1)
         self.store.write(changes)
         for tp, messages in batches.items():
@@ -387,7 +392,7 @@ class SenderGate:
                                  stale=True)  # fmt: skip
             return [refused] * len(recipients)
         status = self._status.get(account_id, {}).get(channel)
-        blocked = channel_answer(channel, status)
+        blocked = _channel_answer(channel, status)
         if blocked is not None:
             return [GateAnswer(blocked.allowed, blocked.reason, stale)] * len(recipients)
         prefix = f"{account_id}/"
@@ -406,7 +411,3 @@ class SenderGate:
                             stale)
             for reason in reasons
         ]  # fmt: skip
-
-    def status_of(self, account_id: str) -> dict[str, ChannelStatus]:
-        """The account's channels that are not plainly active."""
-        return dict(self._status.get(account_id, {}))

@@ -113,10 +113,13 @@ async def test_a_restarted_gate_resumes_and_tombstones_remove_entries(
         await pipeline.send_raw(SUPPRESSIONS, other_value, other_key)
     await pipeline.send_raw(SUPPRESSIONS, value, key)
     await pipeline.send_raw(STATUS, suspended("bad"), b"bad")
+    await pipeline.send_raw(SUPPRESSIONS, b"not json", b"acme/junk@example.com")  # hostile
+    await pipeline.send_raw(STATUS, b"[1]", b"junk")
     path = tmp_path / "gate"
     async with SenderGate(kafka_bootstrap, topic_prefix, path=path) as gate:
         await gate.wait_caught_up()
-        assert gate.counters.records == 202
+        assert (gate.counters.records, gate.counters.skipped) == (204, 2)
+        assert gate.check("acme", "crm", "junk@example.com").allowed
         assert not gate.check("acme", "crm", "ann@example.com").allowed
         assert not gate.check("bad", "marketing", "x@example.com").allowed
         await pipeline.send_raw(SUPPRESSIONS, None, key)  # tombstones, the gate running
