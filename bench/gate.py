@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import shutil
 import subprocess
@@ -38,7 +37,7 @@ import aiohttp
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.measure import percentile, raw_consume, rss_bytes, tree_bytes
+from bench.measure import percentile, provenance, raw_consume, rss_bytes, tree_bytes
 from gate import SenderGate
 from localkafka.broker import LocalBroker
 from localkafka.probe import free_port
@@ -372,16 +371,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             broker.stop()
         shutil.rmtree(work, ignore_errors=True)
     return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=ROOT,
-        ).stdout.strip(),
-        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
+        **provenance(),
         **figures,
     }
 

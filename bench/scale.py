@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -50,7 +49,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from bench import latency
-from bench.measure import percentile, rss_bytes, wait_drained
+from bench.measure import percentile, provenance, rss_bytes, wait_drained
 from bench.run import BENCH_POLICY, RESULTS, launch_worker, load, month_file, stop, wait_ready
 from localkafka.broker import LocalBroker
 from localkafka.probe import free_port
@@ -314,10 +313,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             broker.stop()
         shutil.rmtree(work, ignore_errors=True)
     return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": _commit(),
-        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
+        **provenance(),
         "lines": len(items),
         "live_per_s": args.live_per_s,
         "live_seconds": args.live_seconds,
@@ -380,12 +376,6 @@ def row(c: Cell) -> str:
             f"{c.live.cpu_s_per_1k:>17.3f}  {c.live.internal_per_event:>14.4f}  "
             f"{c.live_p50_s:.2f}/{c.live_p99_s:.2f} | {sum(c.rss_mb):>6}  "
             f"{c.rebalances:>10}")  # fmt: skip
-
-
-def _commit() -> str:
-    found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                           text=True, check=False, cwd=Path(__file__).parent)  # fmt: skip
-    return found.stdout.strip() or "unknown"
 
 
 def draw(figures: dict[str, Any], out: Path) -> None:

@@ -238,6 +238,19 @@ raw_bodies = st.one_of(
 )  # fmt: skip
 
 
+def framed(head: list[bytes], body: bytes, framing: str, rng: random.Random) -> list[bytes]:
+    """The body's writes, framed as ``framing`` says (its header added to ``head``):
+    ``length`` whole, ``split`` in two writes, ``chunked`` in up to four chunks."""
+    if framing == "chunked":
+        head.append(b"Transfer-Encoding: chunked")
+        cuts = sorted({rng.randrange(len(body) + 1) for _ in range(rng.randrange(4))})
+        pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
+        return [*(f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in pieces if p), b"0\r\n\r\n"]
+    head.append(f"Content-Length: {len(body)}".encode())
+    cut = rng.randrange(len(body) + 1) if framing == "split" else len(body)
+    return [body[:cut], body[cut:]]
+
+
 def send_raw(port: int, request: bytes, parts: list[bytes]) -> int:
     """Write the request head, then each part as its own TCP write; the answer's status
     (400 if the server closed without one, which is how aiohttp refuses a bad request)."""
@@ -280,16 +293,7 @@ def test_http_api_never_answers_500_to_raw_requests(worker_factory) -> None:
             head.append(b"Authorization: " + auth)
         if forwarded is not None:
             head.append(b"X-Sendguard-Forwarded: " + forwarded)
-        if framing == "chunked":
-            head.append(b"Transfer-Encoding: chunked")
-            cuts = sorted({rng.randrange(len(body) + 1) for _ in range(rng.randrange(4))})
-            pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
-            parts = [f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in pieces if p]
-            parts.append(b"0\r\n\r\n")
-        else:
-            head.append(f"Content-Length: {len(body)}".encode())
-            cut = rng.randrange(len(body) + 1) if framing == "split" else len(body)
-            parts = [body[:cut], body[cut:]]
+        parts = framed(head, body, framing, rng)
         status = send_raw(worker.port, b"\r\n".join(head) + b"\r\n\r\n", parts)
         seen.add(status)
         assert status < 500 or status == 503, (method, path, framing, body[:60], status)
