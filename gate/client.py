@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from gate.errors import TopicMissing
 from gate.records import MAX_KEY_BYTES, BadRecord, ChannelStatus, channels_of, reason_of
 from gate.store import GateStore, WriteSet
 
@@ -180,7 +181,7 @@ class SenderGate:
             # aiokafka's consumer has no public metadata refresh; its client has one.
             await self._consumer._client.force_metadata_update()  # noqa: SLF001
             await asyncio.sleep(0.1)
-        raise RuntimeError(f"topic {topic} does not exist; is a Sendguard worker running?")
+        raise TopicMissing(f"topic {topic} does not exist; is a Sendguard worker running?")
 
     async def _resume(self, partitions: list[TopicPartition]) -> None:
         """Go on from the stored offsets, or read from the beginning when the store is

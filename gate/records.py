@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import msgspec
 
+from gate.errors import GateError
+
 #: The longest key kept: an account id and an address are far shorter (200 and 320
 #: characters); a longer key is not one Sendguard wrote.
 MAX_KEY_BYTES = 2048
@@ -15,7 +17,7 @@ MAX_FIELD_CHARS = 256
 MAX_CHANNELS = 8
 
 
-class BadRecord(ValueError):
+class BadRecord(GateError, ValueError):
     """A record that is not what Sendguard writes on that topic."""
 
 

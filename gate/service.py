@@ -37,6 +37,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from gate.client import GateAnswer, SenderGate
+from gate.errors import GateError
 from gate.settings import GateSettings
 
 log = logging.getLogger("sendguard.gate")
@@ -50,7 +51,7 @@ _JSON = "application/json"
 START_RETRY_S = 5.0
 
 
-class BadRequest(Exception):
+class BadRequest(GateError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from gate.errors import GateError
 
-class GateSettingsError(ValueError):
+
+class GateSettingsError(GateError, ValueError):
     """An environment variable holds a value the gate cannot use."""
 
 
