@@ -38,6 +38,7 @@ def to_kafka(
     batch: int = 5000,
     timeout: float = 30.0,
     key_of: KeyOf | None = None,
+    ordered: bool = False,
 ) -> dict[str, int]:
     """Produce ``events`` in order, keyed by ``account_id``; return messages per topic.
 
@@ -45,8 +46,27 @@ def to_kafka(
     A broken line (a ``str``) goes as it is to the topic it names, if it names one, else
     to ``email.delivery``, so the worker dead-letters it. ``key_of`` picks other keys
     (the contract's "whatever key" case).
+
+    Messages to one partition are written in order; messages to different partitions
+    are sent together and may land in any order. ``ordered`` writes each account's
+    messages in the given order across topics too: before a message of an account goes
+    to another topic or key than its last one, everything sent so far is acknowledged.
+    A worker that reads while this writes then sees every account's events in order, as
+    from an MTA that publishes a message's outcomes as they happen; without it, a batch
+    of a simulated month (hours of event time in a fraction of a second) can put an
+    account's bounce behind deliveries of hours later. It costs a round trip per switch
+    (about 27 events per round trip on a 90-account month).
     """
-    return asyncio.run(_produce(events, bootstrap, topic_prefix, progress, batch, timeout, key_of))
+    return asyncio.run(
+        _produce(events, bootstrap, topic_prefix, progress, batch, timeout, key_of, ordered)
+    )
+
+
+def _account(item: dict[str, Any] | str) -> str | None:
+    if isinstance(item, str):
+        found = _ACCOUNT_RE.search(item)
+        return found.group(1) if found else None
+    return str(item.get("account_id", ""))
 
 
 def _message(item: dict[str, Any] | str) -> tuple[str, bytes | None, bytes]:
@@ -68,12 +88,13 @@ async def _produce(
     batch: int,
     timeout: float,
     key_of: KeyOf | None,
+    ordered: bool,
 ) -> dict[str, int]:
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaError
 
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=20,
+        bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=0 if ordered else 20,
         max_batch_size=512 * 1024, request_timeout_ms=int(timeout * 1000),
     )  # fmt: skip
     try:
@@ -85,17 +106,25 @@ async def _produce(
     started = time.monotonic()
     sent = 0
     try:
-        pending = []
+        pending: list[asyncio.Future[Any]] = []
+        lanes: dict[str | None, tuple[str, bytes | None]] = {}  # account: its last one
         for item in events:
             topic, key, value = _message(item)
             if key_of is not None:
                 key = key_of(item, key)
+            if ordered:
+                account, lane = _account(item), (topic, key)
+                if lanes.setdefault(account, lane) != lane:
+                    await asyncio.gather(*pending)
+                    pending.clear()
+                    lanes = {account: lane}
             pending.append(await producer.send(prefix + topic, value=value, key=key))
             counts[topic] += 1
             sent += 1
             if len(pending) >= batch:
                 await asyncio.gather(*pending)
                 pending.clear()
+                lanes.clear()
                 _show(progress, sent, started, end="\r")
         await asyncio.gather(*pending)
     except KafkaError as exc:

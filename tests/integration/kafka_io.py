@@ -28,13 +28,18 @@ class Record:
         return json.loads(self.value) if self.value is not None else None
 
 
-async def create_topics(bootstrap: str, names: Iterable[str], partitions: int = 2) -> None:
+async def create_topics(
+    bootstrap: str, names: Iterable[str], partitions: int = 2, configs: dict[str, str] | None = None
+) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics(
-            [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names]
-        )
+        topics = [
+            NewTopic(name, num_partitions=partitions, replication_factor=1,
+                     topic_configs=configs or {})
+            for name in names
+        ]  # fmt: skip
+        await admin.create_topics(topics)
     finally:
         await admin.close()
 

@@ -38,8 +38,11 @@ async def test_workers_join_and_leave_under_live_load(
     stopping = None
     for n in range(CHUNKS):
         chunk = items[n * size : (n + 1) * size]
+        # In order per account across topics, as an MTA publishes a message's outcomes:
+        # a month in 12 chunks puts hours of event time in one producer batch, and a
+        # worker caught up on every topic counts what it reads as it reads it.
         await asyncio.to_thread(to_kafka, chunk, pipeline.bootstrap, pipeline.prefix,
-                                progress=None)  # fmt: skip
+                                progress=None, ordered=True)  # fmt: skip
         if n == 2:
             second.start(ready=False)
         elif n == 4:
