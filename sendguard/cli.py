@@ -314,6 +314,8 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     profiles = MIXES.get(args.mix)
     if profiles is None:
         raise CliError(f"--mix: unknown mix {args.mix!r}; known: {', '.join(MIXES)}")
+    if args.ordered and args.out is not None:
+        raise CliError("--ordered: only with --kafka (a file keeps the order anyway)")
     start = _start_time(args.start, args.days)
     try:
         events = simulate(
@@ -334,7 +336,8 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     from streams.provision import ensure_topics
 
     asyncio.run(ensure_topics(settings))
-    counts = to_kafka(events, settings.kafka_bootstrap, settings.topic_prefix)
+    counts = to_kafka(events, settings.kafka_bootstrap, settings.topic_prefix,
+                      ordered=args.ordered)  # fmt: skip
     for topic, count in sorted(counts.items()):
         print(f"{settings.topic(topic)}\t{count}")
     return 0
@@ -464,6 +467,11 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument(
         "--kafka", action="store_true",
         help="produce to the input topics at SENDGUARD_KAFKA_BOOTSTRAP (SENDGUARD_TOPIC_PREFIX)",
+    )  # fmt: skip
+    simulate.add_argument(
+        "--ordered", action="store_true",
+        help="with --kafka: write each account's events in event-time order across topics, "
+        "for a worker that reads while they are written to decide as the replay (slower)",
     )  # fmt: skip
     simulate.set_defaults(run=_simulate)
     return parser

@@ -210,7 +210,8 @@ def play(
     start = asyncio.run(decisions_end(settings))
     say(f"playing {days} days of traffic for {accounts} new accounts (demo{run}-*): "
         f"{len(items):,} messages ...")  # fmt: skip
-    to_kafka(items, settings.kafka_bootstrap, settings.topic_prefix, progress=None)
+    # The worker reads as this writes: in order per account, it decides as the replay.
+    to_kafka(items, settings.kafka_bootstrap, settings.topic_prefix, progress=None, ordered=True)
     say("decisions, as the worker makes them:")
     decisions = asyncio.run(show_decisions(settings, start, events))
     say(f"{len(decisions)} decisions for {accounts} accounts; accounts by state:")

@@ -104,6 +104,8 @@ def test_replay_compare_with_report_writes_the_comparison_report(
          "probabilities in [0, 1)"),
         (("simulate", "--accounts", "2", "--seed", "1", "--out", "/x.jsonl", "--mix", "bad"),
          "--mix: unknown mix 'bad'; known: default, gating"),
+        (("simulate", "--accounts", "2", "--seed", "1", "--out", "/x.jsonl", "--ordered"),
+         "--ordered: only with --kafka"),
     ],
 )  # fmt: skip
 def test_user_errors_are_one_line_and_exit_1(args: tuple[str, ...], message: str) -> None:
