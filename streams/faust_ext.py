@@ -54,7 +54,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
-from streams.read_positions import ReadPositions, Span, as_tp
+from streams.read_positions import ReadPositions, Span, as_tp, drained_before_seek
 
 log = logging.getLogger("sendguard.consumer")
 
@@ -208,9 +208,13 @@ class BatchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             self._full_snapshot_at = now
         positions = _positions(consumer, None if full else records)
         self.drained_spans = self._reading(consumer).drained(
-            records, positions, self._batched(), _fetched_at(consumer, records)
+            records, positions, self._tracked(), _fetched_at(consumer, records)
         )
         return records
+
+    def _tracked(self) -> frozenset[str]:
+        """The topics drained as spans: the batched inputs and the tables' changelogs."""
+        return self._batched() | frozenset(self.app.tables.changelog_topics)
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         return await self.call_thread(self._seek_to_committed)
@@ -469,6 +473,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                             "stopped (tried again): %r", exc)  # fmt: skip
             return
         batched = self._batched()
+        changelogs = self.app.tables.changelog_topics
         spans = self._spans
         for tp, tp_records in records.items():
             if not self.flow_active or self.app.consumer_generation_id != generation_id:
@@ -478,6 +483,10 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                 or tp in active_partitions
                 or tp in self._buffered_partitions
             ):
+                if tp.topic in changelogs and tp_records:
+                    # Paused since the fetch: read them again when it resumes, or a
+                    # standby's store would miss them for good.
+                    self.request_seeks({tp: tp_records[0].offset})
                 continue
             end_offset = self.end_offset(tp)
             if end_offset is not None:
@@ -499,6 +508,14 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                 self._read_offset[tp] = tp_records[-1].offset - 1
                 yield tp, _batch(tp, tp_records, generation_id, *span)
             else:
+                if tp.topic in changelogs and drained_before_seek(spans.get(as_tp(tp))):
+                    # faust's recovery seeks every changelog partition after an
+                    # assignment, to where its store is applied, and reads from there:
+                    # handed out, these would move recovery's offset past records
+                    # never applied (a standby with a hole, found in the scale-out test).
+                    log.debug("%s: %d changelog records drained before its seek, not "
+                              "delivered", tp, len(tp_records))  # fmt: skip
+                    continue
                 for record in tp_records:
                     yield tp, self._to_message(tp, record)
 

@@ -29,6 +29,12 @@ from faust.types import TP
 Span = tuple[int | None, int, int | None]
 
 
+def drained_before_seek(span: Span | None) -> bool:
+    """Whether these records were drained before their partition was sought in this
+    assignment: the seek that follows reads them again."""
+    return span is not None and span[0] is None
+
+
 def as_tp(tp: Any) -> TP:
     """faust's TopicPartition for aiokafka's (equal as tuples; one type as keys)."""
     return TP(tp.topic, tp.partition)
