@@ -100,7 +100,8 @@ async def assert_end_state_equals_replay(
     for account_id, row in rows.items():
         for name, channel in want[account_id].channels.items():
             mine = row.channels[name]
-            assert mine.periods == channel.periods, (account_id, name)
+            assert mine.periods == channel.periods, (account_id, name, mine.periods,
+                                                     channel.periods)  # fmt: skip
             assert mine.campaign_counts == channel.campaign_counts, (account_id, name)
             assert mine.status.state == channel.status.state, (account_id, name)
 
