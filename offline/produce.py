@@ -62,13 +62,6 @@ def to_kafka(
     )
 
 
-def _account(item: dict[str, Any] | str) -> str | None:
-    if isinstance(item, str):
-        found = _ACCOUNT_RE.search(item)
-        return found.group(1) if found else None
-    return str(item.get("account_id", ""))
-
-
 def _message(item: dict[str, Any] | str) -> tuple[str, bytes | None, bytes]:
     if isinstance(item, str):
         found = _TOPIC_RE.search(item)
@@ -107,13 +100,12 @@ async def _produce(
     sent = 0
     try:
         pending: list[asyncio.Future[Any]] = []
-        lanes: dict[str | None, tuple[str, bytes | None]] = {}  # account: its last one
+        lanes: dict[bytes | None, tuple[str, bytes | None]] = {}  # account: its last one
         for item in events:
-            topic, key, value = _message(item)
-            if key_of is not None:
-                key = key_of(item, key)
+            topic, account, value = _message(item)
+            key = account if key_of is None else key_of(item, account)
             if ordered:
-                account, lane = _account(item), (topic, key)
+                lane = (topic, key)
                 if lanes.setdefault(account, lane) != lane:
                     await asyncio.gather(*pending)
                     pending.clear()
