@@ -24,6 +24,19 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def cli_env(bootstrap: str, prefix: str) -> dict[str, str]:
+    return {
+        "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(ROOT / ".no-home"),
+        "SENDGUARD_KAFKA_BOOTSTRAP": bootstrap, "SENDGUARD_TOPIC_PREFIX": prefix,
+    }  # fmt: skip
+
+
+def append_time_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+    """Topics whose records the broker stamps as it appends them: their write order."""
+    asyncio.run(create_topics(bootstrap, names, partitions=partitions,
+                              configs={"message.timestamp.type": "LogAppendTime"}))  # fmt: skip
+
+
 def test_simulated_events_are_produced_in_order_keyed_by_account(kafka_bootstrap: str) -> None:
     prefix = f"t{uuid.uuid4().hex[:10]}."
     inputs = [*TOPIC_KINDS, "accounts"]
@@ -68,8 +81,7 @@ def test_ordered_writes_each_accounts_messages_in_order_across_topics(
     go out full, so the same check fails (the case is built so it does on one broker)."""
     prefix = f"t{uuid.uuid4().hex[:10]}."
     inputs = [*TOPIC_KINDS, "accounts"]
-    asyncio.run(create_topics(kafka_bootstrap, [prefix + t for t in inputs],
-                              configs={"message.timestamp.type": "LogAppendTime"}))  # fmt: skip
+    append_time_topics(kafka_bootstrap, [prefix + t for t in inputs], partitions=2)
     items = [
         {"topic": "email.bounce" if n % 400 == 0 else "email.delivery", "account_id": "a1",
          "event_id": f"e{n}", "padding": "x" * 400}
@@ -86,10 +98,7 @@ def test_ordered_writes_each_accounts_messages_in_order_across_topics(
 
 def test_simulate_kafka_command_provisions_and_produces(kafka_bootstrap: str) -> None:
     prefix = f"t{uuid.uuid4().hex[:10]}."
-    env = {
-        "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(ROOT / ".no-home"),
-        "SENDGUARD_KAFKA_BOOTSTRAP": kafka_bootstrap, "SENDGUARD_TOPIC_PREFIX": prefix,
-    }  # fmt: skip
+    env = cli_env(kafka_bootstrap, prefix)
     result = subprocess.run(
         [sys.executable, "-m", "sendguard.cli", "simulate", "--accounts", "3", "--seed", "1",
          "--days", "1", "--start", "2026-09-01", "--kafka"],
@@ -113,12 +122,8 @@ def test_simulate_kafka_ordered_keeps_each_accounts_order_across_topics(
     lands out of order: checked when written, three runs of three)."""
     prefix = f"t{uuid.uuid4().hex[:10]}."
     inputs = [*TOPIC_KINDS, "accounts"]
-    asyncio.run(create_topics(kafka_bootstrap, [prefix + t for t in inputs], partitions=4,
-                              configs={"message.timestamp.type": "LogAppendTime"}))  # fmt: skip
-    env = {
-        "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(ROOT / ".no-home"),
-        "SENDGUARD_KAFKA_BOOTSTRAP": kafka_bootstrap, "SENDGUARD_TOPIC_PREFIX": prefix,
-    }  # fmt: skip
+    append_time_topics(kafka_bootstrap, [prefix + t for t in inputs], partitions=4)
+    env = cli_env(kafka_bootstrap, prefix)
     month = ["simulate", "--accounts", "20", "--seed", "5", "--days", "3", "--start", "2026-09-01"]
     for target in (["--out", str(tmp_path / "m.jsonl")], ["--kafka", "--ordered"]):
         result = subprocess.run([sys.executable, "-m", "sendguard.cli", *month, *target],
